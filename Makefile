@@ -1,0 +1,52 @@
+# ruxue - a thin wrapper around Meson + Ninja.
+#
+#   make          build build/ruxue (release, -Wall -Wextra -Werror)
+#   make run      install what is missing, build, run the demo city
+#   make test     install what is missing, build, run every test, and the
+#                 unit tests again under ASan + UBSan
+#   make bench    the benchmarks (figures in docs/performance.md)
+#   make deps     install the Debian packages that are missing
+#   make clean    remove the build directories
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+DEMO       ?= demo-city
+DEMO_STUDENTS ?= 20000
+DEMO_SCHOOLS  ?= 60
+
+.PHONY: all deps run test test-asan bench clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	@tools/deps.sh build
+	meson setup $(BUILD) --buildtype=release
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+deps:
+	tools/deps.sh test
+
+run: deps all
+	./$(BUILD)/ruxue demo --students $(DEMO_STUDENTS) --schools $(DEMO_SCHOOLS) --seed 1 --out $(DEMO)
+	./$(BUILD)/ruxue allocate $(DEMO) --out $(DEMO)/result --seed 0000000000000000000000000000000000000000000000000000000000000001
+	@echo
+	@echo "The demo district is in $(DEMO)/, the result in $(DEMO)/result/."
+
+test: deps all $(ASAN_BUILD)/build.ninja
+	meson test -C $(BUILD) --print-errorlogs
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs --timeout-multiplier 4
+	@python3 tools/test_summary.py $(BUILD)/meson-logs/testlog.json \
+	  $(ASAN_BUILD)/meson-logs/testlog.json
+
+bench: all
+	@tools/deps.sh bench
+	./$(BUILD)/bench/bench_engine
+	tools/bench_allocate.sh ./$(BUILD)/ruxue
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,183 @@
+/*
+ * cmd_allocate.c - `ruxue allocate DIR --out OUT`: a dry run of the whole
+ * allocation (allocation.md, "Rounds") on a district directory, written as
+ * a result directory (docs/formats.md, "Output of ruxue allocate").
+ *
+ * Order of work, so that bad input writes nothing: parse the arguments,
+ * load and check the district, run the engine, compute the digest, write
+ * OUT atomically, then print the summary.  Without --seed the seed is fresh
+ * randomness (libsodium) and is printed, so the run can be repeated; the
+ * official lottery ceremony (commit, public entropy) is a later command.
+ *
+ * With --odds K the allocation runs under K seeds - the seed as given,
+ * then K-1 derived from it (rx_odds_run) - and odds.csv gives each list
+ * row's share of runs; the assignment is run 0, the seed as given.
+ */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/rx_engine.h"
+#include "../io/rx_io.h"
+#include "rx_cli.h"
+
+#define MAX_ODDS_RUNS 10000
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: ruxue allocate DIR --out OUT [--seed HEX] [--odds K] [--quiet]\n"
+            "\n"
+            "Allocate seats for the district in DIR (policy.ini, schools.csv,\n"
+            "address_units.csv, catchments.csv, students.csv; see docs/formats.md) and\n"
+            "write the result directory OUT: assignment.csv, schools.csv,\n"
+            "explanations.csv, waitlists.csv, digest.txt, summary.txt (and odds.csv).\n"
+            "OUT appears atomically; a previous result in OUT is replaced, anything\n"
+            "else there is refused.\n"
+            "\n"
+            "options:\n"
+            "  -o, --out OUT     result directory to write (required)\n"
+            "  -s, --seed HEX    the 32-byte lottery seed as 64 hex digits; without it\n"
+            "                    a fresh random seed is used and printed (a dry run)\n"
+            "  -k, --odds K      run K lotteries (1..%d): the seed, then K-1 derived\n"
+            "                    from it; write odds.csv, each student's chance at\n"
+            "                    each school on the list (the result is the seed's run)\n"
+            "  -q, --quiet       print nothing on success\n"
+            "  -h, --help        show this help\n"
+            "\n"
+            "Bad input prints FILE:LINE: COLUMN: MESSAGE and exits with status 2\n"
+            "without writing anything; other failures exit with status 1.\n",
+            MAX_ODDS_RUNS);
+}
+
+static int print_err(const struct rx_err *e, int status)
+{
+    char buf[512];
+    fprintf(stderr, "ruxue: %s\n", rx_err_format(e, buf, sizeof(buf)));
+    return status;
+}
+
+int rx_cmd_allocate(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},  {"seed", required_argument, NULL, 's'},
+        {"odds", required_argument, NULL, 'k'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL, *seed_hex = NULL;
+    unsigned long odds = 0;
+    bool quiet = false;
+
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":o:s:k:qh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            seed_hex = optarg;
+            break;
+        case 'k': {
+            char *end;
+            odds = strtoul(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || odds < 1 || odds > MAX_ODDS_RUNS) {
+                fprintf(stderr, "ruxue allocate: --odds: expected an integer 1..%d, found '%s'\n",
+                        MAX_ODDS_RUNS, optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "ruxue allocate: option '%s' needs a value\n\n", argv[optind - 1]);
+            help(stderr);
+            return 2;
+        default:
+            fprintf(stderr, "ruxue allocate: unknown option '%s'\n\n", argv[optind - 1]);
+            help(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1 || !out) {
+        fprintf(stderr, "ruxue allocate: expected one district directory and --out OUT\n\n");
+        help(stderr);
+        return 2;
+    }
+    const char *dir = argv[optind];
+
+    struct rx_output o;
+    memset(&o, 0, sizeof(o));
+    if (seed_hex) {
+        if (rx_lottery_seed_from_hex(seed_hex, o.seed) < 0) {
+            fprintf(stderr, "ruxue allocate: --seed: expected 64 hex digits, found '%s'\n",
+                    seed_hex);
+            return 2;
+        }
+    } else {
+        randombytes_buf(o.seed, sizeof(o.seed));
+    }
+
+    int status = 0;
+    struct rx_arena arena;
+    rx_arena_init(&arena, 0);
+    struct rx_err err;
+    rx_err_clear(&err);
+    struct rx_intake in;
+    struct rx_policy pol;
+    struct rx_result *res = NULL;
+    struct rx_odds odds_out;
+    char *summary = NULL;
+
+    int rc = rx_district_load(dir, &arena, &in, &pol, &err);
+    if (rc < 0) {
+        status = print_err(&err, rc == -RX_E_NOMEM ? 1 : 2);
+        goto done;
+    }
+    struct rx_draw draw = {.numbers = NULL};
+    memcpy(draw.seed, o.seed, sizeof(draw.seed));
+    if (odds) {
+        rc = rx_odds_run(&in, &pol, o.seed, (uint32_t)odds, &arena, &odds_out, &err);
+        res = rc == 0 ? odds_out.base : NULL;
+    } else {
+        rc = rx_allocate(&in, &pol, &draw, &arena, &res, &err);
+    }
+    if (rc < 0) {
+        status = print_err(&err, rc == -RX_E_NOMEM ? 1 : 2);
+        goto done;
+    }
+
+    o.in = &in;
+    o.pol = &pol;
+    o.res = res;
+    o.odds = odds ? &odds_out : NULL;
+    rx_result_digest(&in, res, o.digest);
+    size_t need = rx_output_summary(&o, out, NULL, 0) + 1;
+    summary = malloc(need);
+    if (!summary) {
+        fprintf(stderr, "ruxue: out of memory\n");
+        status = 1;
+        goto done;
+    }
+    rx_output_summary(&o, out, summary, need);
+    o.summary = summary;
+    if (rx_output_write(out, &o, &err) < 0) {
+        status = print_err(&err, 1);
+        goto done;
+    }
+    if (!quiet)
+        fputs(summary, stdout);
+
+done:
+    free(summary);
+    rx_arena_release(&arena);
+    return status;
+}

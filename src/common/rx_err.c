@@ -1,0 +1,66 @@
+/*
+ * rx_err.c - the error type of rx_err.h: first error wins, never prints.
+ */
+#include "rx_err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void rx_err_clear(struct rx_err *err)
+{
+    if (err)
+        memset(err, 0, sizeof(*err));
+}
+
+int rx_err_set(struct rx_err *err, int code, const char *source, unsigned line, const char *field,
+               const char *fmt, ...)
+{
+    if (!err || err->code != 0)
+        return code;
+    err->code = code;
+    snprintf(err->source, sizeof(err->source), "%s", source ? source : "");
+    err->line = line;
+    err->col = 0;
+    snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *rx_strerror(int code)
+{
+    switch (-code) {
+    case 0:
+        return "ok";
+#define RX__ERR_CASE(name, text)                                                                   \
+    case RX_E_##name:                                                                              \
+        return text;
+        RX_ERRNO_MAP(RX__ERR_CASE)
+#undef RX__ERR_CASE
+    }
+    return "unknown error";
+}
+
+char *rx_err_format(const struct rx_err *err, char *buf, unsigned size)
+{
+    int n = 0;
+    buf[0] = '\0';
+    if (err->source[0]) {
+        if (err->line)
+            n = snprintf(buf, size, "%s:%u: ", err->source, err->line);
+        else
+            n = snprintf(buf, size, "%s: ", err->source);
+    }
+    if (n < 0 || (unsigned)n >= size)
+        return buf;
+    if (err->field[0]) {
+        int m = snprintf(buf + n, size - n, "%s: ", err->field);
+        if (m < 0 || (unsigned)(n + m) >= size)
+            return buf;
+        n += m;
+    }
+    snprintf(buf + n, size - n, "%s", err->msg[0] ? err->msg : rx_strerror(err->code));
+    return buf;
+}

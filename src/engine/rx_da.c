@@ -1,0 +1,224 @@
+/*
+ * rx_da.c - student-proposing deferred acceptance (allocation.md, "Rounds").
+ *
+ * Each school keeps the units it holds in a slice of one shared array.
+ * While a school has room the slice is an unsorted bag (a proposal costs
+ * O(1)); the first time it overflows the slice is heapified into a max-heap
+ * on (key, unit) - worst on top - and from then on a proposal costs
+ * O(log seats).  Proposals are processed from a stack: a unit proposes down
+ * its list until some school holds it; every unit a school lets go goes on
+ * the stack.  Each row is proposed at most once, so the round costs
+ * O(rows + rejections * log seats).
+ *
+ * Linked siblings with an extra seat are one unit of weight w: a school
+ * keeps the worst unit held if letting it go would leave a seat empty
+ * (used - w < cap), which is the "one sibling more" the policy allows.
+ */
+#include "rx_da.h"
+
+#include <string.h>
+
+struct slot {
+    uint64_t key;
+    uint32_t tie; /* canonical rank: breaks ties between equal keys */
+    uint32_t unit;
+};
+
+/* a is worse than b: higher key, ties by higher canonical rank */
+static inline int worse(const struct slot *a, const struct slot *b)
+{
+    return a->key > b->key || (a->key == b->key && a->tie > b->tie);
+}
+
+static void sift_down(struct slot *h, uint32_t n, uint32_t i)
+{
+    struct slot x = h[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && worse(&h[c + 1], &h[c]))
+            c++;
+        if (!worse(&h[c], &x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static void sift_up(struct slot *h, uint32_t i)
+{
+    struct slot x = h[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (!worse(&x, &h[p]))
+            break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = x;
+}
+
+static void pop_top(struct slot *h, uint32_t *n)
+{
+    h[0] = h[--*n];
+    if (*n > 1)
+        sift_down(h, *n, 0);
+}
+
+int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
+{
+    const uint32_t nu = da->nunits, ns = da->nschools;
+    da->held = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t));
+    da->used = rx_arena_calloc(a, ns, sizeof(int32_t));
+    da->count = rx_arena_calloc(a, ns, sizeof(uint32_t));
+    da->worst = rx_arena_calloc(a, ns, sizeof(uint64_t));
+    uint64_t *off = rx_arena_alloc(a, ((size_t)ns + 1) * sizeof(uint64_t));
+    uint8_t *heaped = rx_arena_calloc(a, ns, 1);
+    uint32_t *next = rx_arena_calloc(a, nu, sizeof(uint32_t));
+    uint32_t *stack = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t));
+    if (!da->held || !da->used || !da->count || !da->worst || !off || !heaped || !next || !stack)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
+
+    /* A school holds at most cap + 3 units (weights >= 1, extra <= 3),
+     * plus the one being proposed. */
+    off[0] = 0;
+    for (uint32_t s = 0; s < ns; s++)
+        off[s + 1] = off[s] + (uint64_t)(da->cap[s] > 0 ? da->cap[s] : 0) + 5;
+    struct slot *slots = rx_arena_alloc(a, off[ns] * sizeof(struct slot));
+    if (!slots)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
+
+    const struct rx_choice *rows = da->rows;
+    int32_t *used = da->used;
+    uint32_t *count = da->count;
+    const int32_t *cap = da->cap;
+
+    /* Proposal order does not change the result of deferred acceptance,
+     * so units propose grouped by their first school (a counting sort):
+     * consecutive proposals then meet the same school's slice in cache. */
+    uint32_t *start = rx_arena_calloc(a, (size_t)ns + 2, sizeof(uint32_t));
+    uint32_t *by_first = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t) + 4);
+    if (!start || !by_first)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
+    for (uint32_t u = 0; u < nu; u++) {
+        const struct rx_choice *r = rows + da->first[u];
+        uint32_t i = 0;
+        while (i < da->len[u] && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
+            i++;
+        next[u] = i;
+        start[(i < da->len[u] ? r[i].school : ns) + 1]++;
+    }
+    for (uint32_t s = 0; s <= ns; s++)
+        start[s + 1] += start[s];
+    for (uint32_t u = 0; u < nu; u++) {
+        const struct rx_choice *r = rows + da->first[u];
+        const uint32_t i = next[u];
+        by_first[start[i < da->len[u] ? r[i].school : ns]++] = u;
+    }
+
+    for (uint32_t q0 = 0; q0 < nu; q0++) {
+        /* the rows of units a few steps ahead: their first row is a cache
+         * miss otherwise, one per unit */
+        if (q0 + 32 < nu) {
+            __builtin_prefetch(&da->first[by_first[q0 + 32]]);
+            __builtin_prefetch(&next[by_first[q0 + 32]]);
+        }
+        if (q0 + 16 < nu)
+            __builtin_prefetch(&rows[da->first[by_first[q0 + 16]] + next[by_first[q0 + 16]]]);
+        uint32_t sp = 0;
+        stack[sp++] = by_first[q0];
+        while (sp) {
+            uint32_t u = stack[--sp];
+            const uint32_t end = da->len[u];
+            const uint32_t w = da->weight ? da->weight[u] : 1;
+            uint32_t i = next[u];
+            const struct rx_choice *r = rows + da->first[u];
+            while (i < end && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
+                i++;
+            if (i == end) {
+                next[u] = i;
+                da->held[u] = RX_NONE;
+                continue;
+            }
+            next[u] = i + 1;
+            const uint32_t s = r[i].school;
+            struct slot *h = slots + off[s];
+            struct slot in = {r[i].key, da->tie[u], u};
+            if (used[s] + (int32_t)w <= cap[s] && !heaped[s]) {
+                /* room, and still a bag: O(1) */
+                h[count[s]++] = in;
+                used[s] += (int32_t)w;
+                da->held[u] = da->first[u] + i;
+                continue;
+            }
+            if (!heaped[s]) {
+                for (uint32_t k = count[s] / 2; k-- > 0;)
+                    sift_down(h, count[s], k);
+                heaped[s] = 1;
+            }
+            /* full and worse than the worst held: rejected at once */
+            if (count[s] > 0 && used[s] >= cap[s] && worse(&in, &h[0])) {
+                stack[sp++] = u;
+                continue;
+            }
+            h[count[s]] = in;
+            sift_up(h, count[s]++);
+            used[s] += (int32_t)w;
+            da->held[u] = da->first[u] + i;
+            while (used[s] > cap[s] && count[s] > 0) {
+                const uint32_t tu = h[0].unit;
+                const int32_t tw = da->weight ? da->weight[tu] : 1;
+                if (tw > 1 && used[s] - tw < cap[s])
+                    break; /* the extra seat that keeps linked siblings together */
+                pop_top(h, &count[s]);
+                used[s] -= tw;
+                da->held[tu] = RX_NONE;
+                stack[sp++] = tu;
+            }
+        }
+    }
+
+    /* the worst held per school, for the cutoffs */
+    for (uint32_t s = 0; s < ns; s++) {
+        const struct slot *h = slots + off[s];
+        if (count[s] == 0)
+            continue;
+        if (heaped[s]) {
+            da->worst[s] = h[0].key;
+            continue;
+        }
+        const struct slot *wst = &h[0];
+        for (uint32_t k = 1; k < count[s]; k++)
+            if (worse(&h[k], wst))
+                wst = &h[k];
+        da->worst[s] = wst->key;
+    }
+    return 0;
+}
+
+void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uint64_t *tmp_k,
+                    uint32_t *tmp_v)
+{
+    enum { DIGIT = 11, BUCKETS = 1 << DIGIT };
+    uint32_t cnt[BUCKETS];
+    for (unsigned shift = 0; shift < bits; shift += DIGIT) {
+        memset(cnt, 0, sizeof(cnt));
+        for (uint32_t i = 0; i < n; i++)
+            cnt[(key[i] >> shift) & (BUCKETS - 1)]++;
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b < BUCKETS; b++) {
+            uint32_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t p = cnt[(key[i] >> shift) & (BUCKETS - 1)]++;
+            tmp_k[p] = key[i];
+            tmp_v[p] = val[i];
+        }
+        memcpy(key, tmp_k, (size_t)n * sizeof(uint64_t));
+        memcpy(val, tmp_v, (size_t)n * sizeof(uint32_t));
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * rx_da.h - internal: one round of student-proposing deferred acceptance,
+ * and the sorting helpers the rounds share.  Not part of the public API.
+ *
+ * Invariants after rx__da_run():
+ *   - every unit holds at most one row (one seat per student);
+ *   - used[s] <= cap[s], except that a unit of w > 1 linked siblings may
+ *     push used[s] to at most cap[s] + w - 1 when it straddles the last
+ *     seat (the policy's extra seat for twins);
+ *   - stability: every row before the held one (or every row, when none is
+ *     held) was rejected by a school that is full with units of better
+ *     (key, unit) than this unit's.
+ */
+#ifndef RX_DA_H
+#define RX_DA_H
+
+#include <stdint.h>
+
+#include "rx_engine.h"
+
+struct rx__da {
+    /* input */
+    uint32_t nunits;       /* proposers */
+    const uint32_t *tie;   /* per unit: rank that breaks ties between equal keys (lower
+                              wins): the canonical order */
+    const uint32_t *first; /* per unit: its rows rows[first..first+len) in preference order */
+    const uint16_t *len;
+    const struct rx_choice *rows; /* rows with outcome RX_OUT_NOT_ELIGIBLE are skipped */
+    const uint8_t *weight;        /* per unit seats taken (linked siblings), NULL = all 1 */
+    uint32_t nschools;
+    const int32_t *cap; /* per school seats available in this round */
+
+    /* output, allocated by rx__da_run in the arena */
+    uint32_t *held;  /* per unit: index into rows of the seat held, or RX_NONE */
+    int32_t *used;   /* per school: seats taken */
+    uint32_t *count; /* per school: units held */
+    uint64_t *worst; /* per school: key of the worst unit held (valid when count > 0) */
+};
+
+/* Run DA; 0 or -RX_E_NOMEM (err set). */
+int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err);
+
+/*
+ * Stable LSD radix sort of n (key, val) pairs by key, ascending.  Only the
+ * low `bits` bits of the keys are looked at.  tmp_k/tmp_v hold n each.
+ */
+void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uint64_t *tmp_k,
+                    uint32_t *tmp_v);
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# tools/deps.sh - install the Debian packages ruxue needs, only what is missing.
+#
+# Usage: tools/deps.sh [build|test|bench]   (default: test, which is a superset)
+# As root it runs apt-get; otherwise it prints the exact sudo line and fails.
+set -eu
+
+BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev"
+TEST_PKGS="python3"
+BENCH_PKGS="time"
+
+case "${1:-test}" in
+build) want="$BUILD_PKGS" ;;
+test) want="$BUILD_PKGS $TEST_PKGS" ;;
+bench) want="$BUILD_PKGS $BENCH_PKGS" ;;
+*) echo "usage: tools/deps.sh [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "ruxue: missing Debian packages:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "ruxue: run this, then try again:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
