@@ -19,6 +19,7 @@
  * rows in order; an outcome below the cutoff is always consistent with the
  * school's cutoff of that round (asserted by the tests).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -773,16 +774,14 @@ static int run_round(struct run *r, unsigned round, const uint32_t *todo, uint32
     for (uint32_t q = 0; q < m; q++) {
         struct rx_choice *x = rows + first[q];
         const uint32_t held = da.held[q];
-        for (uint32_t k = 0; k < len[q]; k++) {
+        /* rows after the held one stay "not reached", as built; the rows
+         * up to it were all asked for a seat: the school's applicants */
+        const uint32_t upto = held == RX_NONE ? len[q] : held - first[q] + 1;
+        for (uint32_t k = 0; k < upto; k++) {
             if (x[k].outcome == RX_OUT_NOT_ELIGIBLE)
                 continue;
-            const uint32_t row = first[q] + k;
-            x[k].outcome = held == RX_NONE || row < held ? RX_OUT_BELOW_CUTOFF
-                           : row == held                 ? RX_OUT_ADMITTED
-                                                         : RX_OUT_NOT_REACHED;
-            /* applicants: the students who asked this school for a seat */
-            if (held == RX_NONE || row <= held)
-                res->schools[x[k].school].applicants[round] += w ? w[q] : 1;
+            x[k].outcome = k + 1 < upto || held == RX_NONE ? RX_OUT_BELOW_CUTOFF : RX_OUT_ADMITTED;
+            res->schools[x[k].school].applicants[round] += w ? w[q] : 1;
         }
         if (held != RX_NONE) {
             const uint32_t lead = r->lead[todo[q]];
@@ -898,7 +897,7 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     const struct rx_intake *in = r->in;
     const struct rx_policy *pol = r->pol;
     struct rx_result *res = r->res;
-    const uint32_t ns = in->nschools, nu = r->nunits, n = in->nstudents;
+    const uint32_t ns = in->nschools, n = in->nstudents;
     const unsigned K = pol->overflow_radius ? pol->overflow_radius : 1;
 
     res->over_first = rx_arena_calloc(r->a, (size_t)n + 1, 4);
@@ -921,10 +920,9 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
 
     /* who takes part: eligible, unplaced, not for a special school, with a home */
     uint32_t m = 0;
-    for (uint32_t u = 0; u < nu; u++) {
-        const uint32_t i = r->lead[u];
+    for (uint32_t i = 0; i < n; i++) {
         const struct rx_student *st = &in->students[i];
-        if (eligible[i] && res->assign[i].school == RX_NONE &&
+        if (r->lead[r->unit_of[i]] == i && eligible[i] && res->assign[i].school == RX_NONE &&
             st->special != RX_SN_SPECIAL_SCHOOL && st->residence != RX_NONE)
             m++;
     }
@@ -939,16 +937,33 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     if (nfree && grid_build(&g, &r->ctx, freeschools, nfree, r->tmpp) != 0)
         return nomem(err);
 
+    /* the nearest schools of an address unit, found once for all its children */
+    uint32_t *near_first = rx_arena_alloc(r->tmpp, (size_t)in->nunits * 4 + 4);
+    uint32_t *near_pool = rx_arena_alloc(r->tmpp, (size_t)m * kk * 4 + 4);
+    if (!near_first || !near_pool)
+        return nomem(err);
+    memset(near_first, 0xff, (size_t)in->nunits * 4);
+    uint32_t npool = 0;
     struct near best[64];
     uint32_t q = 0, nrows = 0;
-    for (uint32_t u = 0; u < nu; u++) {
-        const uint32_t i = r->lead[u];
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t u = r->unit_of[i];
         const struct rx_student *st = &in->students[i];
-        if (!(eligible[i] && res->assign[i].school == RX_NONE &&
+        if (!(r->lead[u] == i && eligible[i] && res->assign[i].school == RX_NONE &&
               st->special != RX_SN_SPECIAL_SCHOOL && st->residence != RX_NONE))
             continue;
-        const struct rx_unit *unit = &in->units[st->residence];
-        unsigned got = kk ? grid_nearest(&g, &r->ctx, unit->lat_e6, unit->lon_e6, kk, best) : 0;
+        if (near_first[st->residence] == RX_NONE) {
+            const struct rx_unit *unit = &in->units[st->residence];
+            const unsigned got =
+                kk ? grid_nearest(&g, &r->ctx, unit->lat_e6, unit->lon_e6, kk, best) : 0;
+            near_first[st->residence] = npool;
+            for (unsigned k = 0; k < kk; k++)
+                near_pool[npool++] = k < got ? best[k].school : RX_NONE;
+        }
+        const uint32_t *nearest = near_pool + near_first[st->residence];
+        unsigned got = 0;
+        while (got < kk && nearest[got] != RX_NONE)
+            got++;
         todo[q] = u;
         first[q] = nrows;
         len[q] = (uint16_t)got;
@@ -956,7 +971,7 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         res->over_count[i] = (uint8_t)got;
         for (unsigned k = 0; k < got; k++) {
             struct rx_choice *x = &res->over_rows[nrows++];
-            x->school = best[k].school;
+            x->school = nearest[k];
             x->round = RX_ROUND_OVERFLOW;
             x->key = key_public(r, i, x->school, true);
             x->outcome = (x->key >> 57 & 15) == RX_KEY_CAT_INELIGIBLE ? RX_OUT_NOT_ELIGIBLE
@@ -1036,15 +1051,15 @@ static int waitlists(struct run *r, struct rx_err *err)
     res->wait_count = rx_arena_calloc(r->a, (size_t)ns + 1, 4);
     if (!res->wait_first || !res->wait_count)
         return nomem(err);
+    /* turned away = asked for a seat (applicants) but not admitted */
     uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++)
-        for (uint32_t k = 0; k < r->priv_n[i]; k++) {
-            const struct rx_choice *x = &res->choices[res->choice_first[i] + k];
-            if (x->outcome == RX_OUT_BELOW_CUTOFF) {
-                res->wait_count[x->school]++;
-                m++;
-            }
-        }
+    for (uint32_t s = 0; s < ns; s++) {
+        const struct rx_school_result *sr = &res->schools[s];
+        if (in->schools[s].sector != RX_SECTOR_PRIVATE)
+            continue;
+        res->wait_count[s] = (uint32_t)(sr->applicants[RX_ROUND_PRIVATE] - sr->admitted);
+        m += res->wait_count[s];
+    }
     uint32_t sum = 0, biggest = 0;
     for (uint32_t s = 0; s < ns; s++) {
         res->wait_first[s] = sum;
@@ -1067,6 +1082,7 @@ static int waitlists(struct run *r, struct rx_err *err)
             if (x->outcome != RX_OUT_BELOW_CUTOFF)
                 continue;
             const uint32_t p = fill[x->school]++;
+            assert(p < res->wait_first[x->school] + res->wait_count[x->school]);
             key[p] = (x->key >> 61) << 41 | (x->key & (((uint64_t)1 << 41) - 1));
             val[p] = i;
         }
@@ -1093,7 +1109,7 @@ int rx_allocate_with(const struct rx_intake *in, const struct rx_policy *pol,
                      const struct rx_draw *draw, struct rx_scratch *scratch, struct rx_arena *arena,
                      struct rx_result **out, struct rx_err *err)
 {
-    int rc = rx_intake_check(in, pol, err);
+    int rc = in->checked ? 0 : rx_intake_check(in, pol, err);
     if (rc)
         return rc;
     struct rx_scratch own;

@@ -95,12 +95,25 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     uint32_t *count = da->count;
     const int32_t *cap = da->cap;
 
-    /* Proposal order does not change the result of deferred acceptance,
-     * so units propose grouped by their first school (a counting sort):
-     * consecutive proposals then meet the same school's slice in cache. */
+    /*
+     * Proposal order does not change the result of deferred acceptance, so
+     * units propose grouped by their first school: consecutive proposals
+     * meet the same school's slice in cache.  Each unit's state is copied
+     * into one 16-byte record in that order (a counting sort), so the loop
+     * reads the records in memory order; only a unit's rows are elsewhere,
+     * and they are prefetched a few units ahead.
+     */
+    struct unit {
+        uint32_t first; /* rows[first..first+len) */
+        uint16_t len;
+        uint16_t next; /* next row to propose to */
+        uint32_t tie;
+        uint32_t orig : 31; /* index in da's arrays */
+        uint32_t held : 1;  /* 1 while some school holds it (at row next-1) */
+    };
     uint32_t *start = rx_arena_calloc(a, (size_t)ns + 2, sizeof(uint32_t));
-    uint32_t *by_first = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t) + 4);
-    if (!start || !by_first)
+    struct unit *us = rx_arena_alloc(a, ((size_t)nu + 1) * sizeof(struct unit));
+    if (!start || !us)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
     for (uint32_t u = 0; u < nu; u++) {
         const struct rx_choice *r = rows + da->first[u];
@@ -115,42 +128,37 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     for (uint32_t u = 0; u < nu; u++) {
         const struct rx_choice *r = rows + da->first[u];
         const uint32_t i = next[u];
-        by_first[start[i < da->len[u] ? r[i].school : ns]++] = u;
+        us[start[i < da->len[u] ? r[i].school : ns]++] =
+            (struct unit){da->first[u], da->len[u], (uint16_t)i, da->tie[u], u, 0};
     }
 
     for (uint32_t q0 = 0; q0 < nu; q0++) {
-        /* the rows of units a few steps ahead: their first row is a cache
-         * miss otherwise, one per unit */
-        if (q0 + 32 < nu) {
-            __builtin_prefetch(&da->first[by_first[q0 + 32]]);
-            __builtin_prefetch(&next[by_first[q0 + 32]]);
-        }
         if (q0 + 16 < nu)
-            __builtin_prefetch(&rows[da->first[by_first[q0 + 16]] + next[by_first[q0 + 16]]]);
+            __builtin_prefetch(&rows[us[q0 + 16].first + us[q0 + 16].next]);
         uint32_t sp = 0;
-        stack[sp++] = by_first[q0];
+        stack[sp++] = q0;
         while (sp) {
-            uint32_t u = stack[--sp];
-            const uint32_t end = da->len[u];
-            const uint32_t w = da->weight ? da->weight[u] : 1;
-            uint32_t i = next[u];
-            const struct rx_choice *r = rows + da->first[u];
+            const uint32_t u = stack[--sp];
+            struct unit *x = &us[u];
+            const uint32_t end = x->len;
+            const uint32_t w = da->weight ? da->weight[x->orig] : 1;
+            uint32_t i = x->next;
+            const struct rx_choice *r = rows + x->first;
             while (i < end && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
                 i++;
             if (i == end) {
-                next[u] = i;
-                da->held[u] = RX_NONE;
+                x->next = (uint16_t)i;
                 continue;
             }
-            next[u] = i + 1;
+            x->next = (uint16_t)(i + 1);
             const uint32_t s = r[i].school;
             struct slot *h = slots + off[s];
-            struct slot in = {r[i].key, da->tie[u], u};
+            struct slot in = {r[i].key, x->tie, u};
             if (used[s] + (int32_t)w <= cap[s] && !heaped[s]) {
                 /* room, and still a bag: O(1) */
                 h[count[s]++] = in;
                 used[s] += (int32_t)w;
-                da->held[u] = da->first[u] + i;
+                x->held = 1;
                 continue;
             }
             if (!heaped[s]) {
@@ -166,19 +174,21 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             h[count[s]] = in;
             sift_up(h, count[s]++);
             used[s] += (int32_t)w;
-            da->held[u] = da->first[u] + i;
+            x->held = 1;
             while (used[s] > cap[s] && count[s] > 0) {
                 const uint32_t tu = h[0].unit;
-                const int32_t tw = da->weight ? da->weight[tu] : 1;
+                const int32_t tw = da->weight ? da->weight[us[tu].orig] : 1;
                 if (tw > 1 && used[s] - tw < cap[s])
                     break; /* the extra seat that keeps linked siblings together */
                 pop_top(h, &count[s]);
                 used[s] -= tw;
-                da->held[tu] = RX_NONE;
+                us[tu].held = 0;
                 stack[sp++] = tu;
             }
         }
     }
+    for (uint32_t q = 0; q < nu; q++)
+        da->held[us[q].orig] = us[q].held ? us[q].first + us[q].next - 1u : RX_NONE;
 
     /* the worst held per school, for the cutoffs */
     for (uint32_t s = 0; s < ns; s++) {
@@ -198,8 +208,8 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     return 0;
 }
 
-void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uint64_t *tmp_k,
-                    uint32_t *tmp_v)
+static void lsd(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uint64_t *tmp_k,
+                uint32_t *tmp_v)
 {
     enum { DIGIT = 11, BUCKETS = 1 << DIGIT };
     uint32_t cnt[BUCKETS];
@@ -220,5 +230,41 @@ void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uin
         }
         memcpy(key, tmp_k, (size_t)n * sizeof(uint64_t));
         memcpy(val, tmp_v, (size_t)n * sizeof(uint32_t));
+    }
+}
+
+/*
+ * Big arrays: one most-significant-digit pass spreads the pairs into 2048
+ * buckets, then each bucket is sorted on the remaining bits while it fits
+ * in cache.  Both steps are stable, so the whole sort is.
+ */
+void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uint64_t *tmp_k,
+                    uint32_t *tmp_v)
+{
+    enum { DIGIT = 11, BUCKETS = 1 << DIGIT };
+    if (n < 65536 || bits <= 2 * DIGIT) {
+        lsd(key, val, n, bits, tmp_k, tmp_v);
+        return;
+    }
+    const unsigned shift = bits - DIGIT;
+    uint32_t start[BUCKETS + 1];
+    memset(start, 0, sizeof(start));
+    for (uint32_t i = 0; i < n; i++)
+        start[((key[i] >> shift) & (BUCKETS - 1)) + 1]++;
+    for (uint32_t b = 0; b < BUCKETS; b++)
+        start[b + 1] += start[b];
+    uint32_t fill[BUCKETS];
+    memcpy(fill, start, sizeof(fill));
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = fill[(key[i] >> shift) & (BUCKETS - 1)]++;
+        tmp_k[p] = key[i];
+        tmp_v[p] = val[i];
+    }
+    memcpy(key, tmp_k, (size_t)n * sizeof(uint64_t));
+    memcpy(val, tmp_v, (size_t)n * sizeof(uint32_t));
+    for (uint32_t b = 0; b < BUCKETS; b++) {
+        const uint32_t f = start[b], c = start[b + 1] - start[b];
+        if (c > 1)
+            lsd(key + f, val + f, c, shift, tmp_k, tmp_v);
     }
 }

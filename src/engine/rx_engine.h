@@ -118,6 +118,10 @@ struct rx_intake {
     uint32_t nstudents;
     const uint32_t *refs; /* pool of school indices that the ranges above point into */
     uint32_t nrefs;
+    bool checked; /* set by the caller once rx_intake_check(this, pol) returned 0 and
+                     neither changed since: rx_allocate then skips the check (a
+                     district loaded once is allocated many times: dry runs, odds).
+                     Clear it after any change to the intake or the policy. */
 };
 
 /*
@@ -252,7 +256,8 @@ int rx_intake_check(const struct rx_intake *in, const struct rx_policy *pol, str
 
 /*
  * Run all rounds.  On success *out points to a result allocated in arena
- * (freed with it) and 0 is returned.  Calls rx_intake_check first.
+ * (freed with it) and 0 is returned.  Calls rx_intake_check first unless
+ * in->checked says the caller did.
  * Errors: -RX_E_INVAL etc. from the check, -RX_E_NOMEM.
  */
 int rx_allocate(const struct rx_intake *in, const struct rx_policy *pol, const struct rx_draw *draw,

@@ -854,6 +854,7 @@ int rx_district_parse(const struct rx_district_text *text, struct rx_arena *aren
     };
     if ((rc = engine_check(&L, &got)) < 0)
         goto out;
+    got.checked = true; /* checked against pol just now: rx_allocate need not again */
     *in = got;
     *pol = L.pol;
     rc = 0;
