@@ -17,10 +17,10 @@
  *           which runs once per district loaded, not once per run);
  *   digest  rx_result_digest of the canonical result (timed apart).
  *
- * time_s is the best of 3 warm runs (memory reused from the run before, as
+ * time_s is the best of 5 warm runs (memory reused from the run before, as
  * a server running dry runs does); cold_s, the first run in fresh memory,
  * adds the kernel's cost of faulting in and zeroing every page.  The floor
- * is the best of 5 passes.  peak_mib is the
+ * is the best of 9 passes.  peak_mib is the
  * process's peak resident set (getrusage), which includes the generated
  * input; arena_mib is what the engine itself allocated for the run.
  *
@@ -234,7 +234,7 @@ int main(int argc, char **argv)
     }
     if (rx_lottery_init() != 0)
         return 1;
-    printf("# ruxue engine benchmark: best of 3 runs on one core; see bench/bench_engine.c\n");
+    printf("# ruxue engine benchmark: best of 5 warm runs on one core; see bench/bench_engine.c\n");
     for (int z = 0; z < nsizes; z++) {
         const uint32_t n = sizes[z], ns = n / 200 < 10 ? 10 : n / 200;
         sm_state = 42 + n;
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 
         double floor_s = 1e9;
         volatile uint64_t sink = 0;
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k < 9; k++) {
             double t0 = now();
             sink += floor_pass(&t.in);
             double dt = now() - t0;
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
         rx_arena_init(&a, 0);
         struct rx_scratch scratch;
         rx_scratch_init(&scratch);
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 6; k++) {
             rx_arena_rewind(&a);
             struct rx_err err;
             rx_err_clear(&err);
@@ -305,7 +305,7 @@ int main(int argc, char **argv)
             if (k > 0)
                 best = dt < best ? dt : best;
             arena_mib = a.used / 1048576.0;
-            if (k == 3) {
+            if (k == 5) {
                 t0 = now();
                 rx_result_digest(&t.in, res, digest);
                 digest_s = now() - t0;

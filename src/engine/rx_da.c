@@ -115,22 +115,22 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     struct unit *us = rx_arena_alloc(a, ((size_t)nu + 1) * sizeof(struct unit));
     if (!start || !us)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
+    /* next[u] holds the first school (ns: none) between the two passes */
     for (uint32_t u = 0; u < nu; u++) {
+        if (u + 8 < nu)
+            __builtin_prefetch(&rows[da->first[u + 8]]);
         const struct rx_choice *r = rows + da->first[u];
         uint32_t i = 0;
         while (i < da->len[u] && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
             i++;
-        next[u] = i;
-        start[(i < da->len[u] ? r[i].school : ns) + 1]++;
+        const uint32_t s = i < da->len[u] ? r[i].school : ns;
+        next[u] = s;
+        start[s + 1]++;
     }
     for (uint32_t s = 0; s <= ns; s++)
         start[s + 1] += start[s];
-    for (uint32_t u = 0; u < nu; u++) {
-        const struct rx_choice *r = rows + da->first[u];
-        const uint32_t i = next[u];
-        us[start[i < da->len[u] ? r[i].school : ns]++] =
-            (struct unit){da->first[u], da->len[u], (uint16_t)i, da->tie[u], u, 0};
-    }
+    for (uint32_t u = 0; u < nu; u++)
+        us[start[next[u]]++] = (struct unit){da->first[u], da->len[u], 0, da->tie[u], u, 0};
 
     for (uint32_t q0 = 0; q0 < nu; q0++) {
         if (q0 + 16 < nu)
