@@ -329,10 +329,6 @@ static int draw_numbers(struct run *r, struct rx_err *err)
     return 0;
 }
 
-static bool same_refs(const struct rx_intake *in, uint32_t a, uint32_t na, uint32_t b, uint32_t nb)
-{
-    return na == nb && (na == 0 || memcmp(in->refs + a, in->refs + b, na * sizeof(uint32_t)) == 0);
-}
 
 /* Units in canonical order.  Linked siblings share the number of the first
  * of them in canonical order; with the extra seat they are one unit. */
@@ -379,17 +375,8 @@ static int build_units(struct run *r, const uint8_t *eligible, struct rx_err *er
             uint32_t b = a + 1;
             while (b < m && k[b] == k[a])
                 b++;
-            if (b - a < 2 || b - a > 4)
-                return rx_err_set(err, -RX_E_INVAL, "students", v[a] + 1, "linked_siblings",
-                                  "expected 2 to 4 linked siblings per tag, found %u", b - a);
+            /* 2 to 4 members sharing residence and lists: rx_intake_check */
             for (uint32_t q = a; q < b; q++) {
-                const struct rx_student *x = &in->students[v[q]], *l = &in->students[v[a]];
-                if (x->residence != l->residence ||
-                    !same_refs(in, x->priv_first, x->priv_count, l->priv_first, l->priv_count) ||
-                    !same_refs(in, x->order_first, x->order_count, l->order_first, l->order_count))
-                    return rx_err_set(err, -RX_E_INVAL, "students", v[q] + 1, "linked_siblings",
-                                      "linked siblings must share residence_unit, "
-                                      "private_choices and catchment_order");
                 glead[v[q]] = v[a];
                 r->lot_of[v[q]] = v[a];
             }
@@ -678,10 +665,14 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
         if (!eligible[i])
             continue;
         struct rx_choice *row = res->choices + res->choice_first[i];
+        const bool single = pol->tiebreak == RX_TIEBREAK_SINGLE || r->draw->numbers;
+        /* private rows: one key for all but the schools where a sibling is */
+        const uint64_t k_priv =
+            rx_key_pack(group_of(st), 0, 0, false, single ? r->res->lottery[i] : 0);
         for (uint32_t k = 0; k < st->priv_count; k++, row++) {
             const uint32_t s = in->refs[st->priv_first + k];
-            *row =
-                (struct rx_choice){s, RX_ROUND_PRIVATE, RX_OUT_NOT_REACHED, key_private(r, i, s)};
+            const uint64_t key = single && st->sib_count == 0 ? k_priv : key_private(r, i, s);
+            *row = (struct rx_choice){s, RX_ROUND_PRIVATE, RX_OUT_NOT_REACHED, key};
         }
         r->priv_n[i] = (uint16_t)st->priv_count;
         const uint32_t rest = res->choice_count[i] - st->priv_count;
@@ -696,9 +687,21 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
             continue;
         }
         const struct rx_catchment *c = &in->catchments[in->units[st->residence].catchment];
+        /* Every school here is in the residence's catchment; when hukou and
+         * home are that unit too (or absent) the facts are the same at each
+         * of them but for siblings, so the key is computed twice at most. */
+        const bool fast = single && (st->hukou == st->residence || st->hukou == RX_NONE) &&
+                          (st->property == st->residence || st->property == RX_NONE);
+        uint64_t k_nosib = 0, k_sib = 0;
+        if (fast) {
+            const unsigned base = REL_RESIDENCE | (st->hukou != RX_NONE ? REL_HUKOU : 0) |
+                                  (st->property != RX_NONE ? REL_PROPERTY : 0);
+            k_nosib = key_from_rel(r, i, base, r->res->lottery[i]);
+            k_sib = st->sib_count ? key_from_rel(r, i, base | REL_SIBLING, r->res->lottery[i])
+                                  : k_nosib;
+        }
         /* the family's order first, then the catchment's order for the
          * rest; stamp[s] == i + 1 marks a school already on i's list */
-        uint32_t placed = 0;
         for (int pass = 0; pass < 2; pass++) {
             const uint32_t f = pass ? c->first : st->order_first;
             const uint32_t cnt = pass ? c->count : st->order_count;
@@ -707,36 +710,17 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
                 if (stamp[s] == i + 1)
                     continue;
                 stamp[s] = i + 1;
-                row->school = s;
-                row++;
-                placed++;
+                uint64_t key = k_nosib;
+                if (!fast) {
+                    key = key_public(r, i, s, false);
+                } else if (st->sib_count) {
+                    for (uint32_t q = 0; q < st->sib_count; q++)
+                        key = in->refs[st->sib_first + q] == s ? k_sib : key;
+                }
+                const uint8_t out = (key >> 57 & 15) == RX_KEY_CAT_INELIGIBLE ? RX_OUT_NOT_ELIGIBLE
+                                                                               : RX_OUT_NOT_REACHED;
+                *row++ = (struct rx_choice){s, RX_ROUND_CATCHMENT, out, key};
             }
-        }
-        /* Every school here is in the residence's catchment; when hukou and
-         * home are that unit too (or absent) the facts are the same at each
-         * of them but for siblings, so the key is computed twice at most. */
-        const bool simple = (st->hukou == st->residence || st->hukou == RX_NONE) &&
-                            (st->property == st->residence || st->property == RX_NONE);
-        uint64_t k_nosib = 0, k_sib = 0;
-        if (simple && pol->tiebreak == RX_TIEBREAK_SINGLE) {
-            const unsigned base = REL_RESIDENCE | (st->hukou != RX_NONE ? REL_HUKOU : 0) |
-                                  (st->property != RX_NONE ? REL_PROPERTY : 0);
-            k_nosib = key_from_rel(r, i, base, r->res->lottery[i]);
-            k_sib = key_from_rel(r, i, base | REL_SIBLING, r->res->lottery[i]);
-        }
-        for (uint32_t q = 0; q < placed; q++) {
-            struct rx_choice *x = row - placed + q;
-            x->round = RX_ROUND_CATCHMENT;
-            if (simple && pol->tiebreak == RX_TIEBREAK_SINGLE) {
-                bool sib = false;
-                for (uint32_t k = 0; k < st->sib_count; k++)
-                    sib |= in->refs[st->sib_first + k] == x->school;
-                x->key = sib ? k_sib : k_nosib;
-            } else {
-                x->key = key_public(r, i, x->school, false);
-            }
-            x->outcome = (x->key >> 57 & 15) == RX_KEY_CAT_INELIGIBLE ? RX_OUT_NOT_ELIGIBLE
-                                                                      : RX_OUT_NOT_REACHED;
         }
     }
     return 0;
