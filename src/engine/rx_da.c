@@ -67,6 +67,15 @@ static void pop_top(struct slot *h, uint32_t *n)
         sift_down(h, *n, 0);
 }
 
+/* One school's state in one cache line: a proposal reads all of it. */
+struct school {
+    uint64_t off;    /* its slice of slots: slots[off..] */
+    int32_t used;    /* seats taken */
+    int32_t cap;     /* seats in this round */
+    uint32_t count;  /* units held */
+    uint32_t heaped; /* 0 while the slice is an unsorted bag */
+};
+
 int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
 {
     const uint32_t nu = da->nunits, ns = da->nschools;
@@ -74,26 +83,25 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     da->used = rx_arena_calloc(a, ns, sizeof(int32_t));
     da->count = rx_arena_calloc(a, ns, sizeof(uint32_t));
     da->worst = rx_arena_calloc(a, ns, sizeof(uint64_t));
-    uint64_t *off = rx_arena_alloc(a, ((size_t)ns + 1) * sizeof(uint64_t));
-    uint8_t *heaped = rx_arena_calloc(a, ns, 1);
+    struct school *sch = rx_arena_calloc(a, (size_t)ns + 1, sizeof(struct school));
     uint32_t *next = rx_arena_calloc(a, nu, sizeof(uint32_t));
     uint32_t *stack = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t));
-    if (!da->held || !da->used || !da->count || !da->worst || !off || !heaped || !next || !stack)
+    if (!da->held || !da->used || !da->count || !da->worst || !sch || !next || !stack)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
 
     /* A school holds at most cap + 3 units (weights >= 1, extra <= 3),
      * plus the one being proposed. */
-    off[0] = 0;
-    for (uint32_t s = 0; s < ns; s++)
-        off[s + 1] = off[s] + (uint64_t)(da->cap[s] > 0 ? da->cap[s] : 0) + 5;
-    struct slot *slots = rx_arena_alloc(a, off[ns] * sizeof(struct slot));
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < ns; s++) {
+        sch[s].off = total;
+        sch[s].cap = da->cap[s];
+        total += (uint64_t)(da->cap[s] > 0 ? da->cap[s] : 0) + 5;
+    }
+    struct slot *slots = rx_arena_alloc(a, total * sizeof(struct slot));
     if (!slots)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
 
     const struct rx_choice *rows = da->rows;
-    int32_t *used = da->used;
-    uint32_t *count = da->count;
-    const int32_t *cap = da->cap;
 
     /*
      * Proposal order does not change the result of deferred acceptance, so
@@ -141,7 +149,7 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             const uint32_t u = stack[--sp];
             struct unit *x = &us[u];
             const uint32_t end = x->len;
-            const uint32_t w = da->weight ? da->weight[x->orig] : 1;
+            const int32_t w = da->weight ? da->weight[x->orig] : 1;
             uint32_t i = x->next;
             const struct rx_choice *r = rows + x->first;
             while (i < end && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
@@ -151,37 +159,37 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
                 continue;
             }
             x->next = (uint16_t)(i + 1);
-            const uint32_t s = r[i].school;
-            struct slot *h = slots + off[s];
+            struct school *sc = &sch[r[i].school];
+            struct slot *h = slots + sc->off;
             struct slot in = {r[i].key, x->tie, u};
-            if (used[s] + (int32_t)w <= cap[s] && !heaped[s]) {
+            if (sc->used + w <= sc->cap && !sc->heaped) {
                 /* room, and still a bag: O(1) */
-                h[count[s]++] = in;
-                used[s] += (int32_t)w;
+                h[sc->count++] = in;
+                sc->used += w;
                 x->held = 1;
                 continue;
             }
-            if (!heaped[s]) {
-                for (uint32_t k = count[s] / 2; k-- > 0;)
-                    sift_down(h, count[s], k);
-                heaped[s] = 1;
+            if (!sc->heaped) {
+                for (uint32_t k = sc->count / 2; k-- > 0;)
+                    sift_down(h, sc->count, k);
+                sc->heaped = 1;
             }
             /* full and worse than the worst held: rejected at once */
-            if (count[s] > 0 && used[s] >= cap[s] && worse(&in, &h[0])) {
+            if (sc->count > 0 && sc->used >= sc->cap && worse(&in, &h[0])) {
                 stack[sp++] = u;
                 continue;
             }
-            h[count[s]] = in;
-            sift_up(h, count[s]++);
-            used[s] += (int32_t)w;
+            h[sc->count] = in;
+            sift_up(h, sc->count++);
+            sc->used += w;
             x->held = 1;
-            while (used[s] > cap[s] && count[s] > 0) {
+            while (sc->used > sc->cap && sc->count > 0) {
                 const uint32_t tu = h[0].unit;
                 const int32_t tw = da->weight ? da->weight[us[tu].orig] : 1;
-                if (tw > 1 && used[s] - tw < cap[s])
+                if (tw > 1 && sc->used - tw < sc->cap)
                     break; /* the extra seat that keeps linked siblings together */
-                pop_top(h, &count[s]);
-                used[s] -= tw;
+                pop_top(h, &sc->count);
+                sc->used -= tw;
                 us[tu].held = 0;
                 stack[sp++] = tu;
             }
@@ -189,18 +197,22 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     }
     for (uint32_t q = 0; q < nu; q++)
         da->held[us[q].orig] = us[q].held ? us[q].first + us[q].next - 1u : RX_NONE;
+    for (uint32_t s = 0; s < ns; s++) {
+        da->used[s] = sch[s].used;
+        da->count[s] = sch[s].count;
+    }
 
     /* the worst held per school, for the cutoffs */
     for (uint32_t s = 0; s < ns; s++) {
-        const struct slot *h = slots + off[s];
-        if (count[s] == 0)
+        const struct slot *h = slots + sch[s].off;
+        if (sch[s].count == 0)
             continue;
-        if (heaped[s]) {
+        if (sch[s].heaped) {
             da->worst[s] = h[0].key;
             continue;
         }
         const struct slot *wst = &h[0];
-        for (uint32_t k = 1; k < count[s]; k++)
+        for (uint32_t k = 1; k < sch[s].count; k++)
             if (worse(&h[k], wst))
                 wst = &h[k];
         da->worst[s] = wst->key;
