@@ -151,6 +151,64 @@ static size_t cutoff_text(const struct rx_output *o, uint32_t s, unsigned r, cha
                               buf, size);
 }
 
+size_t rx_output_key_text_zh(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
+                             size_t size)
+{
+    struct rx_key_parts k;
+    rx_key_unpack(key, &k);
+    struct text t;
+    t_init(&t, buf, size);
+    if (k.group < pol->ngroups) {
+        T_LIT(&t, "政策照顾 ");
+        t_str(&t, pol->groups[k.group]);
+        T_LIT(&t, "、");
+    }
+    if (categories) {
+        if (k.category == RX_KEY_CAT_INELIGIBLE) {
+            T_LIT(&t, "不符合条件、");
+        } else if (k.category < pol->ncategories) {
+            const struct rx_category *cat = &pol->categories[k.category];
+            T_LIT(&t, "类别 ");
+            t_str(&t, cat->name);
+            if (cat->label[0]) {
+                T_LIT(&t, "（");
+                t_str(&t, cat->label);
+                T_LIT(&t, "）");
+            }
+            T_LIT(&t, "、");
+        }
+        if (pol->npoints) {
+            T_LIT(&t, "积分 ");
+            t_uint(&t, k.points);
+            T_LIT(&t, "、");
+        }
+    }
+    if (k.sibling)
+        T_LIT(&t, "同胞在校、");
+    T_LIT(&t, "随机号 ");
+    t_frac40(&t, key & (((uint64_t)1 << 40) - 1));
+    return t_done(&t, buf);
+}
+
+/* cutoff_text in Chinese: "未满额", "无学位" or the key. */
+static size_t cutoff_text_zh(const struct rx_output *o, uint32_t s, unsigned r, char *buf,
+                             size_t size)
+{
+    const struct rx_school_result *sr = &o->res->schools[s];
+    struct text t;
+    t_init(&t, buf, size);
+    if (r == 0 || r >= RX_NROUNDS || !sr->full[r]) {
+        T_LIT(&t, "未满额");
+        return t_done(&t, buf);
+    }
+    if (sr->cutoff[r] == 0) {
+        T_LIT(&t, "无学位");
+        return t_done(&t, buf);
+    }
+    return rx_output_key_text_zh(o->pol, o->in->schools[s].sector == RX_SECTOR_PUBLIC,
+                                 sr->cutoff[r], buf, size);
+}
+
 /* The round whose end found school s full last, or 0. */
 static unsigned last_full_round(const struct rx_school_result *sr)
 {
@@ -194,7 +252,35 @@ struct ctx {
     char *cut;         /* all cutoff texts, packed */
     uint32_t *cut_off; /* per school * RX_NROUNDS + round: offset into cut */
     uint16_t *cut_len; /* ... and length */
+    char *cut_zh;      /* the same in Chinese */
+    uint32_t *cut_zh_off;
+    uint16_t *cut_zh_len;
 };
+
+/* Every school's cutoff text per round, packed once: rows only copy it. */
+static int cut_cache(const struct rx_output *o,
+                     size_t (*text)(const struct rx_output *, uint32_t, unsigned, char *, size_t),
+                     char **out, uint32_t *off_of, uint16_t *len_of)
+{
+    const uint32_t ns = o->res->nschools;
+    char buf[KEY_TEXT_MAX];
+    for (int pass = 0; pass < 2; pass++) { /* measure, then fill */
+        size_t off = 0;
+        for (uint32_t s = 0; s < ns; s++)
+            for (unsigned r = 0; r < RX_NROUNDS; r++) {
+                size_t n = text(o, s, r, buf, sizeof(buf));
+                if (pass) {
+                    memcpy(*out + off, buf, n);
+                    off_of[(size_t)s * RX_NROUNDS + r] = (uint32_t)off;
+                    len_of[(size_t)s * RX_NROUNDS + r] = (uint16_t)n;
+                }
+                off += n;
+            }
+        if (!pass && !(*out = malloc(off + 1)))
+            return -1;
+    }
+    return 0;
+}
 
 static int ctx_init(struct ctx *c, const struct rx_output *o)
 {
@@ -228,28 +314,13 @@ static int ctx_init(struct ctx *c, const struct rx_output *o)
     for (uint32_t q = 0; q < res->nstudents; q++)
         memcpy(c->ids + c->id_off[q], st[res->order[q]].id, c->id_off[q + 1] - c->id_off[q]);
 
-    char buf[KEY_TEXT_MAX];
-    size_t total = 0;
-    for (int pass = 0; pass < 2; pass++) { /* measure, then fill */
-        size_t off = 0;
-        for (uint32_t s = 0; s < ns; s++)
-            for (unsigned r = 0; r < RX_NROUNDS; r++) {
-                size_t n = cutoff_text(o, s, r, buf, sizeof(buf));
-                if (pass) {
-                    memcpy(c->cut + off, buf, n);
-                    c->cut_off[(size_t)s * RX_NROUNDS + r] = (uint32_t)off;
-                    c->cut_len[(size_t)s * RX_NROUNDS + r] = (uint16_t)n;
-                }
-                off += n;
-            }
-        if (!pass) {
-            total = off;
-            c->cut = malloc(total + 1);
-            if (!c->cut)
-                return -1;
-        }
-    }
-    return 0;
+    if (cut_cache(o, cutoff_text, &c->cut, c->cut_off, c->cut_len) < 0)
+        return -1;
+    c->cut_zh_off = malloc((slots + 1) * sizeof(*c->cut_zh_off));
+    c->cut_zh_len = malloc((slots + 1) * sizeof(*c->cut_zh_len));
+    if (!c->cut_zh_off || !c->cut_zh_len)
+        return -1;
+    return cut_cache(o, cutoff_text_zh, &c->cut_zh, c->cut_zh_off, c->cut_zh_len);
 }
 
 static void ctx_release(struct ctx *c)
@@ -259,6 +330,9 @@ static void ctx_release(struct ctx *c)
     free(c->cut);
     free(c->cut_off);
     free(c->cut_len);
+    free(c->cut_zh);
+    free(c->cut_zh_off);
+    free(c->cut_zh_len);
 }
 
 static const char *ctx_cut(const struct ctx *c, uint32_t s, unsigned r, size_t *n)
@@ -267,6 +341,15 @@ static const char *ctx_cut(const struct ctx *c, uint32_t s, unsigned r, size_t *
     *n = c->cut_len[k];
     return c->cut + c->cut_off[k];
 }
+
+static const char *ctx_cut_zh(const struct ctx *c, uint32_t s, unsigned r, size_t *n)
+{
+    size_t k = (size_t)s * RX_NROUNDS + (r < RX_NROUNDS ? r : 0);
+    *n = c->cut_zh_len[k];
+    return c->cut_zh + c->cut_zh_off[k];
+}
+
+static const char *const round_names_zh[RX_NROUNDS] = {"", "民办", "片区", "统筹", "随到随办"};
 
 /*
  * Rows go out in canonical (id) order, which is a random walk through the
@@ -414,6 +497,46 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
     }
     size_t n = t_done(&t, sentence);
 
+    /* the same sentence in Chinese, for families (the UI's default language) */
+    char prio_zh[KEY_TEXT_MAX], zh[2 * KEY_TEXT_MAX + 96];
+    struct text z;
+    t_init(&z, zh, sizeof(zh));
+    switch (x->outcome) {
+    case RX_OUT_ADMITTED:
+        T_LIT(&z, "录取：这是您的学位");
+        break;
+    case RX_OUT_BELOW_CUTOFF:
+        if (o->res->schools[x->school].full[round]) {
+            size_t zl;
+            const char *zc = ctx_cut_zh(c, x->school, round, &zl);
+            size_t pl = rx_output_key_text_zh(o->pol, sc->sector == RX_SECTOR_PUBLIC, x->key,
+                                              prio_zh, sizeof(prio_zh));
+            T_LIT(&z, "未录取：您的优先顺序（");
+            t_mem(&z, prio_zh, pl);
+            T_LIT(&z, "）低于该校录取线（");
+            t_mem(&z, zc, zl);
+            T_LIT(&z, "）");
+        } else {
+            T_LIT(&z, "未录取：剩余学位不足以录取您的多胞胎");
+        }
+        break;
+    case RX_OUT_NOT_REACHED: {
+        const struct rx_assignment *a = &o->res->assign[i];
+        if (a->school != RX_NONE && a->round < round) {
+            T_LIT(&z, "无需考虑：您已在");
+            t_str(&z, round_names_zh[a->round]);
+            T_LIT(&z, "阶段录取");
+        } else {
+            T_LIT(&z, "无需考虑：您已被排序更靠前的志愿录取");
+        }
+        break;
+    }
+    default:
+        T_LIT(&z, "不符合条件：您在该校不符合政策的任何类别");
+        break;
+    }
+    size_t zn = t_done(&z, zh);
+
     rx_csv_write_field(w, id, idlen);
     rx_csv_write_uint(w, rank);
     rx_csv_write_str(w, sc->id);
@@ -422,15 +545,16 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
     rx_csv_write_field(w, prio, plen);
     rx_csv_write_field(w, cut, clen);
     rx_csv_write_field(w, sentence, n);
+    rx_csv_write_field(w, zh, zn);
     rx_csv_write_end(w);
 }
 
 static void write_explanations(struct rx_csv_writer *w, const struct ctx *c)
 {
-    static const char *const head[] = {"student", "rank",     "school", "round",
-                                       "outcome", "priority", "cutoff", "text"};
+    static const char *const head[] = {"student",  "rank",   "school", "round",  "outcome",
+                                       "priority", "cutoff", "text",   "text_zh"};
     const struct rx_result *res = c->o->res;
-    rx_csv_write_row(w, head, 8);
+    rx_csv_write_row(w, head, 9);
     for (uint32_t q = 0; q < res->nstudents; q++) {
         prefetch_student(c->o, q);
         uint32_t i = res->order[q];

@@ -71,4 +71,12 @@ void rx_output_fraction(uint64_t number, char out[9]);
 size_t rx_output_key_text(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
                           size_t size);
 
+/*
+ * The same in Simplified Chinese, for the families' explanations:
+ * "类别 B（户籍）、积分 120、同胞在校、随机号 0.412000"; "不符合条件" for a
+ * category of RX_KEY_CAT_INELIGIBLE.
+ */
+size_t rx_output_key_text_zh(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
+                             size_t size);
+
 #endif
