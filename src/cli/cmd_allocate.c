@@ -28,7 +28,7 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: ruxue allocate DIR --out OUT [--seed HEX] [--odds K] [--quiet]\n"
+            "usage: ruxue allocate DIR --out OUT [--seed HEX] [--odds K] [--lang zh|en] [--quiet]\n"
             "\n"
             "Allocate seats for the district in DIR (policy.ini, schools.csv,\n"
             "address_units.csv, catchments.csv, students.csv; see docs/formats.md) and\n"
@@ -44,6 +44,8 @@ static void help(FILE *f)
             "  -k, --odds K      run K lotteries (1..%d): the seed, then K-1 derived\n"
             "                    from it; write odds.csv, each student's chance at\n"
             "                    each school on the list (the result is the seed's run)\n"
+            "  -l, --lang LANG   language of the explanations' sentences: zh (default,\n"
+            "                    Simplified Chinese) or en\n"
             "  -q, --quiet       print nothing on success\n"
             "  -h, --help        show this help\n"
             "\n"
@@ -62,18 +64,22 @@ static int print_err(const struct rx_err *e, int status)
 int rx_cmd_allocate(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},  {"seed", required_argument, NULL, 's'},
-        {"odds", required_argument, NULL, 'k'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},
+        {"seed", required_argument, NULL, 's'},
+        {"odds", required_argument, NULL, 'k'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"lang", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *seed_hex = NULL;
     unsigned long odds = 0;
-    bool quiet = false;
+    bool quiet = false, english = false;
 
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":o:s:k:qh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":o:s:k:l:qh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             out = optarg;
@@ -93,6 +99,13 @@ int rx_cmd_allocate(int argc, char **argv)
         }
         case 'q':
             quiet = true;
+            break;
+        case 'l':
+            if (strcmp(optarg, "zh") != 0 && strcmp(optarg, "en") != 0) {
+                fprintf(stderr, "ruxue allocate: --lang: expected zh or en, found '%s'\n", optarg);
+                return 2;
+            }
+            english = strcmp(optarg, "en") == 0;
             break;
         case 'h':
             help(stdout);
@@ -159,6 +172,7 @@ int rx_cmd_allocate(int argc, char **argv)
     o.pol = &pol;
     o.res = res;
     o.odds = odds ? &odds_out : NULL;
+    o.english = english;
     rx_result_digest(&in, res, o.digest);
     size_t need = rx_output_summary(&o, out, NULL, 0) + 1;
     summary = malloc(need);

@@ -464,7 +464,7 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
 
     struct text t;
     t_init(&t, sentence, sizeof(sentence));
-    switch (x->outcome) {
+    switch (o->english ? x->outcome : 255) { /* 255: the sentence is Chinese */
     case RX_OUT_ADMITTED:
         T_LIT(&t, "admitted: this is your seat");
         break;
@@ -491,17 +491,17 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
         }
         break;
     }
-    default:
+    case RX_OUT_NOT_ELIGIBLE:
         T_LIT(&t, "not eligible: you meet none of the policy's categories at this school");
         break;
     }
     size_t n = t_done(&t, sentence);
 
-    /* the same sentence in Chinese, for families (the UI's default language) */
+    /* the same sentence in Chinese, for families (the platform's default) */
     char prio_zh[KEY_TEXT_MAX], zh[2 * KEY_TEXT_MAX + 96];
     struct text z;
     t_init(&z, zh, sizeof(zh));
-    switch (x->outcome) {
+    switch (o->english ? 255 : x->outcome) {
     case RX_OUT_ADMITTED:
         T_LIT(&z, "录取：这是您的学位");
         break;
@@ -531,7 +531,7 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
         }
         break;
     }
-    default:
+    case RX_OUT_NOT_ELIGIBLE:
         T_LIT(&z, "不符合条件：您在该校不符合政策的任何类别");
         break;
     }
@@ -544,17 +544,19 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
     rx_csv_write_str(w, outcome_names[x->outcome <= 3 ? x->outcome : 3]);
     rx_csv_write_field(w, prio, plen);
     rx_csv_write_field(w, cut, clen);
-    rx_csv_write_field(w, sentence, n);
-    rx_csv_write_field(w, zh, zn);
+    if (o->english)
+        rx_csv_write_field(w, sentence, n);
+    else
+        rx_csv_write_field(w, zh, zn);
     rx_csv_write_end(w);
 }
 
 static void write_explanations(struct rx_csv_writer *w, const struct ctx *c)
 {
-    static const char *const head[] = {"student",  "rank",   "school", "round",  "outcome",
-                                       "priority", "cutoff", "text",   "text_zh"};
+    static const char *const head[] = {"student", "rank",     "school", "round",
+                                       "outcome", "priority", "cutoff", "text"};
     const struct rx_result *res = c->o->res;
-    rx_csv_write_row(w, head, 9);
+    rx_csv_write_row(w, head, 8);
     for (uint32_t q = 0; q < res->nstudents; q++) {
         prefetch_student(c->o, q);
         uint32_t i = res->order[q];

@@ -37,6 +37,9 @@ struct rx_output {
     uint8_t seed[RX_LOTTERY_SEED_BYTES]; /* the draw, for per-school numbers */
     uint8_t digest[32];                  /* rx_result_digest(in, res) */
     const char *summary;                 /* text of summary.txt (rx_output_summary) */
+    bool english;                        /* explanations' sentences in English; default
+                                            (false) Simplified Chinese, the platform's
+                                            language for families */
 };
 
 /*

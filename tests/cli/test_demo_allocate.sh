@@ -61,6 +61,17 @@ for pol in categories points; do
     done
 done
 
+# explanations: a sentence per row, Chinese by default, English on request;
+# a school that turned a child away was full (it has a cutoff)
+e="$d/r1/explanations.csv"
+check "explanations in Chinese by default" grep -q "未录取：您的优先顺序" "$e"
+check "an admitted row says so in Chinese" grep -q ",admitted,.*录取：这是您的学位" "$e"
+check "below the cutoff only at full schools" sh -c "! grep ',below_cutoff,' '$e' | grep -q ',not full,'"
+check "allocate --lang en" "$ruxue" allocate "$d" --out "$d/ren" --seed "$seed" --lang en --quiet
+check "explanations in English with --lang en" grep -q "not admitted: your priority (" "$d/ren/explanations.csv"
+check "--lang does not change the result" cmp "$d/r1/digest.txt" "$d/ren/digest.txt"
+check "--lang xx is refused with status 2" sh -c "'$ruxue' allocate '$d' --out '$tmp/nope' --lang xx 2>/dev/null; test \$? -eq 2 && test ! -e '$tmp/nope'"
+
 # row order does not matter: shuffle every table but its header
 d="$tmp/city-categories"
 s="$tmp/shuffled"
