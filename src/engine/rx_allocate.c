@@ -233,6 +233,7 @@ struct run {
     uint32_t nunits;
     uint32_t *lead;            /* per unit: the student whose lists and keys it uses */
     uint32_t *lot_of;          /* per student: whose pseudonym its lottery numbers use */
+    uint8_t *is_lead;          /* per student: 1 when it is its unit's lead (proposes for it) */
     struct rx_lottery_ctx lot; /* the seed and intake, keyed once */
     uint8_t *weight;           /* per unit: seats (NULL when all 1) */
     uint32_t *mstatic;         /* per student: rx__static_mask */
@@ -329,20 +330,19 @@ static int draw_numbers(struct run *r, struct rx_err *err)
     return 0;
 }
 
-
 /* Units in canonical order.  Linked siblings share the number of the first
  * of them in canonical order; with the extra seat they are one unit. */
 static int build_units(struct run *r, const uint8_t *eligible, struct rx_err *err)
 {
     const struct rx_intake *in = r->in;
     const uint32_t n = in->nstudents;
-    const uint32_t *order = r->res->order;
     r->unit_of = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
     r->lead = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
     r->lot_of = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
+    r->is_lead = rx_arena_calloc(r->a, (size_t)n + 1, 1);
     uint32_t *glead = NULL, *ulead = NULL;
     rx_arena_rewind(r->tmpp);
-    if (!r->unit_of || !r->lead || !r->lot_of)
+    if (!r->unit_of || !r->lead || !r->lot_of || !r->is_lead)
         return nomem(err);
     for (uint32_t i = 0; i < n; i++)
         r->lot_of[i] = i;
@@ -362,15 +362,17 @@ static int build_units(struct run *r, const uint8_t *eligible, struct rx_err *er
         ulead = rx_arena_alloc(r->tmpp, (size_t)n * 4 + 4);
         if (!k || !tk || !v || !tv || !glead || !ulead)
             return nomem(err);
+        /* (tag, canonical rank) pairs sorted: the first of each tag is the lead */
         uint32_t m = 0;
-        for (uint32_t q = 0; q < n; q++) {
-            const uint32_t i = order[q];
+        for (uint32_t i = 0; i < n; i++) {
             if (in->students[i].linked != RX_NONE) {
-                k[m] = (uint64_t)in->students[i].linked;
+                k[m] = (uint64_t)in->students[i].linked << 32 | r->rank[i];
                 v[m++] = i;
             }
         }
-        rx__radix_sort(k, v, m, 32, tk, tv);
+        rx__radix_sort(k, v, m, 64, tk, tv);
+        for (uint32_t q = 0; q < m; q++)
+            k[q] >>= 32; /* the tag alone, to find where each tag's run ends */
         for (uint32_t a = 0; a < m;) {
             uint32_t b = a + 1;
             while (b < m && k[b] == k[a])
@@ -409,21 +411,26 @@ static int build_units(struct run *r, const uint8_t *eligible, struct rx_err *er
         if (!r->weight)
             return nomem(err);
     }
+    /* Units in input order; a unit's place in ties is its lead's
+     * canonical rank.  Members join their lead's unit afterwards. */
     uint32_t u = 0;
-    for (uint32_t q = 0; q < n; q++) {
-        const uint32_t i = order[q];
-        if (together && in->students[i].linked != RX_NONE && ulead[i] != i) {
-            const uint32_t lu = r->unit_of[ulead[i]];
-            r->unit_of[i] = lu;
-            r->weight[lu]++;
+    for (uint32_t i = 0; i < n; i++) {
+        if (together && in->students[i].linked != RX_NONE && ulead[i] != i)
             continue;
-        }
         r->unit_of[i] = u;
         r->lead[u] = i;
+        r->is_lead[i] = 1;
         if (together)
             r->weight[u] = 1;
         u++;
     }
+    if (together)
+        for (uint32_t i = 0; i < n; i++)
+            if (in->students[i].linked != RX_NONE && ulead[i] != i) {
+                const uint32_t lu = r->unit_of[ulead[i]];
+                r->unit_of[i] = lu;
+                r->weight[lu]++;
+            }
     r->nunits = u;
     return 0;
 }
@@ -718,7 +725,7 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
                         key = in->refs[st->sib_first + q] == s ? k_sib : key;
                 }
                 const uint8_t out = (key >> 57 & 15) == RX_KEY_CAT_INELIGIBLE ? RX_OUT_NOT_ELIGIBLE
-                                                                               : RX_OUT_NOT_REACHED;
+                                                                              : RX_OUT_NOT_REACHED;
                 *row++ = (struct rx_choice){s, RX_ROUND_CATCHMENT, out, key};
             }
         }
@@ -729,8 +736,13 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
 /* Run DA over the units in `todo` (canonical order) with rows
  * [first, first+len) of each unit's lead; record outcomes, placements and
  * the cutoffs of the round. */
-static int run_round(struct run *r, unsigned round, const uint32_t *todo, uint32_t m,
-                     const uint32_t *first, const uint16_t *len, struct rx_choice *rows,
+/*
+ * One round of deferred acceptance over m units: who[q] is the lead
+ * student of unit q (its rows are rows[first[q]..first[q]+len[q])), tie[q]
+ * its canonical rank, which breaks ties between equal keys.
+ */
+static int run_round(struct run *r, unsigned round, const uint32_t *tie, const uint32_t *who,
+                     uint32_t m, const uint32_t *first, const uint16_t *len, struct rx_choice *rows,
                      const int32_t *cap, int32_t *used_out, struct rx_err *err)
 {
     struct rx_result *res = r->res;
@@ -741,10 +753,10 @@ static int run_round(struct run *r, unsigned round, const uint32_t *todo, uint32
         if (!w)
             return nomem(err);
         for (uint32_t q = 0; q < m; q++)
-            w[q] = r->weight[todo[q]];
+            w[q] = r->weight[r->unit_of[who[q]]];
     }
     struct rx__da da = {.nunits = m,
-                        .tie = todo,
+                        .tie = tie,
                         .first = first,
                         .len = len,
                         .rows = rows,
@@ -756,6 +768,8 @@ static int run_round(struct run *r, unsigned round, const uint32_t *todo, uint32
     if (rc)
         return rc;
     for (uint32_t q = 0; q < m; q++) {
+        if (q + 8 < m)
+            __builtin_prefetch(rows + first[q + 8]);
         struct rx_choice *x = rows + first[q];
         const uint32_t held = da.held[q];
         /* rows after the held one stay "not reached", as built; the rows
@@ -768,7 +782,7 @@ static int run_round(struct run *r, unsigned round, const uint32_t *todo, uint32
             res->schools[x[k].school].applicants[round] += w ? w[q] : 1;
         }
         if (held != RX_NONE) {
-            const uint32_t lead = r->lead[todo[q]];
+            const uint32_t lead = who[q];
             res->assign[lead] =
                 (struct rx_assignment){rows[held].school, (uint8_t)round, RX_REASON_PLACED};
         }
@@ -820,29 +834,28 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     const uint32_t ns = in->nschools, nu = r->nunits;
     rx_arena_rewind(r->tmpp);
     uint32_t *todo = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
+    uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint32_t *first = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint16_t *len = rx_arena_alloc(r->tmpp, (size_t)nu * 2 + 2);
     int32_t *cap = rx_arena_alloc(r->tmpp, (size_t)ns * 4 + 4);
     int32_t *used = rx_arena_alloc(r->tmpp, (size_t)ns * 4 + 4);
-    if (!todo || !first || !len || !cap || !used)
+    if (!todo || !who || !first || !len || !cap || !used)
         return nomem(err);
 
     /* round 1: private schools.  Units are listed in input order so that
      * their rows are read in memory order; ties go by canonical rank. */
     uint32_t m = 0;
     for (uint32_t i = 0; i < in->nstudents; i++) {
-        const uint32_t u = r->unit_of[i];
-        if (r->lead[u] != i)
-            continue;
-        if (eligible[i] && r->priv_n[i]) {
-            todo[m] = u;
+        if (r->is_lead[i] && eligible[i] && r->priv_n[i]) {
+            todo[m] = r->rank[i];
+            who[m] = i;
             first[m] = res->choice_first[i];
             len[m++] = r->priv_n[i];
         }
     }
     for (uint32_t s = 0; s < ns; s++)
         cap[s] = in->schools[s].sector == RX_SECTOR_PRIVATE ? in->schools[s].seats : 0;
-    int rc = run_round(r, RX_ROUND_PRIVATE, todo, m, first, len, res->choices, cap, used, err);
+    int rc = run_round(r, RX_ROUND_PRIVATE, todo, who, m, first, len, res->choices, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
@@ -853,20 +866,20 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     /* round 2: public catchment schools (and special schools) */
     m = 0;
     for (uint32_t i = 0; i < in->nstudents; i++) {
-        const uint32_t u = r->unit_of[i];
-        if (r->lead[u] != i || !eligible[i] || res->assign[i].school != RX_NONE)
+        if (!r->is_lead[i] || !eligible[i] || res->assign[i].school != RX_NONE)
             continue;
         const uint32_t rest = res->choice_count[i] - r->priv_n[i];
         if (!rest)
             continue;
-        todo[m] = u;
+        todo[m] = r->rank[i];
+        who[m] = i;
         first[m] = res->choice_first[i] + r->priv_n[i];
         len[m++] = (uint16_t)rest;
     }
     /* rows of students placed privately are "not reached" in round 2 */
     for (uint32_t s = 0; s < ns; s++)
         cap[s] = in->schools[s].sector == RX_SECTOR_PRIVATE ? 0 : in->schools[s].seats;
-    rc = run_round(r, RX_ROUND_CATCHMENT, todo, m, first, len, res->choices, cap, used, err);
+    rc = run_round(r, RX_ROUND_CATCHMENT, todo, who, m, first, len, res->choices, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
@@ -906,16 +919,17 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
         const struct rx_student *st = &in->students[i];
-        if (r->lead[r->unit_of[i]] == i && eligible[i] && res->assign[i].school == RX_NONE &&
+        if (r->is_lead[i] && eligible[i] && res->assign[i].school == RX_NONE &&
             st->special != RX_SN_SPECIAL_SCHOOL && st->residence != RX_NONE)
             m++;
     }
     const unsigned kk = K < nfree ? K : nfree;
     res->over_rows = rx_arena_alloc(r->a, (size_t)m * kk * sizeof(struct rx_choice) + 16);
     uint32_t *todo = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
+    uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint32_t *first = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint16_t *len = rx_arena_alloc(r->tmpp, (size_t)m * 2 + 2);
-    if (!res->over_rows || !todo || !first || !len)
+    if (!res->over_rows || !todo || !who || !first || !len)
         return nomem(err);
     struct grid g;
     if (nfree && grid_build(&g, &r->ctx, freeschools, nfree, r->tmpp) != 0)
@@ -931,9 +945,8 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     struct near best[64];
     uint32_t q = 0, nrows = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const uint32_t u = r->unit_of[i];
         const struct rx_student *st = &in->students[i];
-        if (!(r->lead[u] == i && eligible[i] && res->assign[i].school == RX_NONE &&
+        if (!(r->is_lead[i] && eligible[i] && res->assign[i].school == RX_NONE &&
               st->special != RX_SN_SPECIAL_SCHOOL && st->residence != RX_NONE))
             continue;
         if (near_first[st->residence] == RX_NONE) {
@@ -948,7 +961,8 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         unsigned got = 0;
         while (got < kk && nearest[got] != RX_NONE)
             got++;
-        todo[q] = u;
+        todo[q] = r->rank[i];
+        who[q] = i;
         first[q] = nrows;
         len[q] = (uint16_t)got;
         res->over_first[i] = nrows;
@@ -963,7 +977,8 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         }
         q++;
     }
-    int rc = run_round(r, RX_ROUND_OVERFLOW, todo, m, first, len, res->over_rows, cap, used, err);
+    int rc =
+        run_round(r, RX_ROUND_OVERFLOW, todo, who, m, first, len, res->over_rows, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
