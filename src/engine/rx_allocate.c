@@ -643,35 +643,30 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
     if (!stamp)
         return nomem(err);
 
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct rx_student *st = &in->students[i];
-        uint32_t c = 0;
-        if (eligible[i]) {
-            c = st->priv_count;
-            if (st->special == RX_SN_SPECIAL_SCHOOL)
-                c += st->residence != RX_NONE ? (nspecial < K ? nspecial : K) : 0;
-            else if (st->residence != RX_NONE && in->units[st->residence].catchment != RX_NONE)
-                c += in->catchments[in->units[st->residence].catchment].count;
-        }
-        res->choice_first[i] = (uint32_t)total;
-        res->choice_count[i] = (uint16_t)c;
-        total += c;
-    }
-    if (total > UINT32_MAX)
+    /* One pass: the rows go out back to back into an array sized for the
+     * longest possible lists (address space only: pages never written are
+     * never faulted in). */
+    uint32_t longest = nspecial < K ? nspecial : K;
+    for (uint32_t c = 0; c < in->ncatchments; c++)
+        longest = in->catchments[c].count > longest ? in->catchments[c].count : longest;
+    const uint64_t bound = (uint64_t)in->nrefs + (uint64_t)n * longest;
+    if (bound > UINT32_MAX)
         return rx_err_set(err, -RX_E_RANGE, NULL, 0, NULL, "more than 2^32 list rows");
-    res->choices = rx_arena_alloc(r->a, (size_t)total * sizeof(struct rx_choice) + 16);
+    res->choices = rx_arena_alloc(r->a, (size_t)bound * sizeof(struct rx_choice) + 16);
     if (!res->choices)
         return nomem(err);
+    struct rx_choice *const rows0 = res->choices;
 
     struct near best[64];
+    struct rx_choice *row = rows0;
     for (uint32_t i = 0; i < n; i++) {
         const struct rx_student *st = &in->students[i];
         r->mstatic[i] = rx__static_mask(&r->ctx, st, &r->pstatic[i]);
         r->priv_n[i] = 0;
+        res->choice_first[i] = (uint32_t)(row - rows0);
+        res->choice_count[i] = 0;
         if (!eligible[i])
             continue;
-        struct rx_choice *row = res->choices + res->choice_first[i];
         const bool single = pol->tiebreak == RX_TIEBREAK_SINGLE || r->draw->numbers;
         /* private rows: one key for all but the schools where a sibling is */
         const uint64_t k_priv =
@@ -682,18 +677,23 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
             *row = (struct rx_choice){s, RX_ROUND_PRIVATE, RX_OUT_NOT_REACHED, key};
         }
         r->priv_n[i] = (uint16_t)st->priv_count;
-        const uint32_t rest = res->choice_count[i] - st->priv_count;
-        if (rest == 0)
+        res->choice_count[i] = (uint16_t)st->priv_count;
+        if (st->residence == RX_NONE)
             continue;
         if (st->special == RX_SN_SPECIAL_SCHOOL) {
             const struct rx_unit *u = &in->units[st->residence];
-            unsigned m = grid_nearest(&sg, &r->ctx, u->lat_e6, u->lon_e6, rest, best);
+            const unsigned want = nspecial < K ? nspecial : K;
+            unsigned m = want ? grid_nearest(&sg, &r->ctx, u->lat_e6, u->lon_e6, want, best) : 0;
             for (unsigned k = 0; k < m; k++, row++)
                 *row = (struct rx_choice){best[k].school, RX_ROUND_CATCHMENT, RX_OUT_NOT_REACHED,
                                           key_special(r, i, best[k].school)};
+            res->choice_count[i] = (uint16_t)(st->priv_count + m);
             continue;
         }
+        if (in->units[st->residence].catchment == RX_NONE)
+            continue;
         const struct rx_catchment *c = &in->catchments[in->units[st->residence].catchment];
+        res->choice_count[i] = (uint16_t)(st->priv_count + c->count);
         /* Every school here is in the residence's catchment; when hukou and
          * home are that unit too (or absent) the facts are the same at each
          * of them but for siblings, so the key is computed twice at most. */
