@@ -2,12 +2,14 @@
  * rx_allocate.c - one run of the allocation (allocation.md, "Rounds").
  *
  * The run, top-down:
- *   canonical order  students and schools sorted by id bytes: ties between
- *                    equal keys, linked-sibling leads, the digest
+ *   canonical order  students and schools sorted by id bytes: the rank that
+ *                    breaks ties between equal keys, linked-sibling leads,
+ *                    the order of the output and of the digest
  *   lottery          one number per student (single tie-breaking), shared
  *                    by linked siblings; per (student, school) for multiple
  *   units            proposers: students, or linked-sibling groups when the
- *                    policy grants the extra seat
+ *                    policy grants the extra seat; numbered in input order,
+ *                    placed in ties by their lead's canonical rank
  *   round 0          eligibility (age cutoff)
  *   rounds 1, 2      rows (school, key) of every list, keys packed once;
  *                    deferred acceptance per round (rx_da.c)
@@ -18,6 +20,13 @@
  * Every row keeps its outcome, so the explanation of a student is their
  * rows in order; an outcome below the cutoff is always consistent with the
  * school's cutoff of that round (asserted by the tests).
+ *
+ * Speed (docs/performance.md): at 10^6 students the run is bound by memory
+ * traffic, not by comparisons.  Loops walk students in input order, so the
+ * per-student arrays and the rows are read in memory order; what must be
+ * random (a unit's rows in the DA, rows in the post-passes) is prefetched;
+ * arrays one phase needs live in scratch arenas rewound between phases
+ * (rx_scratch), so a caller running many allocations reuses mapped memory.
  */
 #include <assert.h>
 #include <math.h>
