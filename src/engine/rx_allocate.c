@@ -1084,7 +1084,9 @@ static int waitlists(struct run *r, struct rx_err *err)
         return nomem(err);
     memcpy(fill, res->wait_first, (size_t)ns * 4);
     /* private keys hold group (3 bits), sibling (1), lottery (40) */
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        if (i + 8 < n)
+            __builtin_prefetch(&res->choices[res->choice_first[i + 8]]);
         for (uint32_t k = 0; k < r->priv_n[i]; k++) {
             const struct rx_choice *x = &res->choices[res->choice_first[i] + k];
             if (x->outcome != RX_OUT_BELOW_CUTOFF)
@@ -1094,6 +1096,7 @@ static int waitlists(struct run *r, struct rx_err *err)
             key[p] = (x->key >> 61) << 41 | (x->key & (((uint64_t)1 << 41) - 1));
             val[p] = i;
         }
+    }
     for (uint32_t s = 0; s < ns; s++) {
         const uint32_t f = res->wait_first[s], c = res->wait_count[s];
         if (c < 2)

@@ -29,9 +29,11 @@
  *
  * Linked siblings (twins applying together) share one lottery number, the
  * number of the group's first pseudonym in byte order.  Under a policy with
- * linked_extra_seat they propose as one unit with the lists and keys of that
- * first member and a school may exceed its seats by at most (size - 1) to
- * keep them together; otherwise they propose one by one.
+ * linked_extra_seat the members that are eligible and placed alike (all in
+ * regular schools, or all in special schools) propose as one unit with the
+ * lists and keys of the first of them, and a school may exceed its seats by
+ * at most (size - 1) to keep them together; a twin too young or with other
+ * needs goes alone.  Without the extra seat they propose one by one.
  *
  * References: Gale and Shapley (1962); Abdulkadiroglu and Sonmez (2003),
  * school choice; Abdulkadiroglu, Pathak, Roth (2009) on single vs multiple
