@@ -449,6 +449,89 @@ static void write_schools(struct rx_csv_writer *w, const struct ctx *c)
 }
 
 /* One explanation row: the sentence that tells a family what happened. */
+/*
+ * The explanation's sentence, one table per language: the sentences have
+ * the same shape in both, only the words and the texts of keys differ.
+ */
+struct sentences {
+    const char *admitted;
+    const char *below[3];   /* below[0] priority below[1] cutoff below[2] */
+    const char *no_group;   /* full but for linked siblings kept together */
+    const char *earlier[2]; /* earlier[0] round name earlier[1] */
+    const char *higher;
+    const char *not_eligible;
+    const char *const *round; /* round names */
+};
+
+static const struct sentences sentences_en = {
+    "admitted: this is your seat",
+    {"not admitted: your priority (", ") is below the cutoff (", ")"},
+    "not admitted: no seat for your whole sibling group",
+    {"not needed: you were admitted in the ", " round"},
+    "not needed: you were admitted to a school you ranked higher",
+    "not eligible: you meet none of the policy's categories at this school",
+    round_names,
+};
+
+static const struct sentences sentences_zh = {
+    "录取：这是您的学位",
+    {"未录取：您的优先顺序（", "）低于该校录取线（", "）"},
+    "未录取：剩余学位不足以录取您的多胞胎",
+    {"无需考虑：您已在", "阶段录取"},
+    "无需考虑：您已被排序更靠前的志愿录取",
+    "不符合条件：您在该校不符合政策的任何类别",
+    round_names_zh,
+};
+
+static size_t explain_sentence(const struct ctx *c, uint32_t i, const struct rx_choice *x,
+                               unsigned round, char *buf, size_t size)
+{
+    const struct rx_output *o = c->o;
+    const struct sentences *w = o->english ? &sentences_en : &sentences_zh;
+    struct text t;
+    t_init(&t, buf, size);
+    switch (x->outcome) {
+    case RX_OUT_ADMITTED:
+        t_str(&t, w->admitted);
+        break;
+    case RX_OUT_BELOW_CUTOFF:
+        if (o->res->schools[x->school].full[round]) {
+            const bool cat = o->in->schools[x->school].sector == RX_SECTOR_PUBLIC;
+            char prio[KEY_TEXT_MAX];
+            size_t plen = o->english
+                              ? rx_output_key_text(o->pol, cat, x->key, prio, sizeof(prio))
+                              : rx_output_key_text_zh(o->pol, cat, x->key, prio, sizeof(prio));
+            size_t clen;
+            const char *cut = o->english ? ctx_cut(c, x->school, round, &clen)
+                                         : ctx_cut_zh(c, x->school, round, &clen);
+            t_str(&t, w->below[0]);
+            t_mem(&t, prio, plen);
+            t_str(&t, w->below[1]);
+            t_mem(&t, cut, clen);
+            t_str(&t, w->below[2]);
+        } else {
+            /* Only linked siblings who must stay together can see this. */
+            t_str(&t, w->no_group);
+        }
+        break;
+    case RX_OUT_NOT_REACHED: {
+        const struct rx_assignment *a = &o->res->assign[i];
+        if (a->school != RX_NONE && a->round < round) {
+            t_str(&t, w->earlier[0]);
+            t_str(&t, w->round[a->round]);
+            t_str(&t, w->earlier[1]);
+        } else {
+            t_str(&t, w->higher);
+        }
+        break;
+    }
+    default:
+        t_str(&t, w->not_eligible);
+        break;
+    }
+    return t_done(&t, buf);
+}
+
 static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint32_t i,
                               const char *id, size_t idlen, unsigned rank,
                               const struct rx_choice *x)
@@ -456,86 +539,12 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
     const struct rx_output *o = c->o;
     const struct rx_school *sc = &o->in->schools[x->school];
     const unsigned round = x->round < RX_NROUNDS ? x->round : 0;
-    char prio[KEY_TEXT_MAX], sentence[2 * KEY_TEXT_MAX + 64];
+    char prio[KEY_TEXT_MAX], sentence[2 * KEY_TEXT_MAX + 96];
     size_t plen =
         rx_output_key_text(o->pol, sc->sector == RX_SECTOR_PUBLIC, x->key, prio, sizeof(prio));
     size_t clen;
     const char *cut = ctx_cut(c, x->school, round, &clen);
-
-    struct text t;
-    t_init(&t, sentence, sizeof(sentence));
-    switch (o->english ? x->outcome : 255) { /* 255: the sentence is Chinese */
-    case RX_OUT_ADMITTED:
-        T_LIT(&t, "admitted: this is your seat");
-        break;
-    case RX_OUT_BELOW_CUTOFF:
-        if (o->res->schools[x->school].full[round]) {
-            T_LIT(&t, "not admitted: your priority (");
-            t_mem(&t, prio, plen);
-            T_LIT(&t, ") is below the cutoff (");
-            t_mem(&t, cut, clen);
-            T_LIT(&t, ")");
-        } else {
-            /* Only linked siblings who must stay together can see this. */
-            T_LIT(&t, "not admitted: no seat for your whole sibling group");
-        }
-        break;
-    case RX_OUT_NOT_REACHED: {
-        const struct rx_assignment *a = &o->res->assign[i];
-        if (a->school != RX_NONE && a->round < round) {
-            T_LIT(&t, "not needed: you were admitted in the ");
-            t_str(&t, round_names[a->round]);
-            T_LIT(&t, " round");
-        } else {
-            T_LIT(&t, "not needed: you were admitted to a school you ranked higher");
-        }
-        break;
-    }
-    case RX_OUT_NOT_ELIGIBLE:
-        T_LIT(&t, "not eligible: you meet none of the policy's categories at this school");
-        break;
-    }
-    size_t n = t_done(&t, sentence);
-
-    /* the same sentence in Chinese, for families (the platform's default) */
-    char prio_zh[KEY_TEXT_MAX], zh[2 * KEY_TEXT_MAX + 96];
-    struct text z;
-    t_init(&z, zh, sizeof(zh));
-    switch (o->english ? 255 : x->outcome) {
-    case RX_OUT_ADMITTED:
-        T_LIT(&z, "录取：这是您的学位");
-        break;
-    case RX_OUT_BELOW_CUTOFF:
-        if (o->res->schools[x->school].full[round]) {
-            size_t zl;
-            const char *zc = ctx_cut_zh(c, x->school, round, &zl);
-            size_t pl = rx_output_key_text_zh(o->pol, sc->sector == RX_SECTOR_PUBLIC, x->key,
-                                              prio_zh, sizeof(prio_zh));
-            T_LIT(&z, "未录取：您的优先顺序（");
-            t_mem(&z, prio_zh, pl);
-            T_LIT(&z, "）低于该校录取线（");
-            t_mem(&z, zc, zl);
-            T_LIT(&z, "）");
-        } else {
-            T_LIT(&z, "未录取：剩余学位不足以录取您的多胞胎");
-        }
-        break;
-    case RX_OUT_NOT_REACHED: {
-        const struct rx_assignment *a = &o->res->assign[i];
-        if (a->school != RX_NONE && a->round < round) {
-            T_LIT(&z, "无需考虑：您已在");
-            t_str(&z, round_names_zh[a->round]);
-            T_LIT(&z, "阶段录取");
-        } else {
-            T_LIT(&z, "无需考虑：您已被排序更靠前的志愿录取");
-        }
-        break;
-    }
-    case RX_OUT_NOT_ELIGIBLE:
-        T_LIT(&z, "不符合条件：您在该校不符合政策的任何类别");
-        break;
-    }
-    size_t zn = t_done(&z, zh);
+    size_t n = explain_sentence(c, i, x, round, sentence, sizeof(sentence));
 
     rx_csv_write_field(w, id, idlen);
     rx_csv_write_uint(w, rank);
@@ -544,10 +553,7 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
     rx_csv_write_str(w, outcome_names[x->outcome <= 3 ? x->outcome : 3]);
     rx_csv_write_field(w, prio, plen);
     rx_csv_write_field(w, cut, clen);
-    if (o->english)
-        rx_csv_write_field(w, sentence, n);
-    else
-        rx_csv_write_field(w, zh, zn);
+    rx_csv_write_field(w, sentence, n);
     rx_csv_write_end(w);
 }
 
