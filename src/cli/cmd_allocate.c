@@ -21,6 +21,7 @@
 
 #include "../engine/rx_engine.h"
 #include "../io/rx_io.h"
+#include "../io/rx_late.h"
 #include "rx_cli.h"
 
 #define MAX_ODDS_RUNS 10000
@@ -28,7 +29,8 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: ruxue allocate DIR --out OUT [--seed HEX] [--odds K] [--lang zh|en] [--quiet]\n"
+            "usage: ruxue allocate DIR --out OUT [--seed HEX] [--odds K] [--lang zh|en]\n"
+            "                      [--late FILE] [--quiet]\n"
             "\n"
             "Allocate seats for the district in DIR (policy.ini, schools.csv,\n"
             "address_units.csv, catchments.csv, students.csv; see docs/formats.md) and\n"
@@ -46,6 +48,10 @@ static void help(FILE *f)
             "                    each school on the list (the result is the seed's run)\n"
             "  -l, --lang LANG   language of the explanations' sentences: zh (default,\n"
             "                    Simplified Chinese) or en\n"
+            "  -L, --late FILE   children who applied late (随到随办), in the columns of\n"
+            "                    students.csv: after the run each is placed in turn by\n"
+            "                    rolling admission at the nearest school with a free\n"
+            "                    seat, moving no one; written to late.csv\n"
             "  -q, --quiet       print nothing on success\n"
             "  -h, --help        show this help\n"
             "\n"
@@ -64,22 +70,19 @@ static int print_err(const struct rx_err *e, int status)
 int rx_cmd_allocate(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"seed", required_argument, NULL, 's'},
-        {"odds", required_argument, NULL, 'k'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"lang", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},  {"seed", required_argument, NULL, 's'},
+        {"odds", required_argument, NULL, 'k'}, {"quiet", no_argument, NULL, 'q'},
+        {"lang", required_argument, NULL, 'l'}, {"late", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *seed_hex = NULL;
+    const char *out = NULL, *seed_hex = NULL, *late_path = NULL;
     unsigned long odds = 0;
     bool quiet = false, english = false;
 
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":o:s:k:l:qh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":o:s:k:l:L:qh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             out = optarg;
@@ -99,6 +102,9 @@ int rx_cmd_allocate(int argc, char **argv)
         }
         case 'q':
             quiet = true;
+            break;
+        case 'L':
+            late_path = optarg;
             break;
         case 'l':
             if (strcmp(optarg, "zh") != 0 && strcmp(optarg, "en") != 0) {
@@ -150,11 +156,18 @@ int rx_cmd_allocate(int argc, char **argv)
     struct rx_odds odds_out;
     char *summary = NULL;
 
-    int rc = rx_district_load(dir, &arena, &in, &pol, &err);
+    uint32_t n_main = 0;
+    int rc = late_path ? rx_late_load(dir, late_path, &arena, &in, &pol, &n_main, &err)
+                       : rx_district_load(dir, &arena, &in, &pol, &err);
     if (rc < 0) {
         status = print_err(&err, rc == -RX_E_NOMEM ? 1 : 2);
         goto done;
     }
+    /* with late arrivals, the run sees the district's own children only */
+    const struct rx_student *late = late_path ? in.students + n_main : NULL;
+    const uint32_t nlate = late_path ? in.nstudents - n_main : 0;
+    if (late_path)
+        in.nstudents = n_main;
     struct rx_draw draw = {.numbers = NULL};
     memcpy(draw.seed, o.seed, sizeof(draw.seed));
     if (odds) {
@@ -173,7 +186,29 @@ int rx_cmd_allocate(int argc, char **argv)
     o.res = res;
     o.odds = odds ? &odds_out : NULL;
     o.english = english;
+    /* the digest is the run's; late admissions come after it */
     rx_result_digest(&in, res, o.digest);
+    if (late_path) {
+        uint32_t *late_school = rx_arena_alloc(&arena, (size_t)nlate * 4 + 4);
+        const char **late_reason = rx_arena_calloc(&arena, (size_t)nlate + 1, sizeof(char *));
+        if (!late_school || !late_reason) {
+            fprintf(stderr, "ruxue: out of memory\n");
+            status = 1;
+            goto done;
+        }
+        for (uint32_t j = 0; j < nlate; j++) {
+            struct rx_err e;
+            rx_err_clear(&e);
+            if (rx_admit_late(&in, &pol, res, &late[j], &late_school[j], &e) != 0) {
+                late_school[j] = RX_NONE;
+                late_reason[j] = rx_arena_strdup(&arena, e.msg);
+            }
+        }
+        o.late = late;
+        o.nlate = nlate;
+        o.late_school = late_school;
+        o.late_reason = late_reason;
+    }
     size_t need = rx_output_summary(&o, out, NULL, 0) + 1;
     summary = malloc(need);
     if (!summary) {

@@ -381,6 +381,25 @@ static inline __attribute__((always_inline)) void prefetch_student(const struct 
     }
 }
 
+/* late.csv: the late arrivals, in the order they were admitted. */
+static void write_late(struct rx_csv_writer *w, const struct ctx *c)
+{
+    static const char *const head[] = {"student", "school", "school_name",
+                                       "round",   "status", "reason"};
+    const struct rx_output *o = c->o;
+    rx_csv_write_row(w, head, 6);
+    for (uint32_t j = 0; j < o->nlate; j++) {
+        const uint32_t s = o->late_school[j];
+        rx_csv_write_str(w, o->late[j].id);
+        rx_csv_write_str(w, s != RX_NONE ? o->in->schools[s].id : "");
+        rx_csv_write_str(w, s != RX_NONE ? o->in->schools[s].name : "");
+        rx_csv_write_str(w, s != RX_NONE ? round_names[RX_ROUND_ROLLING] : "");
+        rx_csv_write_str(w, s != RX_NONE ? "placed" : "unplaced");
+        rx_csv_write_str(w, s != RX_NONE || !o->late_reason[j] ? "" : o->late_reason[j]);
+        rx_csv_write_end(w);
+    }
+}
+
 static void write_assignment(struct rx_csv_writer *w, const struct ctx *c)
 {
     static const char *const head[] = {"student", "school", "school_name", "round",
@@ -674,6 +693,9 @@ size_t rx_output_summary(const struct rx_output *o, const char *out_dir, char *b
     PR("  placed, catchment   %9u\n", res->placed[RX_ROUND_CATCHMENT]);
     PR("  placed, overflow    %9u\n", res->placed[RX_ROUND_OVERFLOW]);
     PR("  unplaced            %9u  (needs manual placement)\n", res->unplaced);
+    if (o->late)
+        PR("late arrivals         %9u  (%u placed by rolling admission)\n", o->nlate,
+           res->placed[RX_ROUND_ROLLING]);
 
     uint32_t nsec[3] = {0, 0, 0}, over = 0;
     enum { TOP = 5 };
@@ -715,9 +737,9 @@ size_t rx_output_summary(const struct rx_output *o, const char *out_dir, char *b
     hex32(o->digest, hex);
     PR("digest  %s\n", hex);
     if (out_dir)
-        PR("files   %s/ (assignment.csv, schools.csv, explanations.csv, waitlists.csv%s, "
+        PR("files   %s/ (assignment.csv, schools.csv, explanations.csv, waitlists.csv%s%s, "
            "digest.txt, summary.txt)\n",
-           out_dir, o->odds ? ", odds.csv" : "");
+           out_dir, o->odds ? ", odds.csv" : "", o->late ? ", late.csv" : "");
 #undef PR
     return n;
 }
@@ -898,6 +920,8 @@ int rx_output_write(const char *out_dir, const struct rx_output *o, struct rx_er
         rc = write_csv(tmp, "explanations.csv", write_explanations, &c, w, err);
     if (!rc)
         rc = write_csv(tmp, "waitlists.csv", write_waitlists, &c, w, err);
+    if (!rc && o->late)
+        rc = write_csv(tmp, "late.csv", write_late, &c, w, err);
     if (!rc && o->odds)
         rc = write_csv(tmp, "odds.csv", write_odds, &c, w, err);
     if (!rc && o->summary)

@@ -37,9 +37,13 @@ struct rx_output {
     uint8_t seed[RX_LOTTERY_SEED_BYTES]; /* the draw, for per-school numbers */
     uint8_t digest[32];                  /* rx_result_digest(in, res) */
     const char *summary;                 /* text of summary.txt (rx_output_summary) */
-    bool english;                        /* explanations' sentences in English; default
-                                            (false) Simplified Chinese, the platform's
-                                            language for families */
+    const struct rx_student *late;       /* late arrivals admitted after the run, NULL = none */
+    uint32_t nlate;
+    const uint32_t *late_school;    /* per late child: school index, or RX_NONE */
+    const char *const *late_reason; /* per late child not placed: why (borrowed) */
+    bool english;                   /* explanations' sentences in English; default
+                                       (false) Simplified Chinese, the platform's
+                                       language for families */
 };
 
 /*

@@ -72,6 +72,23 @@ check "explanations in English with --lang en" grep -q "not admitted: your prior
 check "--lang does not change the result" cmp "$d/r1/digest.txt" "$d/ren/digest.txt"
 check "--lang xx is refused with status 2" sh -c "'$ruxue' allocate '$d' --out '$tmp/nope' --lang xx 2>/dev/null; test \$? -eq 2 && test ! -e '$tmp/nope'"
 
+# late arrivals (随到随办): placed after the run, moving no one
+unit=$(sed -n 2p "$d/students.csv" | cut -d, -f3)
+printf 'birth_date,id,residence_unit\r\n2020-03-01,LATE-1,%s\r\n2020-04-01,LATE-2,%s\r\n2020-12-01,LATE-3,%s\r\n' \
+    "$unit" "$unit" "$unit" >"$tmp/late.csv"
+check "allocate --late" "$ruxue" allocate "$d" --out "$d/rlate" --seed "$seed" --late "$tmp/late.csv" --quiet
+check "late.csv written" test -s "$d/rlate/late.csv"
+check "late children of age are placed by rolling admission" sh -c "grep -c ',rolling,placed,' '$d/rlate/late.csv' | grep -qx 2"
+check "a late child born after the cutoff is not placed, with the reason" grep -q "^LATE-3,,,,unplaced,born after" "$d/rlate/late.csv"
+check "late arrivals move no one" cmp "$d/r1/assignment.csv" "$d/rlate/assignment.csv"
+check "late arrivals leave the run's digest alone" cmp "$d/r1/digest.txt" "$d/rlate/digest.txt"
+check "admitted grows by the late children placed" sh -c "
+    a=\$(tail -n +2 '$d/r1/schools.csv' | awk -F, '{s+=\$6} END {print s}');
+    b=\$(tail -n +2 '$d/rlate/schools.csv' | awk -F, '{s+=\$6} END {print s}');
+    test \$((b - a)) -eq 2"
+printf 'id,birth_date\r\nLATE-9,2020-13-01\r\n' >"$tmp/late_bad.csv"
+check "a bad late row is refused at its own line" sh -c "'$ruxue' allocate '$d' --out '$tmp/nolate' --late '$tmp/late_bad.csv' 2>&1 >/dev/null | grep -q '^ruxue: late_bad.csv:2: birth_date: '; test ! -e '$tmp/nolate'"
+
 # row order does not matter: shuffle every table but its header
 d="$tmp/city-categories"
 s="$tmp/shuffled"
