@@ -666,6 +666,8 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
         return nomem(err);
     struct rx_choice *const rows0 = res->choices;
 
+    /* one lottery number per student: keys can be shared across schools */
+    const bool single = pol->tiebreak == RX_TIEBREAK_SINGLE || r->draw->numbers;
     struct near best[64];
     struct rx_choice *row = rows0;
     for (uint32_t i = 0; i < n; i++) {
@@ -676,7 +678,6 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
         res->choice_count[i] = 0;
         if (!eligible[i])
             continue;
-        const bool single = pol->tiebreak == RX_TIEBREAK_SINGLE || r->draw->numbers;
         /* private rows: one key for all but the schools where a sibling is */
         const uint64_t k_priv =
             rx_key_pack(group_of(st), 0, 0, false, single ? r->res->lottery[i] : 0);
@@ -742,13 +743,11 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
     return 0;
 }
 
-/* Run DA over the units in `todo` (canonical order) with rows
- * [first, first+len) of each unit's lead; record outcomes, placements and
- * the cutoffs of the round. */
 /*
  * One round of deferred acceptance over m units: who[q] is the lead
  * student of unit q (its rows are rows[first[q]..first[q]+len[q])), tie[q]
- * its canonical rank, which breaks ties between equal keys.
+ * its canonical rank, which breaks ties between equal keys.  Records the
+ * outcomes, the placements and the cutoffs of the round.
  */
 static int run_round(struct run *r, unsigned round, const uint32_t *tie, const uint32_t *who,
                      uint32_t m, const uint32_t *first, const uint16_t *len, struct rx_choice *rows,
@@ -842,13 +841,13 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     struct rx_result *res = r->res;
     const uint32_t ns = in->nschools, nu = r->nunits;
     rx_arena_rewind(r->tmpp);
-    uint32_t *todo = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
+    uint32_t *tie = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint32_t *first = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint16_t *len = rx_arena_alloc(r->tmpp, (size_t)nu * 2 + 2);
     int32_t *cap = rx_arena_alloc(r->tmpp, (size_t)ns * 4 + 4);
     int32_t *used = rx_arena_alloc(r->tmpp, (size_t)ns * 4 + 4);
-    if (!todo || !who || !first || !len || !cap || !used)
+    if (!tie || !who || !first || !len || !cap || !used)
         return nomem(err);
 
     /* round 1: private schools.  Units are listed in input order so that
@@ -856,7 +855,7 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     uint32_t m = 0;
     for (uint32_t i = 0; i < in->nstudents; i++) {
         if (r->is_lead[i] && eligible[i] && r->priv_n[i]) {
-            todo[m] = r->rank[i];
+            tie[m] = r->rank[i];
             who[m] = i;
             first[m] = res->choice_first[i];
             len[m++] = r->priv_n[i];
@@ -864,7 +863,7 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     }
     for (uint32_t s = 0; s < ns; s++)
         cap[s] = in->schools[s].sector == RX_SECTOR_PRIVATE ? in->schools[s].seats : 0;
-    int rc = run_round(r, RX_ROUND_PRIVATE, todo, who, m, first, len, res->choices, cap, used, err);
+    int rc = run_round(r, RX_ROUND_PRIVATE, tie, who, m, first, len, res->choices, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
@@ -880,7 +879,7 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
         const uint32_t rest = res->choice_count[i] - r->priv_n[i];
         if (!rest)
             continue;
-        todo[m] = r->rank[i];
+        tie[m] = r->rank[i];
         who[m] = i;
         first[m] = res->choice_first[i] + r->priv_n[i];
         len[m++] = (uint16_t)rest;
@@ -888,7 +887,7 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     /* rows of students placed privately are "not reached" in round 2 */
     for (uint32_t s = 0; s < ns; s++)
         cap[s] = in->schools[s].sector == RX_SECTOR_PRIVATE ? 0 : in->schools[s].seats;
-    rc = run_round(r, RX_ROUND_CATCHMENT, todo, who, m, first, len, res->choices, cap, used, err);
+    rc = run_round(r, RX_ROUND_CATCHMENT, tie, who, m, first, len, res->choices, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
@@ -934,11 +933,11 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     }
     const unsigned kk = K < nfree ? K : nfree;
     res->over_rows = rx_arena_alloc(r->a, (size_t)m * kk * sizeof(struct rx_choice) + 16);
-    uint32_t *todo = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
+    uint32_t *tie = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint32_t *first = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint16_t *len = rx_arena_alloc(r->tmpp, (size_t)m * 2 + 2);
-    if (!res->over_rows || !todo || !who || !first || !len)
+    if (!res->over_rows || !tie || !who || !first || !len)
         return nomem(err);
     struct grid g;
     if (nfree && grid_build(&g, &r->ctx, freeschools, nfree, r->tmpp) != 0)
@@ -970,7 +969,7 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         unsigned got = 0;
         while (got < kk && nearest[got] != RX_NONE)
             got++;
-        todo[q] = r->rank[i];
+        tie[q] = r->rank[i];
         who[q] = i;
         first[q] = nrows;
         len[q] = (uint16_t)got;
@@ -987,7 +986,7 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         q++;
     }
     int rc =
-        run_round(r, RX_ROUND_OVERFLOW, todo, who, m, first, len, res->over_rows, cap, used, err);
+        run_round(r, RX_ROUND_OVERFLOW, tie, who, m, first, len, res->over_rows, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)

@@ -84,9 +84,9 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     da->count = rx_arena_calloc(a, ns, sizeof(uint32_t));
     da->worst = rx_arena_calloc(a, ns, sizeof(uint64_t));
     struct school *sch = rx_arena_calloc(a, (size_t)ns + 1, sizeof(struct school));
-    uint32_t *next = rx_arena_calloc(a, nu, sizeof(uint32_t));
+    uint32_t *first_school = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t) + 4);
     uint32_t *stack = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t));
-    if (!da->held || !da->used || !da->count || !da->worst || !sch || !next || !stack)
+    if (!da->held || !da->used || !da->count || !da->worst || !sch || !first_school || !stack)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
 
     /* A school holds at most cap + 3 units (weights >= 1, extra <= 3),
@@ -123,7 +123,7 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     struct unit *us = rx_arena_alloc(a, ((size_t)nu + 1) * sizeof(struct unit));
     if (!start || !us)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
-    /* next[u] holds the first school (ns: none) between the two passes */
+    /* each unit's first eligible school (ns: none), then a counting sort */
     for (uint32_t u = 0; u < nu; u++) {
         if (u + 8 < nu)
             __builtin_prefetch(&rows[da->first[u + 8]]);
@@ -132,13 +132,13 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
         while (i < da->len[u] && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
             i++;
         const uint32_t s = i < da->len[u] ? r[i].school : ns;
-        next[u] = s;
+        first_school[u] = s;
         start[s + 1]++;
     }
     for (uint32_t s = 0; s <= ns; s++)
         start[s + 1] += start[s];
     for (uint32_t u = 0; u < nu; u++)
-        us[start[next[u]]++] = (struct unit){da->first[u], da->len[u], 0, da->tie[u], u, 0};
+        us[start[first_school[u]]++] = (struct unit){da->first[u], da->len[u], 0, da->tie[u], u, 0};
 
     for (uint32_t q0 = 0; q0 < nu; q0++) {
         if (q0 + 16 < nu)

@@ -911,12 +911,12 @@ int rx_io_read_file(const char *path, const char *source, size_t max, char **buf
     return 0;
 }
 
-int rx_district_load(const char *dir, struct rx_arena *arena, struct rx_intake *in,
-                     struct rx_policy *pol, struct rx_err *err)
+int rx_district_read(const char *dir, struct rx_district_text *t, char *bufs[RX_DF_COUNT],
+                     struct rx_err *err)
 {
-    struct rx_district_text t;
-    char *bufs[RX_DF_COUNT] = {0};
     int rc = 0;
+    for (int f = 0; f < RX_DF_COUNT; f++)
+        bufs[f] = NULL;
     for (int f = 0; f < RX_DF_COUNT && rc == 0; f++) {
         char path[4096];
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file_names[f]) >= sizeof(path)) {
@@ -924,9 +924,23 @@ int rx_district_load(const char *dir, struct rx_arena *arena, struct rx_intake *
             break;
         }
         size_t max = f == RX_DF_POLICY ? (size_t)1 << 20 : RX_DISTRICT_MAX_FILE;
-        rc = rx_io_read_file(path, file_names[f], max, &bufs[f], &t.len[f], err);
-        t.buf[f] = bufs[f];
+        rc = rx_io_read_file(path, file_names[f], max, &bufs[f], &t->len[f], err);
+        t->buf[f] = bufs[f];
     }
+    if (rc)
+        for (int f = 0; f < RX_DF_COUNT; f++) {
+            free(bufs[f]);
+            bufs[f] = NULL;
+        }
+    return rc;
+}
+
+int rx_district_load(const char *dir, struct rx_arena *arena, struct rx_intake *in,
+                     struct rx_policy *pol, struct rx_err *err)
+{
+    struct rx_district_text t;
+    char *bufs[RX_DF_COUNT];
+    int rc = rx_district_read(dir, &t, bufs, err);
     if (rc == 0)
         rc = rx_district_parse(&t, arena, in, pol, err);
     for (int f = 0; f < RX_DF_COUNT; f++)

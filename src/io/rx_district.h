@@ -61,6 +61,15 @@ int rx_district_parse(const struct rx_district_text *text, struct rx_arena *aren
                       struct rx_intake *in, struct rx_policy *pol, struct rx_err *err);
 
 /*
+ * Read DIR/policy.ini and the four CSV files into t, each into a malloc'd
+ * buffer in bufs[] that the caller frees (free(bufs[f]) for every f; all
+ * NULL after a failure).  0, or -RX_E_IO / -RX_E_RANGE / -RX_E_NOMEM with
+ * source = the file name.
+ */
+int rx_district_read(const char *dir, struct rx_district_text *t, char *bufs[RX_DF_COUNT],
+                     struct rx_err *err);
+
+/*
  * Read DIR/policy.ini and the four CSV files and parse them as above.
  * Errors as rx_district_parse, plus -RX_E_IO when a file cannot be read
  * (source = the file name, message = the system's reason).

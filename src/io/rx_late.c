@@ -209,20 +209,9 @@ int rx_late_load(const char *dir, const char *late_path, struct rx_arena *arena,
                  struct rx_intake *in, struct rx_policy *pol, uint32_t *n_main, struct rx_err *err)
 {
     struct rx_district_text t;
-    char *bufs[RX_DF_COUNT] = {0}, *late = NULL;
+    char *bufs[RX_DF_COUNT], *late = NULL;
     size_t late_len = 0;
-    int rc = 0;
-    for (int f = 0; f < RX_DF_COUNT && rc == 0; f++) {
-        const char *name = rx_district_file_name((enum rx_district_file)f);
-        char path[4096];
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
-            rc = rx_err_set(err, -RX_E_RANGE, name, 0, NULL, "path too long");
-            break;
-        }
-        size_t max = f == RX_DF_POLICY ? (size_t)1 << 20 : RX_DISTRICT_MAX_FILE;
-        rc = rx_io_read_file(path, name, max, &bufs[f], &t.len[f], err);
-        t.buf[f] = bufs[f];
-    }
+    int rc = rx_district_read(dir, &t, bufs, err);
     const char *slash = strrchr(late_path, '/');
     const char *late_source = slash ? slash + 1 : late_path;
     if (rc == 0)

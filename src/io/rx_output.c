@@ -100,113 +100,98 @@ void rx_output_fraction(uint64_t number, char out[9])
     t_done(&t, out);
 }
 
-size_t rx_output_key_text(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
-                          size_t size)
+/*
+ * The words of priorities and cutoffs, one table per language: the texts
+ * have the same shape in both, "group X, category B, points 120, sibling,
+ * lottery 0.412000" and "政策照顾 X、类别 B（户籍）、积分 120、同胞在校、随机号 0.412000".
+ */
+struct key_words {
+    const char *group, *sep, *not_eligible, *category, *points, *sibling, *lottery;
+    const char *label_open, *label_close; /* around the category's label; NULL: no label */
+    const char *not_full, *no_seats;
+};
+
+static const struct key_words words_en = {
+    "group ",   ", ", "not eligible", "category ", "points ",  "sibling",
+    "lottery ", NULL, NULL,           "not full",  "no seats",
+};
+
+static const struct key_words words_zh = {
+    "政策照顾 ", "、", "不符合条件", "类别 ",  "积分 ",  "同胞在校",
+    "随机号 ",   "（", "）",         "未满额", "无学位",
+};
+
+static size_t key_text(const struct key_words *w, const struct rx_policy *pol, bool categories,
+                       uint64_t key, char *buf, size_t size)
 {
     struct rx_key_parts k;
     rx_key_unpack(key, &k);
     struct text t;
     t_init(&t, buf, size);
     if (k.group < pol->ngroups) {
-        T_LIT(&t, "group ");
+        t_str(&t, w->group);
         t_str(&t, pol->groups[k.group]);
-        T_LIT(&t, ", ");
+        t_str(&t, w->sep);
     }
     if (categories) {
         if (k.category == RX_KEY_CAT_INELIGIBLE) {
-            T_LIT(&t, "not eligible, ");
+            t_str(&t, w->not_eligible);
+            t_str(&t, w->sep);
         } else if (k.category < pol->ncategories) {
-            T_LIT(&t, "category ");
-            t_str(&t, pol->categories[k.category].name);
-            T_LIT(&t, ", ");
+            const struct rx_category *cat = &pol->categories[k.category];
+            t_str(&t, w->category);
+            t_str(&t, cat->name);
+            if (w->label_open && cat->label[0]) {
+                t_str(&t, w->label_open);
+                t_str(&t, cat->label);
+                t_str(&t, w->label_close);
+            }
+            t_str(&t, w->sep);
         }
         if (pol->npoints) {
-            T_LIT(&t, "points ");
+            t_str(&t, w->points);
             t_uint(&t, k.points);
-            T_LIT(&t, ", ");
+            t_str(&t, w->sep);
         }
     }
-    if (k.sibling)
-        T_LIT(&t, "sibling, ");
-    T_LIT(&t, "lottery ");
+    if (k.sibling) {
+        t_str(&t, w->sibling);
+        t_str(&t, w->sep);
+    }
+    t_str(&t, w->lottery);
     t_frac40(&t, key & (((uint64_t)1 << 40) - 1));
     return t_done(&t, buf);
 }
 
-/* The cutoff of school s in round r: key text, "not full" or "no seats". */
-static size_t cutoff_text(const struct rx_output *o, uint32_t s, unsigned r, char *buf, size_t size)
+size_t rx_output_key_text(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
+                          size_t size)
 {
-    const struct rx_school_result *sr = &o->res->schools[s];
-    struct text t;
-    t_init(&t, buf, size);
-    if (r == 0 || r >= RX_NROUNDS || !sr->full[r]) {
-        T_LIT(&t, "not full");
-        return t_done(&t, buf);
-    }
-    if (sr->cutoff[r] == 0) { /* full with nobody admitted: no seats */
-        T_LIT(&t, "no seats");
-        return t_done(&t, buf);
-    }
-    return rx_output_key_text(o->pol, o->in->schools[s].sector == RX_SECTOR_PUBLIC, sr->cutoff[r],
-                              buf, size);
+    return key_text(&words_en, pol, categories, key, buf, size);
 }
 
 size_t rx_output_key_text_zh(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
                              size_t size)
 {
-    struct rx_key_parts k;
-    rx_key_unpack(key, &k);
-    struct text t;
-    t_init(&t, buf, size);
-    if (k.group < pol->ngroups) {
-        T_LIT(&t, "政策照顾 ");
-        t_str(&t, pol->groups[k.group]);
-        T_LIT(&t, "、");
-    }
-    if (categories) {
-        if (k.category == RX_KEY_CAT_INELIGIBLE) {
-            T_LIT(&t, "不符合条件、");
-        } else if (k.category < pol->ncategories) {
-            const struct rx_category *cat = &pol->categories[k.category];
-            T_LIT(&t, "类别 ");
-            t_str(&t, cat->name);
-            if (cat->label[0]) {
-                T_LIT(&t, "（");
-                t_str(&t, cat->label);
-                T_LIT(&t, "）");
-            }
-            T_LIT(&t, "、");
-        }
-        if (pol->npoints) {
-            T_LIT(&t, "积分 ");
-            t_uint(&t, k.points);
-            T_LIT(&t, "、");
-        }
-    }
-    if (k.sibling)
-        T_LIT(&t, "同胞在校、");
-    T_LIT(&t, "随机号 ");
-    t_frac40(&t, key & (((uint64_t)1 << 40) - 1));
-    return t_done(&t, buf);
+    return key_text(&words_zh, pol, categories, key, buf, size);
 }
 
-/* cutoff_text in Chinese: "未满额", "无学位" or the key. */
-static size_t cutoff_text_zh(const struct rx_output *o, uint32_t s, unsigned r, char *buf,
-                             size_t size)
+/* The cutoff of school s in round r: key text, "not full" or "no seats". */
+static size_t cutoff_text(const struct key_words *w, const struct rx_output *o, uint32_t s,
+                          unsigned r, char *buf, size_t size)
 {
     const struct rx_school_result *sr = &o->res->schools[s];
     struct text t;
     t_init(&t, buf, size);
     if (r == 0 || r >= RX_NROUNDS || !sr->full[r]) {
-        T_LIT(&t, "未满额");
+        t_str(&t, w->not_full);
         return t_done(&t, buf);
     }
-    if (sr->cutoff[r] == 0) {
-        T_LIT(&t, "无学位");
+    if (sr->cutoff[r] == 0) { /* full with nobody admitted: no seats */
+        t_str(&t, w->no_seats);
         return t_done(&t, buf);
     }
-    return rx_output_key_text_zh(o->pol, o->in->schools[s].sector == RX_SECTOR_PUBLIC,
-                                 sr->cutoff[r], buf, size);
+    return key_text(w, o->pol, o->in->schools[s].sector == RX_SECTOR_PUBLIC, sr->cutoff[r], buf,
+                    size);
 }
 
 /* The round whose end found school s full last, or 0. */
@@ -258,9 +243,8 @@ struct ctx {
 };
 
 /* Every school's cutoff text per round, packed once: rows only copy it. */
-static int cut_cache(const struct rx_output *o,
-                     size_t (*text)(const struct rx_output *, uint32_t, unsigned, char *, size_t),
-                     char **out, uint32_t *off_of, uint16_t *len_of)
+static int cut_cache(const struct rx_output *o, const struct key_words *w, char **out,
+                     uint32_t *off_of, uint16_t *len_of)
 {
     const uint32_t ns = o->res->nschools;
     char buf[KEY_TEXT_MAX];
@@ -268,7 +252,7 @@ static int cut_cache(const struct rx_output *o,
         size_t off = 0;
         for (uint32_t s = 0; s < ns; s++)
             for (unsigned r = 0; r < RX_NROUNDS; r++) {
-                size_t n = text(o, s, r, buf, sizeof(buf));
+                size_t n = cutoff_text(w, o, s, r, buf, sizeof(buf));
                 if (pass) {
                     memcpy(*out + off, buf, n);
                     off_of[(size_t)s * RX_NROUNDS + r] = (uint32_t)off;
@@ -314,13 +298,13 @@ static int ctx_init(struct ctx *c, const struct rx_output *o)
     for (uint32_t q = 0; q < res->nstudents; q++)
         memcpy(c->ids + c->id_off[q], st[res->order[q]].id, c->id_off[q + 1] - c->id_off[q]);
 
-    if (cut_cache(o, cutoff_text, &c->cut, c->cut_off, c->cut_len) < 0)
+    if (cut_cache(o, &words_en, &c->cut, c->cut_off, c->cut_len) < 0)
         return -1;
     c->cut_zh_off = malloc((slots + 1) * sizeof(*c->cut_zh_off));
     c->cut_zh_len = malloc((slots + 1) * sizeof(*c->cut_zh_len));
     if (!c->cut_zh_off || !c->cut_zh_len)
         return -1;
-    return cut_cache(o, cutoff_text_zh, &c->cut_zh, c->cut_zh_off, c->cut_zh_len);
+    return cut_cache(o, &words_zh, &c->cut_zh, c->cut_zh_off, c->cut_zh_len);
 }
 
 static void ctx_release(struct ctx *c)

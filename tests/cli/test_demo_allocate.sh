@@ -88,6 +88,11 @@ check "admitted grows by the late children placed" sh -c "
     test \$((b - a)) -eq 2"
 printf 'id,birth_date\r\nLATE-9,2020-13-01\r\n' >"$tmp/late_bad.csv"
 check "a bad late row is refused at its own line" sh -c "'$ruxue' allocate '$d' --out '$tmp/nolate' --late '$tmp/late_bad.csv' 2>&1 >/dev/null | grep -q '^ruxue: late_bad.csv:2: birth_date: '; test ! -e '$tmp/nolate'"
+printf 'id,birthdate\r\nLATE-9,2020-01-01\r\n' >"$tmp/late_col.csv"
+check "a late file's unknown column is refused by name" sh -c "'$ruxue' allocate '$d' --out '$tmp/nolate' --late '$tmp/late_col.csv' 2>&1 >/dev/null | grep -q \"^ruxue: late_col.csv:1: birthdate: expected a column of students.csv, found 'birthdate'\""
+first=$(sed -n 2p "$d/students.csv" | cut -d, -f1 | sed 's/^\xef\xbb\xbf//')
+printf 'id,birth_date,residence_unit\r\n%s,2020-01-01,%s\r\n' "$first" "$unit" >"$tmp/late_dup.csv"
+check "a late child already in students.csv is refused, naming both files" sh -c "'$ruxue' allocate '$d' --out '$tmp/nolate' --late '$tmp/late_dup.csv' 2>&1 >/dev/null | grep -q '^ruxue: late_dup.csv:2: id: .*first on line 2 of students.csv'"
 
 # row order does not matter: shuffle every table but its header
 d="$tmp/city-categories"

@@ -910,6 +910,17 @@ static void test_output_key_text_reads_like_the_explanations(void **state)
     p.npoints = 1;
     rx_output_key_text(&p, true, rx_key_pack(6, 1, 120, false, lot), buf, sizeof(buf));
     assert_string_equal(buf, "category B, points 120, lottery 0.412345");
+
+    /* the families' Chinese, with the category's label */
+    strcpy(p.categories[1].label, "户籍");
+    rx_output_key_text_zh(&p, true, rx_key_pack(0, 1, 120, true, lot), buf, sizeof(buf));
+    assert_string_equal(buf,
+                        "政策照顾 military、类别 B（户籍）、积分 120、同胞在校、随机号 0.412345");
+    rx_output_key_text_zh(&p, true, rx_key_pack(6, RX_KEY_CAT_INELIGIBLE, 0, false, lot), buf,
+                          sizeof(buf));
+    assert_string_equal(buf, "不符合条件、积分 0、随机号 0.412345");
+    rx_output_key_text_zh(&p, false, rx_key_pack(6, 0, 0, false, lot), buf, sizeof(buf));
+    assert_string_equal(buf, "随机号 0.412345");
     char f[9];
     rx_output_fraction(UINT64_MAX, f);
     assert_string_equal(f, "0.999999");

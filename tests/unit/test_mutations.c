@@ -13,7 +13,7 @@
  * an error that names a file of the district and says what was expected.
  * Under ASan + UBSan (make test) any memory error fails the run.
  *
- * Deterministic: the edits come from a fixed splitmix64 sequence.
+ * Deterministic: the edits come from a fixed splitmix64 sequence (gen.h).
  *
  * Usage: test_mutations [SOURCE_ROOT]
  */
@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "gen.h"
 #include "io/rx_io.h"
 
 #define CASES 30000
@@ -35,19 +36,16 @@ static const char *root = ".";
 static char *orig[RX_DF_COUNT];
 static size_t orig_len[RX_DF_COUNT];
 
-static uint64_t rng = 0x5eed;
+static struct gen_rng rng = {0x5eed};
 
 static uint64_t next(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return gen_next(&rng);
 }
 
 static size_t below(size_t n)
 {
-    return n ? (size_t)(next() % n) : 0;
+    return n ? gen_below(&rng, (uint32_t)n) : 0;
 }
 
 static int load_tiny(void **state)
