@@ -6,8 +6,7 @@
  *   ruxue COMMAND [ARGS...]        (ruxue COMMAND --help for each)
  *
  * Exit status: 0 ok, 1 failure at run time, 2 bad usage or bad input.
- * Commands are listed only once they exist; serve, lottery and verify come
- * later.
+ * Commands are listed only once they exist; serve comes later.
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,7 +26,10 @@ struct command {
 
 static const struct command commands[] = {
     {"demo", rx_cmd_demo, "write a realistic synthetic district directory"},
-    {"allocate", rx_cmd_allocate, "allocate seats for a district directory (a dry run)"},
+    {"allocate", rx_cmd_allocate, "allocate seats for a district directory"},
+    {"lottery", rx_cmd_lottery, "the public lottery: commit, freeze, draw, number"},
+    {"keys", rx_cmd_keys, "make the bureau's signing key pair"},
+    {"verify", rx_cmd_verify, "check a publication bundle and re-run its allocation"},
 };
 
 static void usage(FILE *f)

@@ -8,5 +8,8 @@
 
 int rx_cmd_demo(int argc, char **argv);
 int rx_cmd_allocate(int argc, char **argv);
+int rx_cmd_lottery(int argc, char **argv);
+int rx_cmd_keys(int argc, char **argv);
+int rx_cmd_verify(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
  * through the same RFC 4180 quoting).
  */
 #include "rx_district_write.h"
+#include "rx_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -503,7 +504,8 @@ size_t rx_policy_format(const struct rx_policy *pol, char *buf, size_t size)
         fmt_add(buf, size, &len, "\n[points]\n");
     for (unsigned k = 0; k < pol->npoints && k < RX_MAX_POINTS_TERMS; k++) {
         const struct rx_points_term *t = &pol->points[k];
-        if (t->fact == RX_FACT_INSURANCE_MONTHS) {
+        if (t->fact == RX_FACT_INSURANCE_MONTHS && t->arg == 0) {
+            /* per month; with arg N > 0 it is "if insurance_months >= N" below */
             fmt_add(buf, size, &len, "add = %d per insurance_month", (int)t->weight);
             if (t->cap > 0)
                 fmt_add(buf, size, &len, " max %d", (int)t->cap);
@@ -519,38 +521,13 @@ size_t rx_policy_format(const struct rx_policy *pol, char *buf, size_t size)
 
 /* ========================================================= directory */
 
-/* mkdir -p: make dir and every missing parent. */
-static int make_dirs(const char *dir, struct rx_err *err)
-{
-    char path[PATH_MAX];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof(path))
-        return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "expected a directory path of 1..%u bytes",
-                          (unsigned)sizeof(path) - 1);
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "cannot create directory '%s': %s",
-                              path, strerror(errno));
-        path[i] = c;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
-        return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "expected a directory, found '%s'", dir);
-    return 0;
-}
-
 int rx_district_write(const char *dir, const struct rx_intake *in, const struct rx_policy *pol,
                       const char *policy_text, struct rx_err *err)
 {
     int rc = check_intake(in, pol, err);
     if (rc < 0)
         return rc;
-    rc = make_dirs(dir, err);
+    rc = rx_mkdirs(dir, err);
     if (rc < 0)
         return rc;
 

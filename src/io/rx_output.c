@@ -14,6 +14,7 @@
  * renameat2(RENAME_EXCHANGE) would close it but is Linux-only, left out.
  */
 #include "rx_output.h"
+#include "rx_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -717,7 +718,10 @@ size_t rx_output_summary(const struct rx_output *o, const char *out_dir, char *b
     }
     char hex[65];
     hex32(o->seed, hex);
-    PR("seed    %s\n", hex);
+    if (o->lottery)
+        PR("lottery %s\n", o->lottery);
+    else
+        PR("seed    %s\n", hex);
     hex32(o->digest, hex);
     PR("digest  %s\n", hex);
     if (out_dir)
@@ -843,16 +847,6 @@ static int write_text(const char *dir, const char *name, const char *text, struc
     return finish(f, dir, name, e, err);
 }
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
-}
-
 int rx_output_write(const char *out_dir, const struct rx_output *o, struct rx_err *err)
 {
     /* out without trailing slashes, its parent, and the two sibling names */
@@ -878,13 +872,9 @@ int rx_output_write(const char *out_dir, const struct rx_output *o, struct rx_er
         return err->code;
 
     snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", out);
-    if (!mkdtemp(tmp))
+    if (!rx_mkdtemp_shared(tmp))
         return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "cannot create %s: %s", tmp,
                           strerror(errno));
-    /* mkdtemp makes it private (0700); a result is as readable as a file */
-    mode_t mask = umask(0);
-    umask(mask);
-    chmod(tmp, 0777 & ~mask);
 
     struct ctx c = {0};
     struct rx_csv_writer *w = malloc(sizeof(*w));
@@ -916,7 +906,7 @@ int rx_output_write(const char *out_dir, const struct rx_output *o, struct rx_er
     ctx_release(&c);
     if (rc)
         goto fail;
-    if (sync_dir(tmp) < 0) {
+    if (rx_dir_sync(tmp) < 0) {
         rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "cannot sync %s: %s", tmp, strerror(errno));
         goto fail;
     }
@@ -940,7 +930,7 @@ int rx_output_write(const char *out_dir, const struct rx_output *o, struct rx_er
     }
     if (state == T_PREVIOUS)
         remove_flat(old);
-    sync_dir(parent); /* best effort: the data itself is already on disk */
+    rx_dir_sync(parent); /* best effort: the data itself is already on disk */
     return 0;
 
 fail:

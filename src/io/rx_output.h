@@ -37,6 +37,8 @@ struct rx_output {
     uint8_t seed[RX_LOTTERY_SEED_BYTES]; /* the draw, for per-school numbers */
     uint8_t digest[32];                  /* rx_result_digest(in, res) */
     const char *summary;                 /* text of summary.txt (rx_output_summary) */
+    const char *lottery;                 /* the summary's line on the lottery, in place of
+                                            "seed HEX": a drawn or imported lottery */
     const struct rx_student *late;       /* late arrivals admitted after the run, NULL = none */
     uint32_t nlate;
     const uint32_t *late_school;    /* per late child: school index, or RX_NONE */

@@ -108,3 +108,54 @@ void rx_lottery_seed_to_hex(const uint8_t seed[RX_LOTTERY_SEED_BYTES], char out[
 {
     sodium_bin2hex(out, 65, seed, RX_LOTTERY_SEED_BYTES);
 }
+
+void rx_lottery_commitment(const uint8_t secret[RX_LOTTERY_SECRET_BYTES], const char *intake_id,
+                           uint8_t out[32])
+{
+    static const unsigned char zero = 0;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)RX_COMMIT_DOMAIN,
+                              sizeof(RX_COMMIT_DOMAIN) - 1);
+    crypto_hash_sha256_update(&st, &zero, 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)intake_id, strlen(intake_id));
+    crypto_hash_sha256_update(&st, &zero, 1);
+    crypto_hash_sha256_update(&st, secret, RX_LOTTERY_SECRET_BYTES);
+    crypto_hash_sha256_final(&st, out);
+}
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct rx_frozen *)0)->state),
+               "rx_frozen too small for the SHA-256 state");
+
+void rx_frozen_init(struct rx_frozen *f)
+{
+    crypto_hash_sha256_init((crypto_hash_sha256_state *)(void *)f->state);
+}
+
+void rx_frozen_add(struct rx_frozen *f, const char *pseudonym)
+{
+    crypto_hash_sha256_state *st = (crypto_hash_sha256_state *)(void *)f->state;
+    crypto_hash_sha256_update(st, (const unsigned char *)pseudonym, strlen(pseudonym));
+    crypto_hash_sha256_update(st, (const unsigned char *)"\n", 1);
+}
+
+void rx_frozen_final(struct rx_frozen *f, uint8_t out[32])
+{
+    crypto_hash_sha256_final((crypto_hash_sha256_state *)(void *)f->state, out);
+}
+
+void rx_lottery_seed(const uint8_t secret[RX_LOTTERY_SECRET_BYTES], const char *intake_id,
+                     const uint8_t frozen[32], const char *entropy,
+                     uint8_t seed[RX_LOTTERY_SEED_BYTES])
+{
+    char hex[65];
+    sodium_bin2hex(hex, sizeof(hex), frozen, 32);
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, secret, RX_LOTTERY_SECRET_BYTES);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)RX_SEED_DOMAIN,
+                                  sizeof(RX_SEED_DOMAIN) - 1);
+    update_part(&st, intake_id);
+    update_part(&st, hex);
+    update_part(&st, entropy);
+    crypto_auth_hmacsha256_final(&st, seed);
+}

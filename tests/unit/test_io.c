@@ -658,6 +658,53 @@ static void test_policy_limits_are_enforced(void **state)
 
 /* ============================================================== district */
 
+/* A policy written as text and read back is the same policy: every kind of
+ * points term keeps its meaning (a term on "insurance_months >= N" once
+ * came back as points per month). */
+static void test_policy_format_reads_back_the_same(void **state)
+{
+    (void)state;
+    static const char text[] = "[policy]\n"
+                               "name = round trip\n"
+                               "intake = 2027-G1\n"
+                               "cutoff_birth_date = 2020-08-31\n"
+                               "tie_breaking = multiple\n"
+                               "priority_groups = military\n"
+                               "[category A]\n"
+                               "label = 户籍\n"
+                               "require = hukou_in_catchment\n"
+                               "require = hukou_since <= 2019-08-31\n"
+                               "[category B]\n"
+                               "label = 居住\n"
+                               "require = insurance_months >= 12\n"
+                               "[points]\n"
+                               "add = 5 if insurance_months >= 12\n"
+                               "add = 2 per insurance_month max 60\n"
+                               "add = 1 per insurance_month\n"
+                               "add = 30 if hukou_since <= 2021-08-31\n"
+                               "add = 40 if hukou_is_property\n";
+    struct rx_policy a, b;
+    struct rx_err err;
+    rx_err_clear(&err);
+    assert_int_equal(rx_policy_parse(text, sizeof(text) - 1, "policy.ini", &a, &err), 0);
+    char buf[16384];
+    size_t n = rx_policy_format(&a, buf, sizeof(buf));
+    assert_true(n < sizeof(buf));
+    assert_int_equal(rx_policy_parse(buf, n, "policy.ini", &b, &err), 0);
+    assert_int_equal(b.npoints, 5);
+    for (unsigned k = 0; k < a.npoints; k++) {
+        assert_int_equal(b.points[k].fact, a.points[k].fact);
+        assert_int_equal(b.points[k].arg, a.points[k].arg);
+        assert_int_equal(b.points[k].weight, a.points[k].weight);
+        assert_int_equal(b.points[k].cap, a.points[k].cap);
+    }
+    assert_int_equal(b.ncategories, a.ncategories);
+    assert_int_equal(b.categories[0].cond[1].arg, a.categories[0].cond[1].arg);
+    assert_int_equal(b.categories[1].cond[0].arg, 12);
+    assert_int_equal(b.tiebreak, RX_TIEBREAK_MULTIPLE);
+    assert_string_equal(b.groups[0], "military");
+}
+
 static void test_district_tiny_loads(void **state)
 {
     (void)state;
@@ -1179,6 +1226,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_policy_defaults_comments_and_crlf),
         cmocka_unit_test(test_policy_errors_name_line_and_key),
         cmocka_unit_test(test_policy_limits_are_enforced),
+        cmocka_unit_test(test_policy_format_reads_back_the_same),
         cmocka_unit_test(test_district_tiny_loads),
         cmocka_unit_test(test_district_wrong_column_names_file_line_field),
         cmocka_unit_test(test_district_unknown_school_id_is_an_error),
