@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../io/rx_bundle.h"
 #include "rx_cli.h"
@@ -88,6 +89,12 @@ int rx_cmd_verify(int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "ruxue verify: expected one bundle directory\n\n%s", usage);
+        return 2;
+    }
+    struct stat sb;
+    if (stat(argv[optind], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "ruxue verify: %s: expected a publication bundle directory\n",
+                argv[optind]);
         return 2;
     }
     struct rx_err err;

@@ -584,8 +584,14 @@ static void vok(struct vctx *v, const char *what, const char *fmt, ...)
 
 static void err_problem(struct vctx *v, const struct rx_err *e)
 {
-    char buf[512];
-    vproblem(v, e->source[0] ? e->source : "bundle", "%s", rx_err_format(e, buf, sizeof(buf)));
+    char where[96] = "";
+    if (e->line && e->field[0])
+        snprintf(where, sizeof(where), "line %u: %s: ", e->line, e->field);
+    else if (e->line)
+        snprintf(where, sizeof(where), "line %u: ", e->line);
+    else if (e->field[0])
+        snprintf(where, sizeof(where), "%s: ", e->field);
+    vproblem(v, e->source[0] ? e->source : "bundle", "%s%s", where, e->msg);
 }
 
 /* A relative path a bundle may name: no absolute path, no "..", no "." part. */
