@@ -1,7 +1,8 @@
 # ruxue - a thin wrapper around Meson + Ninja.
 #
 #   make          build build/ruxue (release, -Wall -Wextra -Werror)
-#   make run      install what is missing, build, run the demo city
+#   make run      install what is missing, build, allocate the demo city, then
+#                 serve the platform on it (http://127.0.0.1:$(PORT)/)
 #   make test     install what is missing, build, run every test, and the
 #                 unit tests again under ASan + UBSan
 #   make bench    the benchmarks (figures in docs/performance.md)
@@ -13,6 +14,8 @@ ASAN_BUILD ?= build-asan
 DEMO       ?= demo-city
 DEMO_STUDENTS ?= 20000
 DEMO_SCHOOLS  ?= 60
+PORT          ?= 8080
+DEMO_KEYS     ?= .demo-keys
 
 .PHONY: all deps run test test-asan bench clean
 
@@ -34,6 +37,10 @@ run: deps all
 	./$(BUILD)/ruxue allocate $(DEMO) --out $(DEMO)/result --seed 0000000000000000000000000000000000000000000000000000000000000001
 	@echo
 	@echo "The demo district is in $(DEMO)/, the result in $(DEMO)/result/."
+	@echo "Starting the platform (Ctrl-C stops it); the personal-data key is in $(DEMO_KEYS)/."
+	@mkdir -p -m 700 $(DEMO_KEYS)
+	./$(BUILD)/ruxue serve --demo --db $(DEMO)/ruxue.db --pii-key $(DEMO_KEYS)/pii.key \
+	  --port $(PORT) --web web
 
 test: deps all $(ASAN_BUILD)/build.ninja
 	meson test -C $(BUILD) --print-errorlogs
@@ -47,6 +54,7 @@ bench: all
 	@tools/deps.sh bench
 	./$(BUILD)/bench/bench_engine
 	tools/bench_allocate.sh ./$(BUILD)/ruxue
+	tools/bench_serve.sh ./$(BUILD)/ruxue 1000 30
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -5,9 +5,9 @@
 # As root it runs apt-get; otherwise it prints the exact sudo line and fails.
 set -eu
 
-BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev"
-TEST_PKGS="python3"
-BENCH_PKGS="time"
+BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev"
+TEST_PKGS="python3 nodejs"
+BENCH_PKGS="time wrk"
 
 case "${1:-test}" in
 build) want="$BUILD_PKGS" ;;

@@ -6,7 +6,7 @@
  *   ruxue COMMAND [ARGS...]        (ruxue COMMAND --help for each)
  *
  * Exit status: 0 ok, 1 failure at run time, 2 bad usage or bad input.
- * Commands are listed only once they exist; serve comes later.
+ * Commands are listed only once they exist.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +30,8 @@ static const struct command commands[] = {
     {"lottery", rx_cmd_lottery, "the public lottery: commit, freeze, draw, number"},
     {"keys", rx_cmd_keys, "make the bureau's signing key pair"},
     {"verify", rx_cmd_verify, "check a publication bundle and re-run its allocation"},
+    {"serve", rx_cmd_serve, "serve the platform: HTTP/JSON API and web pages"},
+    {"audit", rx_cmd_audit, "check the store's hash-chained audit log"},
 };
 
 static void usage(FILE *f)

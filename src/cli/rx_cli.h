@@ -11,5 +11,7 @@ int rx_cmd_allocate(int argc, char **argv);
 int rx_cmd_lottery(int argc, char **argv);
 int rx_cmd_keys(int argc, char **argv);
 int rx_cmd_verify(int argc, char **argv);
+int rx_cmd_serve(int argc, char **argv);
+int rx_cmd_audit(int argc, char **argv);
 
 #endif

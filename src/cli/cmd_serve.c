@@ -1,0 +1,196 @@
+/*
+ * cmd_serve.c - `ruxue serve`: the platform's HTTP server (rx_server.h,
+ * docs/api.md).  Runs until SIGINT or SIGTERM, then stops accepting,
+ * finishes the requests in flight and closes the store.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../server/rx_server.h"
+#include "rx_cli.h"
+
+static const char usage[] =
+    "usage: ruxue serve [--db FILE] [--port N] [--bind ADDR] [--pii-key FILE]\n"
+    "                   [--intake ID] [--web DIR] [--threads N] [--demo]\n"
+    "                   [--demo-password PW] [--secure-cookies]\n"
+    "\n"
+    "Serve the platform: the HTTP/JSON API of docs/api.md and the web pages.\n"
+    "GET /api/health answers 200 once the store is open and migrated.\n"
+    "\n"
+    "  -d, --db FILE         the SQLite store (default ruxue.db; created and\n"
+    "                        migrated on start; WAL, synchronous=FULL)\n"
+    "  -p, --port N          TCP port (default 8080; 0 = any free port, printed)\n"
+    "  -b, --bind ADDR       IPv4 address to listen on (default 127.0.0.1)\n"
+    "  -k, --pii-key FILE    the key that encrypts children's ID numbers (made,\n"
+    "                        mode 0600, when missing; keep it outside the data\n"
+    "                        directory; default ~/.config/ruxue/pii.key)\n"
+    "  -i, --intake ID       the intake (default 2027-G1)\n"
+    "  -w, --web DIR         static pages to serve (default: none)\n"
+    "  -t, --threads N       HTTP worker threads (default 64: a thread waits while\n"
+    "                        its submission is committed, so more threads make\n"
+    "                        bigger group commits)\n"
+    "      --demo            demo mode: one-time codes go to an outbox that staff\n"
+    "                        can read (GET /api/demo/outbox), and a city staff\n"
+    "                        account 'demo' is created\n"
+    "      --demo-password PW  the demo account's password (default: random,\n"
+    "                        printed)\n"
+    "      --secure-cookies  mark cookies Secure (when served behind HTTPS)\n"
+    "  -h, --help            show this help\n";
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+int rx_cmd_serve(int argc, char **argv)
+{
+    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE };
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, 'b'},
+        {"pii-key", required_argument, NULL, 'k'},
+        {"intake", required_argument, NULL, 'i'},
+        {"web", required_argument, NULL, 'w'},
+        {"threads", required_argument, NULL, 't'},
+        {"demo", no_argument, NULL, O_DEMO},
+        {"demo-password", required_argument, NULL, O_DEMO_PW},
+        {"secure-cookies", no_argument, NULL, O_SECURE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct rx_server_config cfg = {
+        .db_path = "ruxue.db", .bind = "127.0.0.1", .port = 8080, .intake = "2027-G1"};
+    const char *demo_pw = NULL;
+    char keypath[4096];
+    const char *home = getenv("HOME");
+    snprintf(keypath, sizeof(keypath), "%s/.config/ruxue/pii.key", home && *home ? home : ".");
+    cfg.key_path = NULL;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":d:p:b:k:i:w:t:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (ch) {
+        case 'd':
+            cfg.db_path = optarg;
+            break;
+        case 'p': {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || v > 65535) {
+                fprintf(stderr, "ruxue serve: --port: expected 0..65535, found '%s'\n", optarg);
+                return 2;
+            }
+            cfg.port = (unsigned)v;
+            break;
+        }
+        case 'b':
+            cfg.bind = optarg;
+            break;
+        case 'k':
+            cfg.key_path = optarg;
+            break;
+        case 'i':
+            cfg.intake = optarg;
+            break;
+        case 'w':
+            cfg.web_dir = optarg;
+            break;
+        case 't': {
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > 1024) {
+                fprintf(stderr, "ruxue serve: --threads: expected 1..1024, found '%s'\n", optarg);
+                return 2;
+            }
+            cfg.threads = (unsigned)v;
+            break;
+        }
+        case O_DEMO:
+            cfg.demo = true;
+            break;
+        case O_DEMO_PW:
+            demo_pw = optarg;
+            break;
+        case O_SECURE:
+            cfg.secure_cookies = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "ruxue serve: option '%s' needs a value\n\n%s", argv[optind - 1],
+                    usage);
+            return 2;
+        default:
+            fprintf(stderr, "ruxue serve: unknown option '%s'\n\n%s", argv[optind - 1], usage);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ruxue serve: unexpected argument '%s'\n\n%s", argv[optind], usage);
+        return 2;
+    }
+    if (!cfg.key_path) {
+        /* the default lives in ~/.config/ruxue, made private */
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s/.config", home && *home ? home : ".");
+        mkdir(dir, 0700);
+        snprintf(dir, sizeof(dir), "%s/.config/ruxue", home && *home ? home : ".");
+        mkdir(dir, 0700);
+        cfg.key_path = keypath;
+    }
+
+    struct rx_err err;
+    rx_err_clear(&err);
+    struct rx_server *s;
+    if (rx_server_start(&cfg, &s, &err) < 0) {
+        char buf[512];
+        fprintf(stderr, "ruxue serve: %s\n", rx_err_format(&err, buf, sizeof(buf)));
+        return 1;
+    }
+    char pw[32];
+    if (cfg.demo) {
+        if (!demo_pw) {
+            static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+            for (int i = 0; i < 12; i++)
+                pw[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+            pw[12] = '\0';
+            demo_pw = pw;
+        }
+        rx_err_clear(&err);
+        int rc = rx_server_add_staff(s, "demo", demo_pw, "city", "demo", NULL, &err);
+        if (rc < 0 && rc != -RX_E_DUP) {
+            char buf[512];
+            fprintf(stderr, "ruxue serve: demo account: %s\n",
+                    rx_err_format(&err, buf, sizeof(buf)));
+            rx_server_stop(s);
+            return 1;
+        }
+        if (rc == -RX_E_DUP)
+            demo_pw = "(unchanged: the account exists in this store)";
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("ruxue serve: listening on http://%s:%u/ (store %s, intake %s)\n", cfg.bind,
+           rx_server_port(s), cfg.db_path, cfg.intake);
+    if (cfg.demo)
+        printf("ruxue serve: demo staff login: demo / %s\n", demo_pw);
+    fflush(stdout);
+    while (!stop)
+        pause();
+    rx_server_stop(s);
+    printf("ruxue serve: stopped\n");
+    return 0;
+}

@@ -1,0 +1,143 @@
+/*
+ * rx_pii.h - children's personal data at rest: one master key, three uses.
+ *
+ * The server keeps one 32-byte master key in a file of mode 0600 outside
+ * the data directory, so that a copy of the database, a backup of it or
+ * a published file holds no identity number in the clear.  Three
+ * independent sub-keys come from it with libsodium's crypto_kdf
+ * (BLAKE2b), subkey id 1 and these 8-byte contexts (7 letters and a NUL):
+ *
+ *   "rxseal1"  sealing:     XSalsa20-Poly1305 (crypto_secretbox)
+ *   "rxlook1"  lookup hash: keyed BLAKE2b-256
+ *   "rxpsdn1"  pseudonyms:  keyed BLAKE2b-256
+ *
+ * crypto_kdf_derive_from_key(sub, 32, 1, ctx, master) is, in Python,
+ *   hashlib.blake2b(b"", key=master, digest_size=32,
+ *                   salt=(1).to_bytes(8, "little") + bytes(8),
+ *                   person=ctx + bytes(8 - len(ctx)) + bytes(8)).digest()
+ *
+ * The hashes are domain-separated and versioned like the lottery's:
+ *
+ *   lookup    = BLAKE2b-256(key = look, "ruxue/lookup/v1" 0x00 id)
+ *   pseudonym = "P" + hex(first 8 bytes of
+ *               BLAKE2b-256(key = psdn, "ruxue/pseudonym/v1" 0x00 intake_id 0x00 id))
+ *
+ * where id is the normalised number (rx_idcard.h: 18 characters, 'X'
+ * uppercase) and intake_id its UTF-8 bytes.
+ *
+ * The master key must outlive every intake it served: without it sealed
+ * numbers cannot be opened, lookups miss, and pseudonyms (so lottery
+ * numbers) change.  Never replace it while an intake is open; keep an
+ * offline copy.
+ *
+ * No I/O, no globals, no allocation; the caller initialises libsodium
+ * (rx_pii_init() does, idempotently).  Sub-keys are wiped after use.
+ */
+#ifndef RX_PII_H
+#define RX_PII_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rx_err.h"
+
+#define RX_PII_KEY_BYTES 32 /* master key; crypto_kdf_KEYBYTES */
+
+struct rx_pii_key {
+    uint8_t bytes[RX_PII_KEY_BYTES]; /* secret; wipe with sodium_memzero when done */
+};
+
+/* Initialise libsodium; 0 on success, -1 when it cannot start. */
+int rx_pii_init(void);
+
+/* A new random master key (crypto_kdf_keygen). */
+void rx_pii_key_generate(struct rx_pii_key *key);
+
+/* Parse exactly 64 hex digits into key; 0, or -1 (key untouched on error). */
+int rx_pii_key_from_hex(const char *hex, struct rx_pii_key *key);
+
+/* 64 lowercase hex digits and a NUL into out[65]. */
+void rx_pii_key_to_hex(const struct rx_pii_key *key, char out[2 * RX_PII_KEY_BYTES + 1]);
+
+/* ------------------------------------------------------------ sealing */
+/*
+ * A sealed value is nonce (24 random bytes) || crypto_secretbox_easy
+ * output (16-byte Poly1305 tag, then the ciphertext, as long as the
+ * plaintext): RX_PII_SEAL_OVERHEAD bytes more than the plaintext.  A
+ * sealed identity number is RX_PII_SEALED_ID_BYTES.  The nonce is random
+ * for every seal, so sealing the same number twice gives different bytes;
+ * use rx_pii_lookup() to find a record.
+ */
+#define RX_PII_NONCE_BYTES 24 /* crypto_secretbox_NONCEBYTES */
+#define RX_PII_MAC_BYTES 16   /* crypto_secretbox_MACBYTES */
+#define RX_PII_SEAL_OVERHEAD (RX_PII_NONCE_BYTES + RX_PII_MAC_BYTES)
+#define RX_PII_SEALED_ID_BYTES (18 + RX_PII_SEAL_OVERHEAD)
+#define RX_PII_PLAIN_MAX 4096 /* a seal's longest plaintext; personal data is short */
+
+/*
+ * Seal len bytes of plain into out, which has room for cap bytes.
+ * Returns 0 and sets *out_len = len + RX_PII_SEAL_OVERHEAD, or
+ * -RX_E_RANGE when len > RX_PII_PLAIN_MAX or cap is too small (nothing
+ * written then).  plain and out must not overlap.
+ */
+int rx_pii_seal(const struct rx_pii_key *key, const void *plain, size_t len, uint8_t *out,
+                size_t cap, size_t *out_len, struct rx_err *err);
+
+/*
+ * Open a sealed value of len bytes into out (cap bytes of room; the
+ * plaintext is len - RX_PII_SEAL_OVERHEAD).  Returns 0 and sets *out_len,
+ * -RX_E_INVAL when the value is too short or does not verify (changed, or
+ * sealed under another key; out then holds no plaintext), or -RX_E_RANGE
+ * when cap is too small.  out is not NUL-terminated.
+ */
+int rx_pii_open(const struct rx_pii_key *key, const uint8_t *sealed, size_t len, uint8_t *out,
+                size_t cap, size_t *out_len, struct rx_err *err);
+
+/* -------------------------------------------------- lookup, pseudonym */
+/*
+ * Both take a normalised identity number (rx_idcard_parse()'s text; it is
+ * an assert, a programmer error, to pass anything else: a lowercase 'x'
+ * would hash to a different record).
+ */
+#define RX_PII_LOOKUP_BYTES 32
+#define RX_PII_PSEUDONYM_LEN 17 /* "P" and 16 lowercase hex digits */
+
+/*
+ * The lookup hash: the same number always gives the same 32 bytes under
+ * one key, so the store can index applications by it and find a child's
+ * record without decrypting anything.  Without the key it cannot be
+ * computed, so a copied database cannot be searched by trying every
+ * plausible number of a birth year (about 10^9: regions x days x
+ * sequence numbers).
+ */
+void rx_pii_lookup(const struct rx_pii_key *key, const char *normalized_id,
+                   uint8_t out[RX_PII_LOOKUP_BYTES]);
+
+/* The same as 64 lowercase hex digits and a NUL. */
+void rx_pii_lookup_hex(const struct rx_pii_key *key, const char *normalized_id,
+                       char out[2 * RX_PII_LOOKUP_BYTES + 1]);
+
+/*
+ * The child's pseudonym in an intake, e.g. "P3f0c9a11d2e4b705": the id
+ * the district files, the lottery and every published file use instead of
+ * the number.  Why derived, and derived so:
+ *
+ *  - from the child (the number), not the application: withdrawing and
+ *    applying again gives the same pseudonym, so the same lottery number;
+ *    there is nothing to gain by re-applying;
+ *  - keyed: without the master key nobody can go from a number to a
+ *    pseudonym or back, so the published lists name no child;
+ *  - with the intake id in the message: one child's pseudonyms in two
+ *    intakes cannot be linked;
+ *  - 64 bits: among 10^6 children of one intake the chance of any two
+ *    sharing a pseudonym is about 3 * 10^-8 (birthday bound,
+ *    n^2 / 2^65); the store should still refuse a second number with the
+ *    same pseudonym rather than merge two children.
+ *
+ * The result, 17 characters and a NUL, is a valid district id
+ * ([A-Za-z0-9._-], 1-64 bytes).  intake_id must not be NULL.
+ */
+void rx_pii_pseudonym(const struct rx_pii_key *key, const char *intake_id,
+                      const char *normalized_id, char out[RX_PII_PSEUDONYM_LEN + 1]);
+
+#endif

@@ -1,0 +1,844 @@
+/*
+ * rx_api.c - the endpoints of `ruxue serve` (docs/api.md).
+ *
+ * Every request is checked for its rights here, on the server: who is
+ * signed in (a session cookie), whether the session may do this (role,
+ * ownership) and, for every state change, the CSRF token (a header equal
+ * to the session's token) and the Origin when the browser sends one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../io/rx_files.h"
+#include "../io/rx_io.h"
+#include "../people/rx_idcard.h"
+#include "../people/rx_pii.h"
+#include "../store/rx_store.h"
+#include "rx_http.h"
+#include "rx_server.h"
+
+#define SESSION_SECONDS (8 * 3600)
+#define OTP_SECONDS 300
+#define COOKIE "rx_session"
+
+/* ------------------------------------------------------- rate limits */
+
+/* Fixed one-minute windows per key in a small table: approximate (keys
+ * that collide share a counter, which errs on the side of refusing). */
+#define RL_SLOTS 4096
+
+struct rl_slot {
+    uint64_t key;
+    int64_t window;
+    unsigned count;
+};
+
+struct ratelimit {
+    pthread_mutex_t mu;
+    struct rl_slot slot[RL_SLOTS];
+};
+
+static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
+{
+    uint8_t h[8];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof(h));
+    crypto_generichash_update(&st, (const unsigned char *)kind, strlen(kind) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)who, strlen(who));
+    crypto_generichash_final(&st, h, sizeof(h));
+    uint64_t key;
+    memcpy(&key, h, sizeof(key));
+    int64_t window = (int64_t)time(NULL) / 60;
+    pthread_mutex_lock(&rl->mu);
+    struct rl_slot *s = &rl->slot[key % RL_SLOTS];
+    if (s->key != key || s->window != window) {
+        s->key = key;
+        s->window = window;
+        s->count = 0;
+    }
+    bool ok = s->count < per_minute;
+    if (ok)
+        s->count++;
+    pthread_mutex_unlock(&rl->mu);
+    return ok;
+}
+
+/* ------------------------------------------------------------- server */
+
+struct rx_server {
+    struct rx_server_config cfg;
+    struct rx_store *store;
+    struct rx_http *http;
+    struct rx_pii_key key;
+    uint8_t otp_key[32];
+    struct ratelimit rl;
+    char web_dir[PATH_MAX];
+};
+
+static struct rx_server *srv(const struct rx_req *r)
+{
+    return rx_req_app(r);
+}
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void utc_now(char out[24])
+{
+    rx_utc_now(out);
+}
+
+/* A store failure as an HTTP answer: I/O errors are 503, retry later. */
+static void reply_store_error(struct rx_req *r, const struct rx_err *e)
+{
+    if (e->code == -RX_E_IO || e->code == -RX_E_NOMEM) {
+        rx_reply_header(r, "Retry-After", "2");
+        rx_reply_error(r, 503, "unavailable", NULL,
+                       "the store cannot take this now (%s); nothing was lost, try again", e->msg);
+    } else {
+        rx_reply_error(r, 500, "internal", NULL, "%s", e->msg);
+    }
+}
+
+/* ------------------------------------------------------------ sessions */
+
+struct who {
+    bool signed_in;
+    struct rx_session ss;
+    struct rx_staff staff; /* when kind is staff */
+};
+
+static void token_hash(const char *token, uint8_t out[32])
+{
+    crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
+}
+
+/* Who sent the request; false (and nothing replied) when no valid session. */
+static bool who_is(struct rx_req *r, struct who *w)
+{
+    memset(w, 0, sizeof(*w));
+    const char *tok = rx_req_cookie(r, COOKIE);
+    if (!tok || strlen(tok) != 64)
+        return false;
+    uint8_t th[32];
+    token_hash(tok, th);
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (srv(r)->store->ops->session_get(srv(r)->store, th, now_s(), &w->ss, &e) < 0)
+        return false;
+    if (w->ss.kind == RX_SUBJECT_STAFF &&
+        srv(r)->store->ops->staff_by_id(srv(r)->store, w->ss.subject, &w->staff, &e) < 0)
+        return false;
+    w->signed_in = true;
+    return true;
+}
+
+static bool is_state_change(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/* The Origin, when a browser sends one, must be this server's own. */
+static bool origin_ok(struct rx_req *r)
+{
+    const char *origin = rx_req_header(r, "Origin"), *host = rx_req_header(r, "Host");
+    if (!origin)
+        return true;
+    if (!host)
+        return false;
+    const char *p = strstr(origin, "://");
+    return p && strcmp(p + 3, host) == 0;
+}
+
+/*
+ * The session a handler needs: kind (-1 = any), a state change checks the
+ * CSRF token.  Replies 401/403 and returns false when not allowed.
+ */
+static bool require(struct rx_req *r, int kind, struct who *w)
+{
+    if (!who_is(r, w)) {
+        rx_reply_error(r, 401, "not_signed_in", NULL, "sign in first");
+        return false;
+    }
+    if (kind >= 0 && w->ss.kind != kind) {
+        rx_reply_error(r, 403, "forbidden", NULL, "this is for %s accounts",
+                       kind == RX_SUBJECT_STAFF ? "staff" : "family");
+        return false;
+    }
+    if (is_state_change(rx_req_method(r))) {
+        const char *t = rx_req_header(r, "X-CSRF-Token");
+        if (!t || strlen(t) != strlen(w->ss.csrf) ||
+            sodium_memcmp(t, w->ss.csrf, strlen(w->ss.csrf)) != 0 || !origin_ok(r)) {
+            rx_reply_error(r, 403, "csrf", NULL,
+                           "missing or wrong X-CSRF-Token header, or a foreign Origin");
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *role_name(unsigned role)
+{
+    static const char *const names[] = {"city", "district", "school"};
+    return role < 3 ? names[role] : "?";
+}
+
+/* A new session: the cookie and the CSRF token. */
+static bool start_session(struct rx_req *r, uint8_t kind, int64_t subject, char csrf[65])
+{
+    uint8_t tok[32], c[32];
+    randombytes_buf(tok, sizeof(tok));
+    randombytes_buf(c, sizeof(c));
+    char tokhex[65];
+    sodium_bin2hex(tokhex, sizeof(tokhex), tok, sizeof(tok));
+    sodium_bin2hex(csrf, 65, c, sizeof(c));
+    struct rx_session ss = {
+        .kind = kind, .subject = subject, .expires_at = now_s() + SESSION_SECONDS};
+    token_hash(tokhex, ss.token_hash);
+    memcpy(ss.csrf, csrf, 65);
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (srv(r)->store->ops->session_put(srv(r)->store, &ss, &e) < 0) {
+        reply_store_error(r, &e);
+        return false;
+    }
+    char cookie[256];
+    snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+             tokhex, SESSION_SECONDS, srv(r)->cfg.secure_cookies ? "; Secure" : "");
+    rx_reply_header(r, "Set-Cookie", cookie);
+    sodium_memzero(tokhex, sizeof(tokhex));
+    return true;
+}
+
+static json_t *staff_json(const struct rx_staff *st)
+{
+    return json_pack("{s:s, s:s, s:s, s:s?}", "username", st->username, "role", role_name(st->role),
+                     "district", st->district, "school", st->school[0] ? st->school : NULL);
+}
+
+/* ---------------------------------------------------------- endpoints */
+
+static void h_health(struct rx_req *r)
+{
+    struct rx_server *s = srv(r);
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (s->store->ops->health(s->store, &e) < 0) {
+        rx_reply_header(r, "Retry-After", "2");
+        rx_reply_error(r, 503, "unavailable", NULL, "the store is not ready: %s", e.msg);
+        return;
+    }
+    rx_reply_json(r, 200,
+                  json_pack("{s:s, s:s, s:i, s:s, s:I}", "status", "ok", "store",
+                            s->store->ops->name, "schema", rx_store_schema_version(), "intake",
+                            s->cfg.intake, "applications",
+                            (json_int_t)s->store->ops->app_count(s->store)));
+}
+
+static void h_staff_login(struct rx_req *r)
+{
+    static const char *const fields[] = {"username", "password", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *user = json_string_value(json_object_get(j, "username"));
+    const char *pass = json_string_value(json_object_get(j, "password"));
+    if (!user || !*user) {
+        rx_reply_error(r, 400, "missing", "username", "expected a username");
+        goto out;
+    }
+    if (!pass) {
+        rx_reply_error(r, 400, "missing", "password", "expected a password");
+        goto out;
+    }
+    if (!rl_allow(&srv(r)->rl, "login-user", user, 10) ||
+        !rl_allow(&srv(r)->rl, "login-ip", rx_req_ip(r), 30)) {
+        rx_reply_header(r, "Retry-After", "60");
+        rx_reply_error(r, 429, "rate_limited", NULL, "too many sign-in attempts; wait a minute");
+        goto out;
+    }
+    struct rx_staff st;
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = srv(r)->store->ops->staff_get(srv(r)->store, user, &st, &e);
+    if (rc == -RX_E_IO) {
+        reply_store_error(r, &e);
+        goto out;
+    }
+    if (rc < 0 || crypto_pwhash_str_verify(st.pwhash, pass, strlen(pass)) != 0) {
+        rx_reply_error(r, 401, "bad_credentials", NULL, "wrong username or password");
+        goto out;
+    }
+    char csrf[65], actor[80];
+    snprintf(actor, sizeof(actor), "staff:%s", st.username);
+    rx_err_clear(&e);
+    if (srv(r)->store->ops->audit_append(srv(r)->store, actor, "staff.login", st.username,
+                                         rx_req_ip(r), &e) < 0) {
+        reply_store_error(r, &e);
+        goto out;
+    }
+    if (!start_session(r, RX_SUBJECT_STAFF, st.id, csrf))
+        goto out;
+    json_t *o = staff_json(&st);
+    json_object_set_new(o, "csrf", json_string(csrf));
+    rx_reply_json(r, 200, o);
+out:
+    json_decref(j);
+}
+
+/* A mainland mobile number: 11 digits, 1 then 3-9. */
+static bool phone_ok(const char *p)
+{
+    if (!p || strlen(p) != 11 || p[0] != '1' || p[1] < '3' || p[1] > '9')
+        return false;
+    for (int i = 0; i < 11; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return true;
+}
+
+static void otp_hash(const struct rx_server *s, const char *phone, const char *code,
+                     uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, s->otp_key, sizeof(s->otp_key), 32);
+    crypto_generichash_update(&st, (const unsigned char *)phone, strlen(phone) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)code, strlen(code));
+    crypto_generichash_final(&st, out, 32);
+}
+
+static void h_family_code(struct rx_req *r)
+{
+    static const char *const fields[] = {"phone", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *phone = json_string_value(json_object_get(j, "phone"));
+    if (!phone_ok(phone)) {
+        rx_reply_error(r, 400, "bad_phone", "phone",
+                       "expected a mobile number of 11 digits starting with 13-19");
+        goto out;
+    }
+    if (!rl_allow(&srv(r)->rl, "code-phone", phone, 3) ||
+        !rl_allow(&srv(r)->rl, "code-ip", rx_req_ip(r), 20)) {
+        rx_reply_header(r, "Retry-After", "60");
+        rx_reply_error(r, 429, "rate_limited", "phone",
+                       "a code was sent a moment ago; wait a minute before asking again");
+        goto out;
+    }
+    char code[8];
+    snprintf(code, sizeof(code), "%06u", (unsigned)randombytes_uniform(1000000));
+    uint8_t h[32];
+    otp_hash(srv(r), phone, code, h);
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct rx_store *st = srv(r)->store;
+    char text[160];
+    snprintf(text, sizeof(text), "【入学】验证码 %s，%d 分钟内有效。请勿告诉他人。", code,
+             OTP_SECONDS / 60);
+    /* the notifier: in demo mode, the outbox staff can read */
+    if (st->ops->otp_put(st, phone, h, now_s() + OTP_SECONDS, &e) < 0 ||
+        st->ops->outbox_put(st, phone, text, &e) < 0) {
+        reply_store_error(r, &e);
+        goto out;
+    }
+    rx_reply_json(r, 202, json_pack("{s:b, s:i}", "sent", 1, "expires_in", OTP_SECONDS));
+out:
+    json_decref(j);
+}
+
+static void h_family_login(struct rx_req *r)
+{
+    static const char *const fields[] = {"phone", "code", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *phone = json_string_value(json_object_get(j, "phone"));
+    const char *code = json_string_value(json_object_get(j, "code"));
+    if (!phone_ok(phone)) {
+        rx_reply_error(r, 400, "bad_phone", "phone", "expected a mobile number of 11 digits");
+        goto out;
+    }
+    if (!code || strlen(code) != 6 || strspn(code, "0123456789") != 6) {
+        rx_reply_error(r, 400, "bad_code", "code", "expected the 6-digit code");
+        goto out;
+    }
+    if (!rl_allow(&srv(r)->rl, "otp-ip", rx_req_ip(r), 30)) {
+        rx_reply_header(r, "Retry-After", "60");
+        rx_reply_error(r, 429, "rate_limited", NULL, "too many attempts; wait a minute");
+        goto out;
+    }
+    uint8_t h[32];
+    otp_hash(srv(r), phone, code, h);
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct rx_store *st = srv(r)->store;
+    int rc = st->ops->otp_check(st, phone, h, now_s(), &e);
+    if (rc == -RX_E_IO) {
+        reply_store_error(r, &e);
+        goto out;
+    }
+    if (rc < 0) {
+        rx_reply_error(r, 401, "bad_code", "code",
+                       "wrong or expired code; ask for a new one after 5 wrong tries");
+        goto out;
+    }
+    int64_t fam;
+    rx_err_clear(&e);
+    if (st->ops->family_get_or_create(st, phone, &fam, &e) < 0) {
+        reply_store_error(r, &e);
+        goto out;
+    }
+    char csrf[65];
+    if (!start_session(r, RX_SUBJECT_FAMILY, fam, csrf))
+        goto out;
+    rx_reply_json(r, 200, json_pack("{s:s, s:s}", "kind", "family", "csrf", csrf));
+out:
+    json_decref(j);
+}
+
+static void h_me(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, -1, &w))
+        return;
+    json_t *o = w.ss.kind == RX_SUBJECT_STAFF ? staff_json(&w.staff) : json_object();
+    json_object_set_new(o, "kind", json_string(w.ss.kind == RX_SUBJECT_STAFF ? "staff" : "family"));
+    json_object_set_new(o, "csrf", json_string(w.ss.csrf));
+    rx_reply_json(r, 200, o);
+}
+
+static void h_logout(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, -1, &w))
+        return;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (srv(r)->store->ops->session_delete(srv(r)->store, w.ss.token_hash, &e) < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    rx_reply_header(r, "Set-Cookie", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    rx_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
+}
+
+static void h_outbox(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    if (!srv(r)->cfg.demo) {
+        rx_reply_error(r, 404, "not_found", NULL, "the outbox exists only in demo mode");
+        return;
+    }
+    char *text = NULL;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (srv(r)->store->ops->outbox_list(srv(r)->store, 50, &text, &e) < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    rx_reply_text(r, 200, "application/json; charset=utf-8", text, strlen(text));
+    free(text);
+}
+
+/* ------------------------------------------------------- applications */
+
+static const char *const status_names[] = {"draft", "submitted", "withdrawn"};
+
+static json_t *app_json(const struct rx_application *a)
+{
+    json_t *body = json_loads(a->body ? a->body : "{}", 0, NULL);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s?, s:o}", "receipt", a->receipt, "id_number", a->masked_id,
+        "pseudonym", a->pseudonym, "status", a->status < 3 ? status_names[a->status] : "?",
+        "updated_at", a->updated_at, "submitted_at", a->submitted_at[0] ? a->submitted_at : NULL,
+        "application", body ? body : json_object());
+    return o;
+}
+
+static bool idem_ok(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n < 8 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = k[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Days since 1970-01-01 of today in China Standard Time. */
+static int32_t today_cst(void)
+{
+    return (int32_t)((time(NULL) + 8 * 3600) / 86400);
+}
+
+static void make_receipt(const char *intake, char out[32])
+{
+    static const char alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"; /* no 0/O, 1/I */
+    char compact[16];
+    size_t n = 0;
+    for (const char *p = intake; *p && n < 8; p++)
+        if ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+            compact[n++] = *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
+    compact[n] = '\0';
+    uint8_t b[10];
+    randombytes_buf(b, sizeof(b));
+    char tail[11];
+    for (int i = 0; i < 10; i++)
+        tail[i] = alphabet[b[i] & 31];
+    tail[10] = '\0';
+    snprintf(out, 32, "RX-%s-%s", compact, tail);
+}
+
+static const char *const app_fields[] = {
+    "id_number", "child_name", "claims", "private_choices", "catchment_order", "submit", NULL};
+
+static void h_app_create(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_FAMILY, &w))
+        return;
+    const char *idem = rx_req_header(r, "Idempotency-Key");
+    if (!idem_ok(idem)) {
+        rx_reply_error(r, 400, "idempotency_key", "Idempotency-Key",
+                       "expected an Idempotency-Key header of 8-64 letters, digits, - or _");
+        return;
+    }
+    json_t *j = rx_req_json(r, app_fields);
+    if (!j)
+        return;
+    struct rx_server *s = srv(r);
+    const char *idn = json_string_value(json_object_get(j, "id_number"));
+    struct rx_idcard idc;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (!idn || rx_idcard_parse(idn, today_cst(), &idc, &e) < 0) {
+        rx_reply_error(r, 400, "bad_id_number", "id_number", "%s",
+                       idn ? e.msg : "expected the child's 18-character ID number");
+        json_decref(j);
+        return;
+    }
+    json_t *submit = json_object_get(j, "submit");
+    if (submit && !json_is_boolean(submit)) {
+        rx_reply_error(r, 400, "bad_type", "submit", "expected true or false");
+        json_decref(j);
+        return;
+    }
+    /* the stored application never holds the number itself */
+    json_object_del(j, "id_number");
+    json_object_del(j, "submit");
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    make_receipt(s->cfg.intake, a.receipt);
+    a.family = w.ss.subject;
+    snprintf(a.actor, sizeof(a.actor), "family:%lld", (long long)w.ss.subject);
+    snprintf(a.idem_key, sizeof(a.idem_key), "%s", idem);
+    rx_pii_lookup(&s->key, idc.text, a.lookup);
+    uint8_t sealed[RX_PII_SEALED_ID_BYTES];
+    size_t sealed_len = 0;
+    if (rx_pii_seal(&s->key, idc.text, RX_IDCARD_LEN, sealed, sizeof(sealed), &sealed_len, &e) <
+        0) {
+        rx_reply_error(r, 500, "internal", NULL, "%s", e.msg);
+        json_decref(j);
+        return;
+    }
+    a.sealed_id = sealed;
+    a.sealed_len = sealed_len;
+    rx_idcard_mask(idc.text, a.masked_id);
+    rx_pii_pseudonym(&s->key, s->cfg.intake, idc.text, a.pseudonym);
+    sodium_memzero(&idc, sizeof(idc));
+    a.status = json_is_true(submit) ? RX_APP_SUBMITTED : RX_APP_DRAFT;
+    a.body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    utc_now(a.created_at);
+    memcpy(a.updated_at, a.created_at, sizeof(a.updated_at));
+    if (a.status == RX_APP_SUBMITTED)
+        memcpy(a.submitted_at, a.created_at, sizeof(a.submitted_at));
+    if (!a.body) {
+        rx_reply_error(r, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    bool existed = false;
+    struct rx_application out;
+    memset(&out, 0, sizeof(out));
+    rx_err_clear(&e);
+    int rc = s->store->ops->app_create(s->store, &a, &existed, &out, &e);
+    for (int tries = 0; rc == -RX_E_DUP && strcmp(e.field, "receipt") == 0 && tries < 5; tries++) {
+        make_receipt(s->cfg.intake, a.receipt); /* 50 random bits collided: draw again */
+        rx_err_clear(&e);
+        rc = s->store->ops->app_create(s->store, &a, &existed, &out, &e);
+    }
+    free(a.body);
+    if (rc == -RX_E_DUP) {
+        rx_reply_error(r, 409, "duplicate_child", "id_number",
+                       "this child already has an application; edit or withdraw that one");
+        return;
+    }
+    if (rc < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    json_t *o = app_json(&out);
+    json_object_set_new(o, "note",
+                        json_string("提交时间先后不影响录取结果 / the time of submission gives "
+                                    "no advantage"));
+    rx_reply_json(r, existed ? 200 : 201, o);
+    rx_application_free(&out);
+}
+
+static bool may_read(const struct who *w, const struct rx_application *a)
+{
+    if (w->ss.kind == RX_SUBJECT_FAMILY)
+        return a->family == w->ss.subject;
+    /* staff: city and district see applications of their district; a
+     * school sees only those naming it (checked once claims are matched) */
+    return w->staff.role == RX_ROLE_CITY || w->staff.role == RX_ROLE_DISTRICT;
+}
+
+static void h_app_get(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, -1, &w))
+        return;
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = srv(r)->store->ops->app_get(srv(r)->store, rx_req_param(r), &a, &e);
+    if (rc == -RX_E_REF || (rc == 0 && !may_read(&w, &a))) {
+        /* the same answer whether it does not exist or is someone else's */
+        rx_reply_error(r, 404, "not_found", NULL, "no such application");
+    } else if (rc < 0) {
+        reply_store_error(r, &e);
+    } else {
+        rx_reply_json(r, 200, app_json(&a));
+    }
+    rx_application_free(&a);
+}
+
+static void h_app_list(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_FAMILY, &w))
+        return;
+    char **rec = NULL;
+    size_t n = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct rx_store *st = srv(r)->store;
+    if (st->ops->app_list_family(st, w.ss.subject, &rec, &n, &e) < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        struct rx_application a;
+        memset(&a, 0, sizeof(a));
+        if (st->ops->app_get(st, rec[i], &a, &e) == 0)
+            json_array_append_new(arr, app_json(&a));
+        rx_application_free(&a);
+        free(rec[i]);
+    }
+    free(rec);
+    rx_reply_json(r, 200, json_pack("{s:o}", "applications", arr));
+}
+
+/* ------------------------------------------------------- static pages */
+
+static const char *content_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".html", "text/html; charset=utf-8"},
+                 {".css", "text/css; charset=utf-8"},
+                 {".js", "text/javascript; charset=utf-8"},
+                 {".json", "application/json"},
+                 {".svg", "image/svg+xml"},
+                 {".png", "image/png"},
+                 {".ico", "image/x-icon"}};
+    for (size_t k = 0; dot && k < sizeof(types) / sizeof(types[0]); k++)
+        if (strcmp(dot, types[k].ext) == 0)
+            return types[k].type;
+    return "application/octet-stream";
+}
+
+static void h_static(struct rx_req *r)
+{
+    struct rx_server *s = srv(r);
+    const char *path = rx_req_path(r);
+    if (strcmp(rx_req_method(r), "GET") != 0 || !s->web_dir[0] || strncmp(path, "/api/", 5) == 0 ||
+        strstr(path, "..") || strchr(path, '\\')) {
+        rx_reply_error(r, 404, "not_found", NULL, "no such resource");
+        return;
+    }
+    char file[PATH_MAX];
+    rx_pathf(file, sizeof(file), "%s%s%s", s->web_dir, path,
+             path[strlen(path) - 1] == '/' ? "index.html" : "");
+    char *buf = NULL;
+    size_t len = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct stat sb;
+    if (stat(file, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+        rx_io_read_file(file, "page", (size_t)8 << 20, &buf, &len, &e) < 0) {
+        rx_reply_error(r, 404, "not_found", NULL, "no such page");
+        return;
+    }
+    rx_reply_text(r, 200, content_type(file), buf, len);
+    free(buf);
+}
+
+/* ------------------------------------------------------------- routes */
+
+static const struct rx_route routes[] = {
+    {"GET", "/api/health", h_health, 0},
+    {"POST", "/api/staff/login", h_staff_login, 4096},
+    {"POST", "/api/family/code", h_family_code, 4096},
+    {"POST", "/api/family/login", h_family_login, 4096},
+    {"GET", "/api/me", h_me, 0},
+    {"POST", "/api/logout", h_logout, 0},
+    {"GET", "/api/demo/outbox", h_outbox, 0},
+    {"POST", "/api/applications", h_app_create, 0},
+    {"GET", "/api/applications", h_app_list, 0},
+    {"GET", "/api/applications/{}", h_app_get, 0},
+};
+
+/* ------------------------------------------------------------ the key */
+
+/* Read the personal-data key, or make it (mode 0600) when the file is new;
+ * refuse a key file that others may read. */
+static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        if (errno != ENOENT)
+            return rx_err_set(err, -RX_E_IO, path, 0, NULL, "cannot read the key file: %s",
+                              strerror(errno));
+        rx_pii_key_generate(key);
+        char hex[2 * RX_PII_KEY_BYTES + 1], text[256];
+        rx_pii_key_to_hex(key, hex);
+        int n = snprintf(text, sizeof(text),
+                         "# ruxue personal-data key: keep it outside the data directory, mode "
+                         "0600\nformat = ruxue-pii-key-v1\nkey = %s\n",
+                         hex);
+        sodium_memzero(hex, sizeof(hex));
+        int rc = rx_file_write(path, text, (size_t)n, 0600, true, err);
+        sodium_memzero(text, sizeof(text));
+        return rc;
+    }
+    if (sb.st_mode & 077)
+        return rx_err_set(err, -RX_E_STATE, path, 0, NULL,
+                          "the key file may be read by others (mode %03o); chmod 600 it",
+                          (unsigned)(sb.st_mode & 0777));
+    struct rx_record rec;
+    int rc = rx_record_load(path, path, "ruxue-pii-key-v1", &rec, err);
+    if (rc < 0)
+        return rc;
+    const char *hex = rx_record_need(&rec, "key", err);
+    if (!hex || rx_pii_key_from_hex(hex, key) < 0)
+        rc = rx_err_set(err, -RX_E_INVAL, path, 0, "key", "expected 64 hex digits");
+    sodium_memzero(rec.buf, strlen(rec.buf));
+    rx_record_free(&rec);
+    return rc;
+}
+
+/* ------------------------------------------------------- start, stop */
+
+int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, struct rx_err *err)
+{
+    struct rx_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    s->cfg = *cfg;
+    pthread_mutex_init(&s->rl.mu, NULL);
+    if (cfg->web_dir)
+        snprintf(s->web_dir, sizeof(s->web_dir), "%s", cfg->web_dir);
+    int rc = load_key(cfg->key_path, &s->key, err);
+    if (rc == 0) {
+        crypto_kdf_derive_from_key(s->otp_key, sizeof(s->otp_key), 1, "rxotp001", s->key.bytes);
+        rc = rx_store_open_sqlite(cfg->db_path, &s->store, err);
+    }
+    if (rc < 0) {
+        sodium_memzero(&s->key, sizeof(s->key));
+        free(s);
+        return rc;
+    }
+    struct rx_http_config hc = {
+        .bind = cfg->bind,
+        .port = cfg->port,
+        .threads = cfg->threads ? cfg->threads : 64,
+        .timeout_s = 30,
+        .max_conns = 4000,
+        .routes = routes,
+        .nroutes = sizeof(routes) / sizeof(routes[0]),
+        .fallback = h_static,
+        .app = s,
+    };
+    char why[256];
+    if (rx_http_start(&hc, &s->http, why, sizeof(why)) < 0) {
+        s->store->ops->close(s->store);
+        free(s);
+        return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "%s", why);
+    }
+    *out = s;
+    return 0;
+}
+
+unsigned rx_server_port(const struct rx_server *s)
+{
+    return rx_http_port(s->http);
+}
+
+void rx_server_stop(struct rx_server *s)
+{
+    if (!s)
+        return;
+    rx_http_stop(s->http);
+    s->store->ops->close(s->store);
+    sodium_memzero(&s->key, sizeof(s->key));
+    pthread_mutex_destroy(&s->rl.mu);
+    free(s);
+}
+
+int rx_server_add_staff(struct rx_server *s, const char *username, const char *password,
+                        const char *role, const char *district, const char *school,
+                        struct rx_err *err)
+{
+    struct rx_staff st;
+    memset(&st, 0, sizeof(st));
+    if (strcmp(role, "city") == 0)
+        st.role = RX_ROLE_CITY;
+    else if (strcmp(role, "district") == 0)
+        st.role = RX_ROLE_DISTRICT;
+    else if (strcmp(role, "school") == 0)
+        st.role = RX_ROLE_SCHOOL;
+    else
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "role",
+                          "expected city, district or school, found '%s'", role);
+    snprintf(st.username, sizeof(st.username), "%s", username);
+    snprintf(st.district, sizeof(st.district), "%s", district ? district : "");
+    snprintf(st.school, sizeof(st.school), "%s", school ? school : "");
+    if (crypto_pwhash_str(st.pwhash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory to hash the password");
+    int64_t id;
+    return s->store->ops->staff_put(s->store, &st, &id, err);
+}

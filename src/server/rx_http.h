@@ -1,0 +1,81 @@
+/*
+ * rx_http.h - the HTTP layer of `ruxue serve`: libmicrohttpd underneath,
+ * JSON (jansson) in and out, one route table.
+ *
+ * A request's body is read whole into memory up to a limit (413 beyond
+ * it); then the route's handler runs once, on one of the server's pool
+ * threads, and answers with rx_reply_*.  Every error is JSON:
+ *
+ *   {"error": {"code": "bad_json", "field": "phone", "message": "..."}}
+ *
+ * with a stable code a client can act on, the field it concerns (or
+ * null) and a sentence for people.  Handlers never see libmicrohttpd.
+ */
+#ifndef RX_HTTP_H
+#define RX_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RX_HTTP_MAX_BODY (256 * 1024) /* JSON bodies; uploads have their own limit */
+#define RX_HTTP_MAX_UPLOAD (512u << 20)
+
+struct rx_req; /* one request, opaque to handlers */
+
+/* What a handler sees of its request. */
+const char *rx_req_method(const struct rx_req *r);
+const char *rx_req_path(const struct rx_req *r);
+const char *rx_req_param(const struct rx_req *r);                    /* the {} part of the route */
+const char *rx_req_header(const struct rx_req *r, const char *name); /* NULL when absent */
+const char *rx_req_cookie(const struct rx_req *r, const char *name);
+const char *rx_req_query(const struct rx_req *r, const char *name);
+const char *rx_req_body(const struct rx_req *r, size_t *len);
+const char *rx_req_ip(const struct rx_req *r); /* the peer's address, text */
+void *rx_req_app(const struct rx_req *r);      /* the server's state */
+
+/*
+ * Parse the body as one JSON object whose keys are all in `allowed`
+ * (NULL-terminated); on failure answers 400 (bad_json / unknown_field /
+ * not an object) and returns NULL.  The caller json_decref()s the result.
+ */
+json_t *rx_req_json(struct rx_req *r, const char *const *allowed);
+
+/* Replies (exactly one per request).  json is stolen (decref'd). */
+void rx_reply_json(struct rx_req *r, unsigned status, json_t *json);
+void rx_reply_error(struct rx_req *r, unsigned status, const char *code, const char *field,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void rx_reply_text(struct rx_req *r, unsigned status, const char *type, const void *data,
+                   size_t len);
+/* Headers added to the reply (before rx_reply_*): Set-Cookie, Retry-After, ... */
+void rx_reply_header(struct rx_req *r, const char *name, const char *value);
+
+typedef void (*rx_handler)(struct rx_req *r);
+
+struct rx_route {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* "/api/applications/{}" : one {} segment at most */
+    rx_handler handler;
+    size_t max_body; /* 0 = RX_HTTP_MAX_BODY */
+};
+
+struct rx_http;
+
+struct rx_http_config {
+    const char *bind;   /* "127.0.0.1", "0.0.0.0" */
+    unsigned port;      /* 0 = any free port (see rx_http_port) */
+    unsigned threads;   /* pool threads */
+    unsigned timeout_s; /* idle connections are closed after this */
+    unsigned max_conns;
+    const struct rx_route *routes;
+    size_t nroutes;
+    rx_handler fallback; /* no route matched (static files); NULL = 404 */
+    void *app;
+};
+
+int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *why, size_t whylen);
+unsigned rx_http_port(const struct rx_http *h);
+void rx_http_stop(struct rx_http *h);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * rx_server.h - `ruxue serve`: the platform's HTTP/JSON API over the store
+ * (docs/api.md), and the static pages.
+ */
+#ifndef RX_SERVER_H
+#define RX_SERVER_H
+
+#include <stdbool.h>
+
+#include "../common/rx_err.h"
+
+struct rx_server_config {
+    const char *db_path;  /* the SQLite store */
+    const char *key_path; /* the personal-data key file (mode 0600) */
+    const char *bind;     /* address to listen on */
+    unsigned port;        /* 0 = any free port */
+    unsigned threads;     /* HTTP pool threads */
+    const char *web_dir;  /* static pages, or NULL */
+    const char *intake;   /* the intake id children's pseudonyms are made for */
+    bool demo;            /* demo notifier (codes to an outbox staff can read) */
+    bool secure_cookies;  /* add Secure to cookies (behind HTTPS) */
+};
+
+struct rx_server;
+
+int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, struct rx_err *err);
+unsigned rx_server_port(const struct rx_server *s);
+void rx_server_stop(struct rx_server *s);
+
+/* Create a staff account (argon2id password); for `ruxue serve --demo`
+ * and `ruxue staff add`. */
+int rx_server_add_staff(struct rx_server *s, const char *username, const char *password,
+                        const char *role, const char *district, const char *school,
+                        struct rx_err *err);
+
+#endif

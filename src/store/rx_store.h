@@ -1,0 +1,172 @@
+/*
+ * rx_store.h - the platform's storage interface (issue #5, "Store").
+ *
+ * Handlers talk to this interface only; a backend fills struct
+ * rx_store_ops.  The embedded backend is SQLite (rx_store_sqlite.c): one
+ * file in WAL mode with synchronous=FULL, checked at open; a PostgreSQL
+ * backend can follow without touching a handler.
+ *
+ * Durability: every call that changes data returns only after its
+ * transaction is on disk.  Writes go through one writer thread that
+ * commits them in groups (group commit): many submissions arriving
+ * together share one fsync, so durability does not cap throughput.
+ * Reads run on the caller's thread, on a connection of its own.
+ *
+ * Threads: every function may be called from any thread at once.
+ * Errors: 0 or -RX_E_*; -RX_E_IO (disk full, I/O error, locked store) is
+ * what the HTTP layer turns into 503 with Retry-After; nothing
+ * acknowledged is ever lost.  Strings returned in structs live until the
+ * next call with the same struct (they are owned by it: rx_application_free
+ * frees them; zero such a struct before its first use).
+ *
+ * Audit (issue #5, "Audit"): every change of an application and every
+ * staff action the handlers report (audit_append) is appended to a
+ * hash-chained audit log in the same transaction as the change: a change
+ * that is acknowledged has its entry, a change that is undone has none.
+ * app_create appends "application.create" (object: the receipt; detail:
+ * the status name, "draft" or "submitted") only when it really creates;
+ * app_update appends "application.update" (detail: the new status name).
+ * The actor is rx_application.actor.  `ruxue audit verify` (and
+ * rx_store_audit_verify in rx_store_sqlite.h) checks the chain.
+ */
+#ifndef RX_STORE_H
+#define RX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/rx_err.h"
+
+struct rx_store;
+
+/* Roles of staff accounts: what they may see is checked on every request. */
+enum rx_role {
+    RX_ROLE_CITY = 0,     /* every district of the city */
+    RX_ROLE_DISTRICT = 1, /* its own district */
+    RX_ROLE_SCHOOL = 2,   /* its own school only */
+};
+
+struct rx_staff {
+    int64_t id;
+    char username[64];
+    char pwhash[128]; /* crypto_pwhash_str (argon2id) */
+    uint8_t role;     /* enum rx_role */
+    char district[64];
+    char school[64]; /* school id for RX_ROLE_SCHOOL, else "" */
+};
+
+/* A session: a random token given to the browser in a cookie; the store
+ * keeps only its hash. */
+enum rx_subject { RX_SUBJECT_STAFF = 0, RX_SUBJECT_FAMILY = 1 };
+
+struct rx_session {
+    uint8_t token_hash[32];
+    uint8_t kind;       /* enum rx_subject */
+    int64_t subject;    /* staff id or family id */
+    char csrf[65];      /* per-session CSRF token (hex) */
+    int64_t expires_at; /* unix seconds */
+};
+
+/* An application for one child (无证明: claims, checked against records). */
+enum rx_app_status {
+    RX_APP_DRAFT = 0,
+    RX_APP_SUBMITTED = 1,
+    RX_APP_WITHDRAWN = 2,
+};
+
+struct rx_application {
+    int64_t id;
+    char receipt[32];   /* shown to the family: "RX-2027G1-8F3K2Q9M" */
+    int64_t family;     /* family id */
+    char idem_key[80];  /* the Idempotency-Key of its creation */
+    uint8_t lookup[32]; /* keyed hash of the child's ID number (rx_pii_lookup) */
+    uint8_t *sealed_id; /* the ID number, encrypted (rx_pii_seal) */
+    size_t sealed_len;
+    char masked_id[24]; /* "1101**********123X" */
+    char pseudonym[24]; /* the child's pseudonym for the intake */
+    uint8_t status;     /* enum rx_app_status */
+    char *body;         /* the application as JSON text (claims, choices) */
+    char created_at[24], updated_at[24], submitted_at[24];
+    /*
+     * Who makes this change, for the audit log (input of app_create and
+     * app_update only; never stored in the row, read back as ""):
+     * "family:12", "staff:demo".  UTF-8 without control characters.  ""
+     * means the application's own family: "family:<family>".
+     */
+    char actor[80];
+};
+
+struct rx_store_ops {
+    const char *name; /* "sqlite" */
+    void (*close)(struct rx_store *s);
+    int (*health)(struct rx_store *s, struct rx_err *err);
+
+    int (*staff_put)(struct rx_store *s, const struct rx_staff *st, int64_t *id,
+                     struct rx_err *err);
+    int (*staff_get)(struct rx_store *s, const char *username, struct rx_staff *out,
+                     struct rx_err *err); /* -RX_E_REF when there is none */
+    int (*staff_by_id)(struct rx_store *s, int64_t id, struct rx_staff *out, struct rx_err *err);
+
+    int (*family_get_or_create)(struct rx_store *s, const char *phone, int64_t *id,
+                                struct rx_err *err);
+
+    int (*session_put)(struct rx_store *s, const struct rx_session *ss, struct rx_err *err);
+    int (*session_get)(struct rx_store *s, const uint8_t token_hash[32], int64_t now,
+                       struct rx_session *out, struct rx_err *err); /* -RX_E_REF: none/expired */
+    int (*session_delete)(struct rx_store *s, const uint8_t token_hash[32], struct rx_err *err);
+
+    /* one-time codes: one live code per phone; attempts counted */
+    int (*otp_put)(struct rx_store *s, const char *phone, const uint8_t code_hash[32],
+                   int64_t expires_at, struct rx_err *err);
+    /* 0 when the code matches and is consumed; -RX_E_REF no code / expired;
+     * -RX_E_INVAL wrong code (attempts += 1; after 5 the code is gone) */
+    int (*otp_check)(struct rx_store *s, const char *phone, const uint8_t code_hash[32],
+                     int64_t now, struct rx_err *err);
+    int (*outbox_put)(struct rx_store *s, const char *phone, const char *text, struct rx_err *err);
+    /* the newest n messages, newest first, as a JSON array text (malloc'd) */
+    int (*outbox_list)(struct rx_store *s, unsigned n, char **json, struct rx_err *err);
+
+    /*
+     * Create an application, durably.  Idempotent: when (family, idem_key)
+     * exists already, nothing is written and *existed is set; out holds
+     * the stored one either way.  -RX_E_DUP when another live application
+     * of the same family or another has the same child (lookup).
+     */
+    int (*app_create)(struct rx_store *s, const struct rx_application *a, bool *existed,
+                      struct rx_application *out, struct rx_err *err);
+    int (*app_update)(struct rx_store *s, const struct rx_application *a, struct rx_err *err);
+    int (*app_get)(struct rx_store *s, const char *receipt, struct rx_application *out,
+                   struct rx_err *err);
+    /* a family's applications, oldest first: their receipts into *receipts, a
+     * malloc'd, NULL-terminated array of *n malloc'd strings (the caller frees
+     * each string, then the array) */
+    int (*app_list_family)(struct rx_store *s, int64_t family, char ***receipts, size_t *n,
+                           struct rx_err *err);
+    int64_t (*app_count)(struct rx_store *s); /* every application; -RX_E_IO on failure */
+
+    /*
+     * Append an entry to the audit log, durably (a write like the others,
+     * group-committed): a staff action the handler records, such as
+     * ("staff:demo", "staff.sign_in", "staff:demo", "").  actor, action and
+     * object are 1 to 200 bytes, detail 0 to 2000 bytes, all UTF-8 without
+     * any control character; else -RX_E_INVAL.  Keep personal data out of
+     * them: receipts and pseudonyms, never an ID number, a phone or a name.
+     */
+    int (*audit_append)(struct rx_store *s, const char *actor, const char *action,
+                        const char *object, const char *detail, struct rx_err *err);
+};
+
+struct rx_store {
+    const struct rx_store_ops *ops;
+};
+
+/* Open (and migrate) the SQLite store at path; the file is created when missing. */
+int rx_store_open_sqlite(const char *path, struct rx_store **out, struct rx_err *err);
+
+/* The schema version the code expects (the number of migrations). */
+int rx_store_schema_version(void);
+
+void rx_application_free(struct rx_application *a);
+
+#endif

@@ -1,0 +1,2424 @@
+/*
+ * rx_store_sqlite.c - the embedded store: rx_store.h on one SQLite file
+ * (issue #5, "Store").
+ *
+ * The file reads top-down:
+ *   limits and schema   the numbered migrations, each run once, at open
+ *   statements          every SQL text, prepared once per connection
+ *   errors              SQLite result codes to rx_err, naming the operation
+ *   connections         open, the checked pragmas, the statement cache
+ *   readers             a pool of query-only connections
+ *   writer              the job queue and the group-commit thread
+ *   audit               the hash chain: the hash of an entry, the head, an append
+ *   write jobs          what each write does inside its savepoint
+ *   operations          struct rx_store_ops: check the arguments, then read
+ *                       on the caller's thread or queue a job
+ *   open and close
+ *   audit verification  the chain checked from a read-only connection
+ *
+ * Durability.  The writer's connection runs with journal_mode=WAL and
+ * synchronous=FULL, both read back at open (a store that cannot give them
+ * is refused), so every COMMIT ends with an fsync of the WAL.  One thread
+ * owns that connection.  A write call queues a job and sleeps; the writer
+ * takes every queued job (up to BATCH_MAX), runs them in one BEGIN
+ * IMMEDIATE ... COMMIT, each inside its own SAVEPOINT, then wakes them all.
+ * So N writes that arrive together share one fsync; a job that fails (a
+ * constraint) undoes only itself and gets its own error; and a COMMIT that
+ * fails (disk full, I/O error, a lock held past the busy timeout) fails
+ * every job of the batch with -RX_E_IO.  A caller hears 0 only once its
+ * transaction is on disk.  The writer outlives a failed batch: the next one
+ * succeeds once there is space again.
+ *
+ * Invariants:
+ *   - only the writer thread uses s->w (after open); a read connection is
+ *     used by one thread at a time: it is out of the pool while in use;
+ *   - a job lives on its caller's stack; the writer reads it freely (the
+ *     caller sleeps until done) and sets done only under s->mu, after which
+ *     it never touches the job again;
+ *   - every statement is reset after use, so no connection keeps a read
+ *     snapshot or a lock between calls;
+ *   - messages name the operation and the reason, never a value: no phone,
+ *     ID number, lookup hash, receipt, username or code.
+ *
+ * Audit.  The writer keeps the head of the audit chain (the last entry's
+ * seq and hash) in memory, read from the file at open.  An entry is written
+ * inside the savepoint of the job that makes it (app_create, app_update,
+ * audit_append), so it commits or is undone with that job's change.  A job
+ * that is undone puts the head back as it was before the job; a batch that
+ * fails as a whole marks the head stale, and it is read again from the file
+ * (at once, or at the start of the next batch, under its write lock).  The
+ * head is never re-read while things go well: a tail deleted behind the
+ * store's back then shows as a gap at the next entry instead of being
+ * covered over.
+ *
+ * Time stamps (created_at, updated_at, submitted_at) are UTC text,
+ * "2027-05-01T08:00:00Z", taken by the writer unless the caller gave one.
+ *
+ * Beyond rx_store.h, for handlers: staff_put with st->id > 0 updates that
+ * account; app_create's -RX_E_DUP names err->field "lookup" (the child has
+ * a live application) or "receipt" (the caller's receipt number is taken:
+ * draw another and retry); an all-zero lookup means "no ID number yet" and
+ * is stored as NULL, which the live-child index ignores; app_update with a
+ * NULL body keeps the body; session_delete of a missing session is 0.
+ *
+ * Left out on purpose ("Bloat"): pruning of expired sessions and codes (an
+ * expired row is refused, and the next put for the same key replaces it; a
+ * janitor job can come later), online backup, a cap on read connections
+ * (the HTTP thread pool bounds them), down-migrations.
+ *
+ * References: https://sqlite.org/wal.html,
+ * https://sqlite.org/pragma.html#pragma_synchronous,
+ * https://sqlite.org/lang_savepoint.html, https://sqlite.org/rescode.html,
+ * https://sqlite.org/partialindex.html.
+ */
+#include "rx_store_sqlite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ================================================================ limits and schema */
+
+#define BATCH_MAX 1024        /* jobs in one group commit */
+#define BUSY_MS 5000          /* how long a connection waits for a lock */
+#define PHONE_MAX 32          /* bytes of a phone number */
+#define TEXT_MAX 4096         /* bytes of one outbox message */
+#define BODY_MAX (1u << 20)   /* bytes of an application's JSON body */
+#define SEALED_MAX 1024       /* bytes of a sealed ID number */
+#define OUTBOX_LIST_MAX 1000  /* messages outbox_list returns at most */
+#define OTP_TRIES 5           /* wrong codes before a code is gone */
+#define AUDIT_FIELD_MAX 200   /* bytes of an audit entry's actor, action, object */
+#define AUDIT_DETAIL_MAX 2000 /* bytes of an audit entry's detail */
+#define AUDIT_DOMAIN "ruxue-audit-v1\n"
+
+/*
+ * The migrations, in order: migrations[i] takes schema version i to i + 1.
+ * A migration is never edited once released; a change is a new entry.
+ * meta.schema_version records how many have run.
+ */
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE meta (\n"
+    "    key   TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE staff (\n"
+    "    id         INTEGER PRIMARY KEY,\n"
+    "    username   TEXT NOT NULL UNIQUE,\n"
+    "    pwhash     TEXT NOT NULL,\n"
+    "    role       INTEGER NOT NULL CHECK (role BETWEEN 0 AND 2),\n"
+    "    district   TEXT NOT NULL DEFAULT '',\n"
+    "    school     TEXT NOT NULL DEFAULT '',\n"
+    "    created_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE families (\n"
+    "    id         INTEGER PRIMARY KEY,\n"
+    "    phone      TEXT NOT NULL UNIQUE,\n"
+    "    created_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE sessions (\n"
+    "    token_hash BLOB PRIMARY KEY CHECK (length(token_hash) = 32),\n"
+    "    kind       INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 1),\n"
+    "    subject    INTEGER NOT NULL,\n"
+    "    csrf       TEXT NOT NULL,\n"
+    "    expires_at INTEGER NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE otp (\n"
+    "    phone      TEXT PRIMARY KEY,\n"
+    "    code_hash  BLOB NOT NULL CHECK (length(code_hash) = 32),\n"
+    "    expires_at INTEGER NOT NULL,\n"
+    "    attempts   INTEGER NOT NULL DEFAULT 0\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE outbox (\n"
+    "    id         INTEGER PRIMARY KEY,\n"
+    "    phone      TEXT NOT NULL,\n"
+    "    text       TEXT NOT NULL,\n"
+    "    created_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE applications (\n"
+    "    id           INTEGER PRIMARY KEY,\n"
+    "    receipt      TEXT NOT NULL UNIQUE,\n"
+    "    family       INTEGER NOT NULL REFERENCES families(id),\n"
+    "    idem_key     TEXT NOT NULL,\n"
+    "    lookup       BLOB CHECK (lookup IS NULL OR length(lookup) = 32),\n"
+    "    sealed_id    BLOB,\n"
+    "    masked_id    TEXT NOT NULL DEFAULT '',\n"
+    "    pseudonym    TEXT NOT NULL DEFAULT '',\n"
+    "    status       INTEGER NOT NULL CHECK (status BETWEEN 0 AND 2),\n"
+    "    body         TEXT NOT NULL,\n"
+    "    created_at   TEXT NOT NULL,\n"
+    "    updated_at   TEXT NOT NULL,\n"
+    "    submitted_at TEXT,\n"
+    "    UNIQUE (family, idem_key)\n"
+    ");\n"
+    /* one child, at most one live (not withdrawn) application */
+    "CREATE UNIQUE INDEX applications_live_child ON applications(lookup) WHERE status != 2;\n",
+
+    /* 2: the hash-chained audit log (rx_store_sqlite.h) */
+    "CREATE TABLE audit (\n"
+    "    seq    INTEGER PRIMARY KEY,\n"
+    "    at     TEXT NOT NULL,\n"
+    "    actor  TEXT NOT NULL,\n"
+    "    action TEXT NOT NULL,\n"
+    "    object TEXT NOT NULL,\n"
+    "    detail TEXT NOT NULL,\n"
+    "    prev   BLOB NOT NULL,\n"
+    "    hash   BLOB NOT NULL\n"
+    ");\n",
+};
+
+#define MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+_Static_assert(RX_APP_WITHDRAWN == 2, "the live-child index hard-codes withdrawn as 2");
+
+int rx_store_schema_version(void)
+{
+    return MIGRATIONS;
+}
+
+/* ================================================================ statements */
+
+#define STAFF_COLS "id, username, pwhash, role, district, school"
+#define APP_COLS                                                                                   \
+    "id, receipt, family, idem_key, lookup, sealed_id, masked_id, pseudonym, status, body, "       \
+    "created_at, updated_at, submitted_at"
+
+/* Every statement any connection runs: name and SQL from one table. */
+#define STMT_MAP(X)                                                                                \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SAVEPOINT, "SAVEPOINT job")                                                                  \
+    X(RELEASE, "RELEASE job")                                                                      \
+    X(ROLLBACK_TO, "ROLLBACK TO job")                                                              \
+    X(TABLES, "SELECT count(*), count(*) FILTER (WHERE name = 'meta') FROM sqlite_schema "         \
+              "WHERE type = 'table'")                                                              \
+    X(VERSION_GET, "SELECT value FROM meta WHERE key = 'schema_version'")                          \
+    X(VERSION_SET, "INSERT INTO meta(key, value) VALUES ('schema_version', ?1) "                   \
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                        \
+    X(STAFF_INSERT, "INSERT INTO staff(username, pwhash, role, district, school, created_at) "     \
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                             \
+    X(STAFF_UPDATE, "UPDATE staff SET username = ?1, pwhash = ?2, role = ?3, district = ?4, "      \
+                    "school = ?5 WHERE id = ?6")                                                   \
+    X(STAFF_BY_NAME, "SELECT " STAFF_COLS " FROM staff WHERE username = ?1")                       \
+    X(STAFF_BY_ID, "SELECT " STAFF_COLS " FROM staff WHERE id = ?1")                               \
+    X(FAMILY_INSERT, "INSERT INTO families(phone, created_at) VALUES (?1, ?2) "                    \
+                     "ON CONFLICT(phone) DO NOTHING")                                              \
+    X(FAMILY_BY_PHONE, "SELECT id FROM families WHERE phone = ?1")                                 \
+    X(SESSION_PUT, "INSERT OR REPLACE INTO sessions(token_hash, kind, subject, csrf, expires_at) " \
+                   "VALUES (?1, ?2, ?3, ?4, ?5)")                                                  \
+    X(SESSION_GET, "SELECT kind, subject, csrf, expires_at FROM sessions WHERE token_hash = ?1")   \
+    X(SESSION_DELETE, "DELETE FROM sessions WHERE token_hash = ?1")                                \
+    X(OTP_PUT, "INSERT OR REPLACE INTO otp(phone, code_hash, expires_at, attempts) "               \
+               "VALUES (?1, ?2, ?3, 0)")                                                           \
+    X(OTP_GET, "SELECT code_hash, expires_at, attempts FROM otp WHERE phone = ?1")                 \
+    X(OTP_TRIED, "UPDATE otp SET attempts = attempts + 1 WHERE phone = ?1")                        \
+    X(OTP_DELETE, "DELETE FROM otp WHERE phone = ?1")                                              \
+    X(OUTBOX_PUT, "INSERT INTO outbox(phone, text, created_at) VALUES (?1, ?2, ?3)")               \
+    X(OUTBOX_LIST, "SELECT phone, text, created_at FROM outbox ORDER BY id DESC LIMIT ?1")         \
+    X(APP_BY_IDEM, "SELECT " APP_COLS " FROM applications WHERE family = ?1 AND idem_key = ?2")    \
+    X(APP_BY_ID, "SELECT " APP_COLS " FROM applications WHERE id = ?1")                            \
+    X(APP_BY_RECEIPT, "SELECT " APP_COLS " FROM applications WHERE receipt = ?1")                  \
+    X(APP_RECEIPT_USED, "SELECT 1 FROM applications WHERE receipt = ?1")                           \
+    X(APP_CHILD_LIVE, "SELECT 1 FROM applications WHERE lookup = ?1 AND status != 2")              \
+    X(APP_INSERT, "INSERT INTO applications(receipt, family, idem_key, lookup, sealed_id, "        \
+                  "masked_id, pseudonym, status, body, created_at, updated_at, submitted_at) "     \
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                    \
+    X(APP_UPDATE,                                                                                  \
+      "UPDATE applications SET body = coalesce(?1, body), status = ?2, updated_at = ?3, "          \
+      "submitted_at = ?4 WHERE receipt = ?5 AND family = ?6")                                      \
+    X(APP_LIST_FAMILY, "SELECT receipt FROM applications WHERE family = ?1 ORDER BY id")           \
+    X(APP_COUNT, "SELECT count(*) FROM applications")                                              \
+    X(AUDIT_HEAD, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                         \
+    X(AUDIT_INSERT, "INSERT INTO audit(seq, at, actor, action, object, detail, prev, hash) "       \
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+
+enum stmt_id {
+#define STMT_ENUM(name, sql) ST_##name,
+    STMT_MAP(STMT_ENUM)
+#undef STMT_ENUM
+        ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+#define STMT_SQL(name, sql) sql,
+    STMT_MAP(STMT_SQL)
+#undef STMT_SQL
+};
+
+/* ================================================================ types */
+
+/* The head of the audit chain: the last entry (seq 0 and zeros: none yet). */
+struct chain {
+    int64_t seq;
+    uint8_t hash[32];
+};
+
+/* One SQLite connection and its prepared statements. */
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT]; /* prepared on first use, reset after each */
+    struct conn *next;          /* next idle reader in the pool */
+};
+
+/* The write operations, run by the writer thread. */
+enum op {
+    OP_STAFF_PUT,
+    OP_FAMILY,
+    OP_SESSION_PUT,
+    OP_SESSION_DELETE,
+    OP_OTP_PUT,
+    OP_OTP_CHECK,
+    OP_OUTBOX_PUT,
+    OP_APP_CREATE,
+    OP_APP_UPDATE,
+    OP_AUDIT,
+    OP_PRAGMA,
+};
+
+static const char *const op_name[] = {
+    [OP_STAFF_PUT] = "staff_put",     [OP_FAMILY] = "family_get_or_create",
+    [OP_SESSION_PUT] = "session_put", [OP_SESSION_DELETE] = "session_delete",
+    [OP_OTP_PUT] = "otp_put",         [OP_OTP_CHECK] = "otp_check",
+    [OP_OUTBOX_PUT] = "outbox_put",   [OP_APP_CREATE] = "app_create",
+    [OP_APP_UPDATE] = "app_update",   [OP_AUDIT] = "audit_append",
+    [OP_PRAGMA] = "pragma",
+};
+
+/*
+ * A write waiting for the writer.  The arguments are borrowed from the
+ * caller, who sleeps until done; the results are read by the caller after.
+ */
+struct job {
+    enum op op;
+    /* arguments (those of op) */
+    const struct rx_staff *staff;
+    const struct rx_session *session;
+    const struct rx_application *app_in;
+    const char *phone;
+    const char *text;    /* outbox text; the PRAGMA's SQL */
+    const uint8_t *hash; /* session token hash or code hash */
+    int64_t time;        /* otp expires_at, or otp_check's now */
+    /* audit_append's entry */
+    const char *actor, *action, *object, *detail;
+    /* results */
+    int rc;                    /* 0 or -RX_E_*: the job's writes were undone */
+    int db_rc;                 /* the SQLite code of the job's failure, if it was one */
+    int verdict;               /* otp_check: 0 or -RX_E_*; its writes commit anyway */
+    struct rx_err err;         /* the message of rc or verdict */
+    int64_t id;                /* staff_put, family_get_or_create */
+    bool existed;              /* app_create found (family, idem_key) */
+    struct rx_application app; /* app_create: the stored row (owned by the job) */
+    char pragma[64];           /* OP_PRAGMA: the first column */
+    /* hand-off */
+    bool done;           /* set by the writer under s->mu, after the commit */
+    pthread_cond_t cond; /* signalled with done */
+    struct job *next;    /* in the queue */
+};
+
+struct sq_store {
+    struct rx_store base; /* first: struct rx_store * converts to this */
+    char *path;
+    /* the writer */
+    struct conn *w;      /* the write connection: only the writer thread uses it */
+    pthread_t writer;    /* the group-commit thread */
+    pthread_mutex_t mu;  /* guards the queue, stopping, commits and every job's done */
+    pthread_cond_t wake; /* the writer waits on it for jobs */
+    struct job *head;    /* the queue, oldest first */
+    struct job *tail;    /* the newest, or NULL */
+    bool stopping;       /* close has begun: no new jobs */
+    int64_t commits;     /* batches committed */
+    struct chain audit;  /* the audit head: only the writer thread uses it (after open) */
+    bool audit_stale;    /* a failed batch may have moved it: read it again first */
+    /* the readers */
+    pthread_mutex_t pool_mu; /* guards pool */
+    struct conn *pool;       /* idle read connections */
+};
+
+static const struct rx_store_ops sqlite_ops;
+
+static struct sq_store *sq(struct rx_store *s)
+{
+    return (struct sq_store *)s;
+}
+
+/* ================================================================ errors */
+
+/* The reason for an SQLite result code, in words that hold no data. */
+static const char *db_reason(int rc, int *code)
+{
+    *code = -RX_E_IO;
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        return "disk full";
+    case SQLITE_IOERR:
+        return "I/O error";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return "the store is locked (busy timeout)";
+    case SQLITE_READONLY:
+        return "the store is read-only";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return "the store file is damaged or not a database";
+    case SQLITE_CANTOPEN:
+        return "cannot open the store file";
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return "permission denied";
+    case SQLITE_NOMEM:
+        *code = -RX_E_NOMEM;
+        return "out of memory";
+    case SQLITE_TOOBIG:
+        *code = -RX_E_RANGE;
+        return "value too large";
+    case SQLITE_CONSTRAINT:
+        switch (rc) {
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+            *code = -RX_E_DUP;
+            return "already exists";
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+            *code = -RX_E_REF;
+            return "refers to an unknown row";
+        default:
+            *code = -RX_E_INVAL;
+            return "value not allowed";
+        }
+    }
+    return sqlite3_errstr(rc); /* a fixed text per code, never data */
+}
+
+/* Record an SQLite failure of op in err: "app_create: disk full". */
+static int db_fail(struct rx_err *err, const char *op, int rc)
+{
+    int code;
+    const char *why = db_reason(rc, &code);
+    return rx_err_set(err, code, NULL, 0, NULL, "%s: %s", op, why);
+}
+
+static bool is_unique(int rc)
+{
+    return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+/* ================================================================ connections */
+
+static void conn_close(struct conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/*
+ * Open a connection to path with the busy timeout; a reader is query-only.
+ * The file must exist (open creates it with mode 0600 first).
+ */
+static int conn_open(const char *path, bool writer, struct conn **out, struct rx_err *err)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "open: out of memory");
+    int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_extended_result_codes(c->db, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(c->db, BUSY_MS);
+    if (rc == SQLITE_OK && !writer)
+        rc = sqlite3_exec(c->db, "PRAGMA query_only = ON", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        conn_close(c);
+        return db_fail(err, "open", rc);
+    }
+    *out = c;
+    return 0;
+}
+
+/* The cached statement id of c, prepared on first use. */
+static int stmt(struct conn *c, enum stmt_id id, sqlite3_stmt **out)
+{
+    if (!c->st[id]) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                    NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    *out = c->st[id];
+    return SQLITE_OK;
+}
+
+/* Reset q after use: no snapshot or lock stays, no pointer stays bound. */
+static void stmt_done(sqlite3_stmt *q)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+}
+
+/* Binders that keep the first failure in *rc, so a run of them needs one check. */
+static void b_int(sqlite3_stmt *q, int i, int64_t v, int *rc)
+{
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_bind_int64(q, i, v);
+}
+
+static void b_text(sqlite3_stmt *q, int i, const char *v, int *rc)
+{
+    if (*rc == SQLITE_OK)
+        *rc = v ? sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+}
+
+static void b_blob(sqlite3_stmt *q, int i, const void *v, size_t n, int *rc)
+{
+    if (*rc == SQLITE_OK)
+        *rc = v ? sqlite3_bind_blob64(q, i, v, n, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+}
+
+/* Run a statement that returns no row we need; it is reset after. */
+static int run(struct conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, id, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(q);
+    stmt_done(q);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Step a bound statement once and reset it: SQLITE_OK when it ran to the end. */
+static int step_once(sqlite3_stmt *q)
+{
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Step q once if its bindings (rc) went well; reset it either way. */
+static int finish(sqlite3_stmt *q, int rc)
+{
+    if (rc == SQLITE_OK)
+        return step_once(q);
+    stmt_done(q);
+    return rc;
+}
+
+/* Copy text column i into dst[size], cut to fit (values were checked on the way in). */
+static void col_text(sqlite3_stmt *q, int i, char *dst, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    size_t n = t ? (size_t)sqlite3_column_bytes(q, i) : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+/* Copy a 32-byte blob column; anything else reads as zeros. */
+static void col_hash(sqlite3_stmt *q, int i, uint8_t dst[32])
+{
+    const void *b = sqlite3_column_blob(q, i);
+    if (b && sqlite3_column_bytes(q, i) == 32)
+        memcpy(dst, b, 32);
+    else
+        memset(dst, 0, 32);
+}
+
+/* The first column of the first row of sql (a PRAGMA), as text into out. */
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    out[0] = '\0';
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        col_text(q, 0, out, size);
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/*
+ * The writer's settings, each read back: WAL, synchronous=FULL (2), foreign
+ * keys on.  A store that cannot give them would acknowledge writes that a
+ * power cut can lose, so it is refused.
+ */
+static int writer_pragmas(struct conn *c, struct rx_err *err)
+{
+    char v[32];
+    int rc = pragma_text(c->db, "PRAGMA journal_mode = WAL", v, sizeof(v));
+    if (rc != SQLITE_OK)
+        return db_fail(err, "open", rc);
+    if (strcasecmp(v, "wal") != 0)
+        return rx_err_set(err, -RX_E_IO, NULL, 0, "journal_mode",
+                          "open: expected journal_mode wal, found '%s'", v);
+    rc = pragma_text(c->db, "PRAGMA synchronous = FULL", v, sizeof(v));
+    if (rc == SQLITE_OK)
+        rc = pragma_text(c->db, "PRAGMA synchronous", v, sizeof(v));
+    if (rc != SQLITE_OK)
+        return db_fail(err, "open", rc);
+    if (strcmp(v, "2") != 0)
+        return rx_err_set(err, -RX_E_IO, NULL, 0, "synchronous",
+                          "open: expected synchronous 2 (FULL), found '%s'", v);
+    rc = pragma_text(c->db, "PRAGMA foreign_keys = ON", v, sizeof(v));
+    if (rc == SQLITE_OK)
+        rc = pragma_text(c->db, "PRAGMA foreign_keys", v, sizeof(v));
+    if (rc != SQLITE_OK)
+        return db_fail(err, "open", rc);
+    if (strcmp(v, "1") != 0)
+        return rx_err_set(err, -RX_E_IO, NULL, 0, "foreign_keys",
+                          "open: expected foreign_keys 1, found '%s'", v);
+    return 0;
+}
+
+/* ================================================================ migrations */
+
+/* The schema version the file holds: 0 for an empty file. */
+static int version_read(struct conn *c, long *version, struct rx_err *err)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_TABLES, &q);
+    if (rc != SQLITE_OK)
+        return db_fail(err, "open", rc);
+    rc = sqlite3_step(q);
+    int64_t tables = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    int64_t meta = rc == SQLITE_ROW ? sqlite3_column_int64(q, 1) : 0;
+    stmt_done(q);
+    if (rc != SQLITE_ROW)
+        return db_fail(err, "open", rc);
+    if (!meta) {
+        if (tables)
+            return rx_err_set(err, -RX_E_STATE, NULL, 0, "schema_version",
+                              "open: expected a ruxue store, found a database without one");
+        *version = 0;
+        return 0;
+    }
+    rc = stmt(c, ST_VERSION_GET, &q);
+    if (rc != SQLITE_OK)
+        return db_fail(err, "open", rc);
+    rc = sqlite3_step(q);
+    char text[32] = "";
+    if (rc == SQLITE_ROW)
+        col_text(q, 0, text, sizeof(text));
+    stmt_done(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(err, "open", rc);
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!text[0] || *end || errno || v < 1)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "schema_version",
+                          "open: expected a schema version, found '%.16s'", text);
+    *version = v;
+    return 0;
+}
+
+/* The file's schema version, refused when this code does not know it. */
+static int version_check(struct conn *c, long *version, struct rx_err *err)
+{
+    int ret = version_read(c, version, err);
+    if (ret == 0 && *version > MIGRATIONS)
+        ret = rx_err_set(err, -RX_E_STATE, NULL, 0, "schema_version",
+                         "open: the store has schema version %ld, newer than this ruxue knows "
+                         "(%d); run a newer ruxue",
+                         *version, MIGRATIONS);
+    return ret;
+}
+
+/*
+ * Bring the file to MIGRATIONS, in one transaction: each missing migration
+ * runs once and meta.schema_version follows it.
+ */
+static int migrate(struct conn *c, struct rx_err *err)
+{
+    int rc = run(c, ST_BEGIN);
+    if (rc != SQLITE_OK)
+        return db_fail(err, "open: migrate", rc);
+    long version = 0;
+    int ret = version_check(c, &version, err);
+    for (long i = version; ret == 0 && i < MIGRATIONS; i++) {
+        rc = sqlite3_exec(c->db, migrations[i], NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_stmt *q;
+            char v[24];
+            snprintf(v, sizeof(v), "%ld", i + 1);
+            rc = stmt(c, ST_VERSION_SET, &q);
+            if (rc == SQLITE_OK) {
+                b_text(q, 1, v, &rc);
+                rc = finish(q, rc);
+            }
+        }
+        if (rc != SQLITE_OK) {
+            int code;
+            const char *why = db_reason(rc, &code);
+            ret = rx_err_set(err, code, NULL, 0, "schema_version", "open: migration %ld failed: %s",
+                             i + 1, why);
+        }
+    }
+    if (ret == 0) {
+        rc = run(c, ST_COMMIT);
+        if (rc != SQLITE_OK)
+            ret = db_fail(err, "open: migrate", rc);
+    }
+    if (!sqlite3_get_autocommit(c->db))
+        run(c, ST_ROLLBACK);
+    return ret;
+}
+
+/* ================================================================ readers */
+
+/* A read connection of the pool, opened when none is idle. */
+static int reader_take(struct sq_store *s, struct conn **out, struct rx_err *err)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    struct conn *c = s->pool;
+    if (c)
+        s->pool = c->next;
+    pthread_mutex_unlock(&s->pool_mu);
+    if (!c) {
+        int ret = conn_open(s->path, false, &c, err);
+        if (ret < 0)
+            return ret;
+    }
+    c->next = NULL;
+    *out = c;
+    return 0;
+}
+
+static void reader_give(struct sq_store *s, struct conn *c)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    c->next = s->pool;
+    s->pool = c;
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+/* ================================================================ rows */
+
+/* The current time as "2027-05-01T08:00:00Z". */
+static void now_stamp(char out[24])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, 24, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 24, "1970-01-01T00:00:00Z");
+}
+
+static void row_staff(sqlite3_stmt *q, struct rx_staff *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = sqlite3_column_int64(q, 0);
+    col_text(q, 1, out->username, sizeof(out->username));
+    col_text(q, 2, out->pwhash, sizeof(out->pwhash));
+    out->role = (uint8_t)sqlite3_column_int(q, 3);
+    col_text(q, 4, out->district, sizeof(out->district));
+    col_text(q, 5, out->school, sizeof(out->school));
+}
+
+/* An application row (APP_COLS) into out, whose body and sealed_id are malloc'd. */
+static int row_app(sqlite3_stmt *q, struct rx_application *out)
+{
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    a.id = sqlite3_column_int64(q, 0);
+    col_text(q, 1, a.receipt, sizeof(a.receipt));
+    a.family = sqlite3_column_int64(q, 2);
+    col_text(q, 3, a.idem_key, sizeof(a.idem_key));
+    col_hash(q, 4, a.lookup);
+    const void *sealed = sqlite3_column_blob(q, 5);
+    size_t sealed_len = sealed ? (size_t)sqlite3_column_bytes(q, 5) : 0;
+    col_text(q, 6, a.masked_id, sizeof(a.masked_id));
+    col_text(q, 7, a.pseudonym, sizeof(a.pseudonym));
+    a.status = (uint8_t)sqlite3_column_int(q, 8);
+    const unsigned char *body = sqlite3_column_text(q, 9);
+    size_t body_len = body ? (size_t)sqlite3_column_bytes(q, 9) : 0;
+    col_text(q, 10, a.created_at, sizeof(a.created_at));
+    col_text(q, 11, a.updated_at, sizeof(a.updated_at));
+    col_text(q, 12, a.submitted_at, sizeof(a.submitted_at));
+    a.body = malloc(body_len + 1);
+    if (sealed_len)
+        a.sealed_id = malloc(sealed_len);
+    if (!a.body || (sealed_len && !a.sealed_id)) {
+        rx_application_free(&a);
+        return -RX_E_NOMEM;
+    }
+    if (body_len)
+        memcpy(a.body, body, body_len);
+    a.body[body_len] = '\0';
+    if (sealed_len)
+        memcpy(a.sealed_id, sealed, sealed_len);
+    a.sealed_len = sealed_len;
+    *out = a;
+    return 0;
+}
+
+/*
+ * Step a bound application query once: *found, and the row into out (whose
+ * old contents are not freed: out is fresh).  q is reset after.
+ */
+static int app_fetch(sqlite3_stmt *q, struct rx_application *out, bool *found, int *db_rc,
+                     const char *op, struct rx_err *err)
+{
+    int rc = sqlite3_step(q);
+    int ret = 0;
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW) {
+        ret = row_app(q, out);
+        if (ret < 0)
+            rx_err_set(err, ret, NULL, 0, NULL, "%s: out of memory", op);
+    } else if (rc != SQLITE_DONE) {
+        ret = db_fail(err, op, rc);
+        if (db_rc)
+            *db_rc = rc;
+    }
+    stmt_done(q);
+    return ret;
+}
+
+/* A lookup of all zeros means "no child ID yet": stored as NULL, unique-free. */
+static bool has_lookup(const uint8_t lookup[32])
+{
+    for (int i = 0; i < 32; i++)
+        if (lookup[i])
+            return true;
+    return false;
+}
+
+/* ================================================================ audit */
+
+/* Bytes of text (not NUL-terminated: what a column holds). */
+struct span {
+    const char *p;
+    size_t n;
+};
+
+static struct span span_of(const char *s)
+{
+    return (struct span){s, strlen(s)};
+}
+
+/*
+ * The hash of entry seq: SHA-256(prev || "ruxue-audit-v1\n" seq "\n" at "\n"
+ * actor "\n" action "\n" object "\n" detail); f holds at, actor, action,
+ * object and detail.
+ */
+static void audit_hash(const uint8_t prev[32], int64_t seq, const struct span f[5], uint8_t out[32])
+{
+    char num[24];
+    int len = snprintf(num, sizeof(num), "%lld", (long long)seq);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, prev, 32);
+    crypto_hash_sha256_update(&st, (const unsigned char *)AUDIT_DOMAIN, strlen(AUDIT_DOMAIN));
+    crypto_hash_sha256_update(&st, (const unsigned char *)num, (unsigned long long)len);
+    for (int i = 0; i < 5; i++) {
+        crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+        crypto_hash_sha256_update(&st, (const unsigned char *)f[i].p, f[i].n);
+    }
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* Read the head of the chain (the last entry) into *ch.  An SQLite code. */
+static int chain_load(struct conn *c, struct chain *ch)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_AUDIT_HEAD, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(q);
+    struct chain h = {0};
+    if (rc == SQLITE_ROW) {
+        h.seq = sqlite3_column_int64(q, 0);
+        col_hash(q, 1, h.hash);
+    }
+    stmt_done(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rc;
+    *ch = h;
+    return SQLITE_OK;
+}
+
+/*
+ * Append the entry after *ch in the current transaction, time-stamped now;
+ * *ch becomes that entry once it is written.  An SQLite code.
+ */
+static int audit_put(struct conn *c, struct chain *ch, const char *actor, const char *action,
+                     const char *object, const char *detail)
+{
+    char at[24];
+    now_stamp(at);
+    struct chain next = {.seq = ch->seq + 1};
+    const struct span f[5] = {span_of(at), span_of(actor), span_of(action), span_of(object),
+                              span_of(detail)};
+    audit_hash(ch->hash, next.seq, f, next.hash);
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_AUDIT_INSERT, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    b_int(q, 1, next.seq, &rc);
+    b_text(q, 2, at, &rc);
+    b_text(q, 3, actor, &rc);
+    b_text(q, 4, action, &rc);
+    b_text(q, 5, object, &rc);
+    b_text(q, 6, detail, &rc);
+    b_blob(q, 7, ch->hash, 32, &rc);
+    b_blob(q, 8, next.hash, 32, &rc);
+    rc = finish(q, rc);
+    if (rc == SQLITE_OK)
+        *ch = next;
+    return rc;
+}
+
+/* ================================================================ write jobs */
+
+/* An SQLite failure of job j: the message, and the code kept for the writer. */
+static int jfail(struct job *j, int rc)
+{
+    j->db_rc = rc;
+    return db_fail(&j->err, op_name[j->op], rc);
+}
+
+static const char *const status_name[] = {
+    [RX_APP_DRAFT] = "draft",
+    [RX_APP_SUBMITTED] = "submitted",
+    [RX_APP_WITHDRAWN] = "withdrawn",
+};
+
+/* The audit entry of job j, after the head *ch: 0 or -RX_E_* with j->err set. */
+static int job_audit_put(struct conn *c, struct chain *ch, struct job *j, const char *actor,
+                         const char *action, const char *object, const char *detail)
+{
+    int rc = audit_put(c, ch, actor, action, object, detail);
+    if (is_unique(rc)) /* the next seq is taken: a row was added behind the store's back */
+        return rx_err_set(&j->err, -RX_E_STATE, NULL, 0, "audit",
+                          "%s: the audit log was changed outside the store; run `ruxue audit "
+                          "verify` and restart",
+                          op_name[j->op]);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+/* The actor of an application change: its own, else the application's family. */
+static void app_actor(const struct rx_application *a, char out[80])
+{
+    if (a->actor[0])
+        snprintf(out, 80, "%s", a->actor);
+    else
+        snprintf(out, 80, "family:%lld", (long long)a->family);
+}
+
+/*
+ * Each runs on the writer's connection inside the job's SAVEPOINT and
+ * returns 0 or -RX_E_* with j->err set; on an error the writer undoes the
+ * job's writes.
+ */
+
+static int job_staff_put(struct conn *c, struct job *j)
+{
+    const struct rx_staff *st = j->staff;
+    const char *op = op_name[j->op];
+    char stamp[24];
+    now_stamp(stamp);
+    sqlite3_stmt *q;
+    int rc = stmt(c, st->id ? ST_STAFF_UPDATE : ST_STAFF_INSERT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, st->username, &rc);
+    b_text(q, 2, st->pwhash, &rc);
+    b_int(q, 3, st->role, &rc);
+    b_text(q, 4, st->district, &rc);
+    b_text(q, 5, st->school, &rc);
+    if (st->id)
+        b_int(q, 6, st->id, &rc);
+    else
+        b_text(q, 6, stamp, &rc);
+    rc = finish(q, rc);
+    if (is_unique(rc))
+        return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "username", "%s: this username is taken",
+                          op);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    if (st->id && sqlite3_changes(c->db) == 0)
+        return rx_err_set(&j->err, -RX_E_REF, NULL, 0, "id", "%s: no staff account with this id",
+                          op);
+    j->id = st->id ? st->id : sqlite3_last_insert_rowid(c->db);
+    return 0;
+}
+
+static int job_family(struct conn *c, struct job *j)
+{
+    char stamp[24];
+    now_stamp(stamp);
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_FAMILY_INSERT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->phone, &rc);
+    b_text(q, 2, stamp, &rc);
+    rc = finish(q, rc);
+    if (rc == SQLITE_OK)
+        rc = stmt(c, ST_FAMILY_BY_PHONE, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->phone, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        j->id = sqlite3_column_int64(q, 0);
+    stmt_done(q);
+    if (rc != SQLITE_ROW)
+        return jfail(j, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
+    return 0;
+}
+
+static int job_session_put(struct conn *c, struct job *j)
+{
+    const struct rx_session *ss = j->session;
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_SESSION_PUT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_blob(q, 1, ss->token_hash, 32, &rc);
+    b_int(q, 2, ss->kind, &rc);
+    b_int(q, 3, ss->subject, &rc);
+    b_text(q, 4, ss->csrf, &rc);
+    b_int(q, 5, ss->expires_at, &rc);
+    rc = finish(q, rc);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+/* A statement with one key bound: session delete, otp delete/tried. */
+static int run_keyed(struct conn *c, enum stmt_id id, const void *key, size_t blob_len,
+                     int *sqlite_rc)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, id, &q);
+    if (rc == SQLITE_OK) {
+        if (blob_len)
+            b_blob(q, 1, key, blob_len, &rc);
+        else
+            b_text(q, 1, key, &rc);
+        rc = finish(q, rc);
+    }
+    *sqlite_rc = rc;
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int job_session_delete(struct conn *c, struct job *j)
+{
+    int rc;
+    if (run_keyed(c, ST_SESSION_DELETE, j->hash, 32, &rc) < 0)
+        return jfail(j, rc);
+    return 0;
+}
+
+static int job_otp_put(struct conn *c, struct job *j)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_OTP_PUT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->phone, &rc);
+    b_blob(q, 2, j->hash, 32, &rc);
+    b_int(q, 3, j->time, &rc);
+    rc = finish(q, rc);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+/*
+ * Check a code: the verdict goes to j->verdict, and what it changes (a
+ * consumed code, one more attempt, a code gone) commits whatever the verdict.
+ */
+static int job_otp_check(struct conn *c, struct job *j)
+{
+    const char *op = op_name[j->op];
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_OTP_GET, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->phone, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    uint8_t stored[32];
+    int64_t expires = 0, attempts = 0;
+    if (rc == SQLITE_ROW) {
+        col_hash(q, 0, stored);
+        expires = sqlite3_column_int64(q, 1);
+        attempts = sqlite3_column_int64(q, 2);
+    }
+    stmt_done(q);
+    if (rc == SQLITE_DONE) {
+        j->verdict = rx_err_set(&j->err, -RX_E_REF, NULL, 0, "code",
+                                "%s: no code was sent to this phone, or it has expired", op);
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return jfail(j, rc);
+
+    enum stmt_id then;
+    if (expires <= j->time) {
+        then = ST_OTP_DELETE;
+        j->verdict = rx_err_set(&j->err, -RX_E_REF, NULL, 0, "code",
+                                "%s: no code was sent to this phone, or it has expired", op);
+    } else if (sodium_memcmp(stored, j->hash, 32) == 0) {
+        then = ST_OTP_DELETE;
+        j->verdict = 0;
+    } else if (attempts + 1 >= OTP_TRIES) {
+        then = ST_OTP_DELETE;
+        j->verdict = rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, "code",
+                                "%s: wrong code; no attempts left, ask for a new code", op);
+    } else {
+        then = ST_OTP_TRIED;
+        j->verdict =
+            rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, "code", "%s: wrong code; %d attempts left",
+                       op, (int)(OTP_TRIES - attempts - 1));
+    }
+    if (run_keyed(c, then, j->phone, 0, &rc) < 0) {
+        rx_err_clear(&j->err);
+        j->verdict = 0;
+        return jfail(j, rc);
+    }
+    return 0;
+}
+
+static int job_outbox_put(struct conn *c, struct job *j)
+{
+    char stamp[24];
+    now_stamp(stamp);
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_OUTBOX_PUT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->phone, &rc);
+    b_text(q, 2, j->text, &rc);
+    b_text(q, 3, stamp, &rc);
+    rc = finish(q, rc);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+/* Does a row match? (q bound; reset after.) 1 yes, 0 no, <0 an SQLite code negated. */
+static int exists(sqlite3_stmt *q)
+{
+    int rc = sqlite3_step(q);
+    stmt_done(q);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -rc;
+}
+
+static const char child_dup_msg[] = "this child already has an application";
+
+static int job_app_create(struct conn *c, struct chain *ch, struct job *j)
+{
+    const struct rx_application *a = j->app_in;
+    const char *op = op_name[j->op];
+    bool live_child = has_lookup(a->lookup) && a->status != RX_APP_WITHDRAWN;
+    sqlite3_stmt *q;
+    bool found;
+
+    /* 1. idempotency: this family sent this key before */
+    int rc = stmt(c, ST_APP_BY_IDEM, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_int(q, 1, a->family, &rc);
+    b_text(q, 2, a->idem_key, &rc);
+    if (rc != SQLITE_OK) {
+        stmt_done(q);
+        return jfail(j, rc);
+    }
+    int ret = app_fetch(q, &j->app, &found, &j->db_rc, op, &j->err);
+    if (ret < 0 || found) {
+        j->existed = found;
+        return ret;
+    }
+
+    /* 2. the child has a live application (the index would refuse it too) */
+    if (live_child) {
+        rc = stmt(c, ST_APP_CHILD_LIVE, &q);
+        if (rc == SQLITE_OK)
+            b_blob(q, 1, a->lookup, 32, &rc);
+        int e = rc == SQLITE_OK ? exists(q) : -rc;
+        if (e < 0)
+            return jfail(j, -e);
+        if (e)
+            return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "lookup", "%s: %s", op, child_dup_msg);
+    }
+
+    /* 3. the receipt is taken: the handler makes a new one and tries again */
+    rc = stmt(c, ST_APP_RECEIPT_USED, &q);
+    if (rc == SQLITE_OK)
+        b_text(q, 1, a->receipt, &rc);
+    int e = rc == SQLITE_OK ? exists(q) : -rc;
+    if (e < 0)
+        return jfail(j, -e);
+    if (e)
+        return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "receipt",
+                          "%s: the receipt number is taken; make another", op);
+
+    /* 4. insert */
+    char stamp[24];
+    now_stamp(stamp);
+    const char *created = a->created_at[0] ? a->created_at : stamp;
+    rc = stmt(c, ST_APP_INSERT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, a->receipt, &rc);
+    b_int(q, 2, a->family, &rc);
+    b_text(q, 3, a->idem_key, &rc);
+    b_blob(q, 4, has_lookup(a->lookup) ? a->lookup : NULL, 32, &rc);
+    b_blob(q, 5, a->sealed_len ? a->sealed_id : NULL, a->sealed_len, &rc);
+    b_text(q, 6, a->masked_id, &rc);
+    b_text(q, 7, a->pseudonym, &rc);
+    b_int(q, 8, a->status, &rc);
+    b_text(q, 9, a->body ? a->body : "", &rc);
+    b_text(q, 10, created, &rc);
+    b_text(q, 11, a->updated_at[0] ? a->updated_at : created, &rc);
+    b_text(q, 12, a->submitted_at[0] ? a->submitted_at : NULL, &rc);
+    rc = finish(q, rc);
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return rx_err_set(&j->err, -RX_E_REF, NULL, 0, "family", "%s: no such family", op);
+    if (is_unique(rc))
+        return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "lookup", "%s: %s", op, child_dup_msg);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    int64_t id = sqlite3_last_insert_rowid(c->db);
+
+    /* 5. the audit entry: the receipt and the status, nothing personal */
+    char actor[80];
+    app_actor(a, actor);
+    ret = job_audit_put(c, ch, j, actor, "application.create", a->receipt, status_name[a->status]);
+    if (ret < 0)
+        return ret;
+
+    /* 6. read it back, as stored */
+    rc = stmt(c, ST_APP_BY_ID, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_int(q, 1, id, &rc);
+    if (rc != SQLITE_OK) {
+        stmt_done(q);
+        return jfail(j, rc);
+    }
+    ret = app_fetch(q, &j->app, &found, &j->db_rc, op, &j->err);
+    if (ret == 0 && !found)
+        ret = jfail(j, SQLITE_INTERNAL);
+    return ret;
+}
+
+static int job_app_update(struct conn *c, struct chain *ch, struct job *j)
+{
+    const struct rx_application *a = j->app_in;
+    const char *op = op_name[j->op];
+    char stamp[24];
+    now_stamp(stamp);
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_APP_UPDATE, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, a->body, &rc); /* NULL: the body stays as it is */
+    b_int(q, 2, a->status, &rc);
+    b_text(q, 3, a->updated_at[0] ? a->updated_at : stamp, &rc);
+    b_text(q, 4, a->submitted_at[0] ? a->submitted_at : NULL, &rc);
+    b_text(q, 5, a->receipt, &rc);
+    b_int(q, 6, a->family, &rc);
+    rc = finish(q, rc);
+    if (is_unique(rc)) /* only the live-child index can refuse an update */
+        return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "lookup", "%s: %s", op, child_dup_msg);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    if (sqlite3_changes(c->db) == 0)
+        return rx_err_set(&j->err, -RX_E_REF, NULL, 0, "receipt",
+                          "%s: this family has no application with this receipt", op);
+    char actor[80];
+    app_actor(a, actor);
+    return job_audit_put(c, ch, j, actor, "application.update", a->receipt, status_name[a->status]);
+}
+
+static int job_audit(struct conn *c, struct chain *ch, struct job *j)
+{
+    return job_audit_put(c, ch, j, j->actor, j->action, j->object, j->detail);
+}
+
+static int job_pragma(struct conn *c, struct job *j)
+{
+    int rc = pragma_text(c->db, j->text, j->pragma, sizeof(j->pragma));
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+static int job_run(struct conn *c, struct chain *ch, struct job *j)
+{
+    switch (j->op) {
+    case OP_STAFF_PUT:
+        return job_staff_put(c, j);
+    case OP_FAMILY:
+        return job_family(c, j);
+    case OP_SESSION_PUT:
+        return job_session_put(c, j);
+    case OP_SESSION_DELETE:
+        return job_session_delete(c, j);
+    case OP_OTP_PUT:
+        return job_otp_put(c, j);
+    case OP_OTP_CHECK:
+        return job_otp_check(c, j);
+    case OP_OUTBOX_PUT:
+        return job_outbox_put(c, j);
+    case OP_APP_CREATE:
+        return job_app_create(c, ch, j);
+    case OP_APP_UPDATE:
+        return job_app_update(c, ch, j);
+    case OP_AUDIT:
+        return job_audit(c, ch, j);
+    case OP_PRAGMA:
+        return job_pragma(c, j);
+    }
+    return rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, NULL, "store: unknown job %d", (int)j->op);
+}
+
+/* ================================================================ writer */
+
+/* The batch is lost (nothing of it is on disk): every job gets -RX_E_IO. */
+static void batch_fail(struct job **b, size_t n, int rc)
+{
+    int code;
+    const char *why = db_reason(rc, &code);
+    for (size_t i = 0; i < n; i++) {
+        rx_application_free(&b[i]->app);
+        b[i]->existed = false;
+        b[i]->verdict = 0;
+        rx_err_clear(&b[i]->err);
+        b[i]->rc =
+            rx_err_set(&b[i]->err, -RX_E_IO, NULL, 0, NULL, "%s: %s", op_name[b[i]->op], why);
+    }
+}
+
+/*
+ * Run one batch in one transaction, each job in its own savepoint; the
+ * audit head follows every job that stands.  Returns true when COMMIT
+ * succeeded (the jobs' results stand).
+ */
+static bool batch_run(struct sq_store *s, struct job **b, size_t n)
+{
+    struct conn *c = s->w;
+    int rc = run(c, ST_BEGIN);
+    if (rc == SQLITE_OK && s->audit_stale) {
+        rc = chain_load(c, &s->audit); /* under the write lock: nobody moves it now */
+        if (rc == SQLITE_OK)
+            s->audit_stale = false;
+    }
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        struct job *j = b[i];
+        rc = run(c, ST_SAVEPOINT);
+        if (rc != SQLITE_OK)
+            break;
+        struct chain was = s->audit;
+        j->rc = job_run(c, &s->audit, j);
+        if (sqlite3_get_autocommit(c->db)) {
+            /* SQLite rolled the whole transaction back (I/O error, disk
+             * full without a statement journal): the batch is gone */
+            rc = j->db_rc ? j->db_rc : sqlite3_extended_errcode(c->db);
+            if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+                rc = SQLITE_IOERR;
+            break;
+        }
+        if (j->rc < 0) {
+            rx_application_free(&j->app);
+            s->audit = was; /* its entry, if it wrote one, is undone with it */
+            rc = run(c, ST_ROLLBACK_TO);
+        }
+        if (rc == SQLITE_OK)
+            rc = run(c, ST_RELEASE);
+    }
+    if (rc == SQLITE_OK)
+        rc = run(c, ST_COMMIT);
+    if (rc == SQLITE_OK)
+        return true;
+    if (!sqlite3_get_autocommit(c->db))
+        run(c, ST_ROLLBACK);
+    batch_fail(b, n, rc);
+    /* the head may have moved with entries that are now undone: read it
+     * again from the file, or before the next batch if that fails too */
+    s->audit_stale = chain_load(c, &s->audit) != SQLITE_OK;
+    return false;
+}
+
+static void *writer_main(void *arg)
+{
+    struct sq_store *s = arg;
+    struct job *b[BATCH_MAX];
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->wake, &s->mu);
+        if (!s->head)
+            break; /* stopping, and the queue is drained */
+        size_t n = 0;
+        while (s->head && n < BATCH_MAX) {
+            b[n++] = s->head;
+            s->head = s->head->next;
+        }
+        if (!s->head)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        bool committed = batch_run(s, b, n);
+
+        pthread_mutex_lock(&s->mu);
+        if (committed)
+            s->commits++;
+        for (size_t i = 0; i < n; i++) {
+            b[i]->done = true;
+            pthread_cond_signal(&b[i]->cond); /* the caller wakes once we unlock */
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Queue j and sleep until the writer has committed (or failed) it. */
+static int submit(struct sq_store *s, struct job *j, struct rx_err *err)
+{
+    if (pthread_cond_init(&j->cond, NULL) != 0)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "%s: cannot make a condition",
+                          op_name[j->op]);
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_cond_destroy(&j->cond);
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: the store is closing",
+                          op_name[j->op]);
+    }
+    j->next = NULL;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->wake);
+    while (!j->done)
+        pthread_cond_wait(&j->cond, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&j->cond);
+
+    int ret = j->rc < 0 ? j->rc : j->verdict;
+    if (ret < 0)
+        rx_err_set(err, ret, j->err.source, j->err.line, j->err.field, "%s", j->err.msg);
+    return ret;
+}
+
+/* ================================================================ argument checks */
+
+/* s is a NUL-terminated string of a char[size] field. */
+static bool fits(const char *s, size_t size)
+{
+    return s && memchr(s, '\0', size) != NULL;
+}
+
+/* Well-formed UTF-8 (no overlongs, no surrogates), so outbox_list is valid JSON. */
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4, cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/*
+ * Well-formed UTF-8 without a control character: none of C0 (NUL, tab and
+ * newline included), DEL or C1.  What the audit log holds, so its canonical
+ * text splits into fields one way only.
+ */
+static bool plain_bytes(const unsigned char *s, size_t n)
+{
+    if (!utf8_ok(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f || (s[i] == 0xc2 && i + 1 < n && s[i + 1] <= 0x9f))
+            return false;
+    return true;
+}
+
+/* A NUL-terminated plain text (plain_bytes) of min to max bytes. */
+static bool plain_text(const char *s, size_t min, size_t max)
+{
+    size_t n = s ? strnlen(s, max + 1) : 0;
+    return s && n >= min && n <= max && plain_bytes((const unsigned char *)s, n);
+}
+
+static int check_phone(const char *phone, const char *op, struct rx_err *err)
+{
+    size_t n = phone ? strnlen(phone, PHONE_MAX + 1) : 0;
+    if (n == 0 || n > PHONE_MAX || !utf8_ok((const unsigned char *)phone, n))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "phone",
+                          "%s: expected a phone number of 1 to %d bytes", op, PHONE_MAX);
+    return 0;
+}
+
+/* The fields app_create stores (create) or app_update changes (!create). */
+static int check_app(const struct rx_application *a, bool create, const char *op,
+                     struct rx_err *err)
+{
+    const char *bad = NULL;
+    if (!a)
+        bad = "application";
+    else if (!fits(a->receipt, sizeof(a->receipt)) || !a->receipt[0])
+        bad = "receipt";
+    else if (a->family <= 0)
+        bad = "family";
+    else if (create && (!fits(a->idem_key, sizeof(a->idem_key)) || !a->idem_key[0]))
+        bad = "idem_key";
+    else if (create && !fits(a->masked_id, sizeof(a->masked_id)))
+        bad = "masked_id";
+    else if (create && !fits(a->pseudonym, sizeof(a->pseudonym)))
+        bad = "pseudonym";
+    else if (a->status > RX_APP_WITHDRAWN)
+        bad = "status";
+    else if (create && (a->sealed_len > SEALED_MAX || (a->sealed_len && !a->sealed_id)))
+        bad = "sealed_id";
+    else if (a->body && strnlen(a->body, BODY_MAX + 1) > BODY_MAX)
+        bad = "body";
+    else if (!fits(a->created_at, sizeof(a->created_at)) ||
+             !fits(a->updated_at, sizeof(a->updated_at)) ||
+             !fits(a->submitted_at, sizeof(a->submitted_at)))
+        bad = "created_at";
+    else if (!fits(a->actor, sizeof(a->actor)) || !plain_text(a->actor, 0, sizeof(a->actor) - 1))
+        bad = "actor";
+    if (bad)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, bad, "%s: %s is missing or out of range", op,
+                          bad);
+    return 0;
+}
+
+/* ================================================================ operations */
+
+static int sq_health(struct rx_store *base, struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    long version = 0;
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_VERSION_GET, &q);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        version = rc == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : 0;
+        stmt_done(q);
+        rc = rc == SQLITE_ROW ? SQLITE_OK : rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    }
+    reader_give(s, c);
+    if (rc != SQLITE_OK)
+        return db_fail(err, "health", rc);
+    if (version != MIGRATIONS)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "schema_version",
+                          "health: expected schema version %d, found %ld", MIGRATIONS, version);
+    return 0;
+}
+
+static int sq_staff_put(struct rx_store *base, const struct rx_staff *st, int64_t *id,
+                        struct rx_err *err)
+{
+    const char *op = "staff_put";
+    const char *bad = NULL;
+    if (!st)
+        bad = "staff";
+    else if (!fits(st->username, sizeof(st->username)) || !st->username[0])
+        bad = "username";
+    else if (!fits(st->pwhash, sizeof(st->pwhash)) || !st->pwhash[0])
+        bad = "pwhash";
+    else if (st->role > RX_ROLE_SCHOOL)
+        bad = "role";
+    else if (!fits(st->district, sizeof(st->district)))
+        bad = "district";
+    else if (!fits(st->school, sizeof(st->school)))
+        bad = "school";
+    else if (st->id < 0)
+        bad = "id";
+    if (bad)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, bad, "%s: %s is missing or out of range", op,
+                          bad);
+    struct job j = {.op = OP_STAFF_PUT, .staff = st};
+    int ret = submit(sq(base), &j, err);
+    if (ret == 0 && id)
+        *id = j.id;
+    return ret;
+}
+
+/* A staff query (by name or by id) on a read connection. */
+static int staff_read(struct sq_store *s, enum stmt_id id, const char *name, int64_t key,
+                      struct rx_staff *out, const char *op, struct rx_err *err)
+{
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    int rc = stmt(c, id, &q);
+    if (rc == SQLITE_OK) {
+        if (name)
+            b_text(q, 1, name, &rc);
+        else
+            b_int(q, 1, key, &rc);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            row_staff(q, out);
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc == SQLITE_DONE)
+        return rx_err_set(err, -RX_E_REF, NULL, 0, name ? "username" : "id",
+                          "%s: no such staff account", op);
+    return rc == SQLITE_ROW ? 0 : db_fail(err, op, rc);
+}
+
+static int sq_staff_get(struct rx_store *base, const char *username, struct rx_staff *out,
+                        struct rx_err *err)
+{
+    if (!username || !out)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "username", "staff_get: no username");
+    return staff_read(sq(base), ST_STAFF_BY_NAME, username, 0, out, "staff_get", err);
+}
+
+static int sq_staff_by_id(struct rx_store *base, int64_t id, struct rx_staff *out,
+                          struct rx_err *err)
+{
+    if (!out)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "staff_by_id: no output");
+    return staff_read(sq(base), ST_STAFF_BY_ID, NULL, id, out, "staff_by_id", err);
+}
+
+/* A family that has signed in before is found on a read connection: no fsync. */
+static int sq_family_get_or_create(struct rx_store *base, const char *phone, int64_t *id,
+                                   struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "family_get_or_create";
+    int ret = check_phone(phone, op, err);
+    if (ret < 0)
+        return ret;
+    struct conn *c;
+    ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_FAMILY_BY_PHONE, &q);
+    int64_t found = 0;
+    if (rc == SQLITE_OK) {
+        b_text(q, 1, phone, &rc);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            found = sqlite3_column_int64(q, 0);
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(err, op, rc);
+    if (!found) {
+        struct job j = {.op = OP_FAMILY, .phone = phone};
+        ret = submit(s, &j, err);
+        if (ret < 0)
+            return ret;
+        found = j.id;
+    }
+    if (id)
+        *id = found;
+    return 0;
+}
+
+static int sq_session_put(struct rx_store *base, const struct rx_session *ss, struct rx_err *err)
+{
+    if (!ss || ss->kind > RX_SUBJECT_FAMILY || !fits(ss->csrf, sizeof(ss->csrf)))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "session",
+                          "session_put: kind or csrf out of range");
+    struct job j = {.op = OP_SESSION_PUT, .session = ss};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_session_get(struct rx_store *base, const uint8_t token_hash[32], int64_t now,
+                          struct rx_session *out, struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    if (!token_hash || !out)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "session", "session_get: no token");
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    struct rx_session ss;
+    memset(&ss, 0, sizeof(ss));
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_SESSION_GET, &q);
+    if (rc == SQLITE_OK) {
+        b_blob(q, 1, token_hash, 32, &rc);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            memcpy(ss.token_hash, token_hash, 32);
+            ss.kind = (uint8_t)sqlite3_column_int(q, 0);
+            ss.subject = sqlite3_column_int64(q, 1);
+            col_text(q, 2, ss.csrf, sizeof(ss.csrf));
+            ss.expires_at = sqlite3_column_int64(q, 3);
+        }
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && ss.expires_at <= now))
+        return rx_err_set(err, -RX_E_REF, NULL, 0, "session",
+                          "session_get: no such session, or it has expired");
+    if (rc != SQLITE_ROW)
+        return db_fail(err, "session_get", rc);
+    *out = ss;
+    return 0;
+}
+
+/* Deleting a session that is not there is not an error (sign-out twice). */
+static int sq_session_delete(struct rx_store *base, const uint8_t token_hash[32],
+                             struct rx_err *err)
+{
+    if (!token_hash)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "session", "session_delete: no token");
+    struct job j = {.op = OP_SESSION_DELETE, .hash = token_hash};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_otp_put(struct rx_store *base, const char *phone, const uint8_t code_hash[32],
+                      int64_t expires_at, struct rx_err *err)
+{
+    int ret = check_phone(phone, "otp_put", err);
+    if (ret < 0)
+        return ret;
+    if (!code_hash)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "code", "otp_put: no code");
+    struct job j = {.op = OP_OTP_PUT, .phone = phone, .hash = code_hash, .time = expires_at};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_otp_check(struct rx_store *base, const char *phone, const uint8_t code_hash[32],
+                        int64_t now, struct rx_err *err)
+{
+    int ret = check_phone(phone, "otp_check", err);
+    if (ret < 0)
+        return ret;
+    if (!code_hash)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "code", "otp_check: no code");
+    struct job j = {.op = OP_OTP_CHECK, .phone = phone, .hash = code_hash, .time = now};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_outbox_put(struct rx_store *base, const char *phone, const char *text,
+                         struct rx_err *err)
+{
+    int ret = check_phone(phone, "outbox_put", err);
+    if (ret < 0)
+        return ret;
+    size_t n = text ? strnlen(text, TEXT_MAX + 1) : 0;
+    if (!text || n > TEXT_MAX || !utf8_ok((const unsigned char *)text, n))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "text",
+                          "outbox_put: expected UTF-8 text of at most %d bytes", TEXT_MAX);
+    struct job j = {.op = OP_OUTBOX_PUT, .phone = phone, .text = text};
+    return submit(sq(base), &j, err);
+}
+
+/* A growing JSON text; oom once any growth failed. */
+struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+    if (b->oom || (n == 0 && b->p))
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+#define JB_LIT(b, lit) jb_put(b, lit, sizeof(lit) - 1)
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void jb_string(struct jbuf *b, const unsigned char *s, size_t n)
+{
+    JB_LIT(b, "\"");
+    size_t run = 0; /* bytes copied as they are, pending */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        const char *esc = NULL;
+        char u[8];
+        switch (c) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                snprintf(u, sizeof(u), "\\u%04x", c);
+                esc = u;
+            }
+        }
+        if (!esc)
+            continue;
+        jb_put(b, (const char *)s + run, i - run);
+        jb_put(b, esc, strlen(esc));
+        run = i + 1;
+    }
+    jb_put(b, (const char *)s + run, n - run);
+    JB_LIT(b, "\"");
+}
+
+static int sq_outbox_list(struct rx_store *base, unsigned n, char **json, struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    if (!json)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "outbox_list: no output");
+    if (n > OUTBOX_LIST_MAX)
+        n = OUTBOX_LIST_MAX;
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    struct jbuf b = {0};
+    JB_LIT(&b, "[");
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_OUTBOX_LIST, &q);
+    if (rc == SQLITE_OK) {
+        b_int(q, 1, n, &rc);
+        for (unsigned k = 0; rc == SQLITE_OK || rc == SQLITE_ROW; k++) {
+            rc = sqlite3_step(q);
+            if (rc != SQLITE_ROW)
+                break;
+            if (k)
+                JB_LIT(&b, ",");
+            JB_LIT(&b, "{\"phone\":");
+            jb_string(&b, sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+            JB_LIT(&b, ",\"text\":");
+            jb_string(&b, sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+            JB_LIT(&b, ",\"at\":");
+            jb_string(&b, sqlite3_column_text(q, 2), (size_t)sqlite3_column_bytes(q, 2));
+            JB_LIT(&b, "}");
+        }
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    JB_LIT(&b, "]");
+    if (rc != SQLITE_DONE) {
+        free(b.p);
+        return db_fail(err, "outbox_list", rc);
+    }
+    if (b.oom) {
+        free(b.p);
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "outbox_list: out of memory");
+    }
+    *json = b.p;
+    return 0;
+}
+
+static int sq_app_create(struct rx_store *base, const struct rx_application *a, bool *existed,
+                         struct rx_application *out, struct rx_err *err)
+{
+    int ret = check_app(a, true, "app_create", err);
+    if (ret < 0)
+        return ret;
+    if (!out)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "app_create: no output");
+    struct job j = {.op = OP_APP_CREATE, .app_in = a};
+    ret = submit(sq(base), &j, err);
+    if (ret < 0)
+        return ret;
+    rx_application_free(out);
+    *out = j.app;
+    if (existed)
+        *existed = j.existed;
+    return 0;
+}
+
+static int sq_app_update(struct rx_store *base, const struct rx_application *a, struct rx_err *err)
+{
+    int ret = check_app(a, false, "app_update", err);
+    if (ret < 0)
+        return ret;
+    struct job j = {.op = OP_APP_UPDATE, .app_in = a};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_audit_append(struct rx_store *base, const char *actor, const char *action,
+                           const char *object, const char *detail, struct rx_err *err)
+{
+    const char *op = "audit_append", *bad = NULL;
+    if (!plain_text(actor, 1, AUDIT_FIELD_MAX))
+        bad = "actor";
+    else if (!plain_text(action, 1, AUDIT_FIELD_MAX))
+        bad = "action";
+    else if (!plain_text(object, 1, AUDIT_FIELD_MAX))
+        bad = "object";
+    else if (!plain_text(detail, 0, AUDIT_DETAIL_MAX))
+        bad = "detail";
+    if (bad)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, bad,
+                          "%s: expected %s as UTF-8 text of %d to %d bytes without control "
+                          "characters",
+                          op, bad, strcmp(bad, "detail") ? 1 : 0,
+                          strcmp(bad, "detail") ? AUDIT_FIELD_MAX : AUDIT_DETAIL_MAX);
+    struct job j = {
+        .op = OP_AUDIT, .actor = actor, .action = action, .object = object, .detail = detail};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_app_get(struct rx_store *base, const char *receipt, struct rx_application *out,
+                      struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "app_get";
+    if (!receipt || !out)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "receipt", "%s: no receipt", op);
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    bool found = false;
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_APP_BY_RECEIPT, &q);
+    if (rc == SQLITE_OK) {
+        b_text(q, 1, receipt, &rc);
+        if (rc == SQLITE_OK)
+            ret = app_fetch(q, &a, &found, NULL, op, err);
+        else
+            stmt_done(q);
+    }
+    if (rc != SQLITE_OK)
+        ret = db_fail(err, op, rc);
+    reader_give(s, c);
+    if (ret < 0)
+        return ret;
+    if (!found)
+        return rx_err_set(err, -RX_E_REF, NULL, 0, "receipt",
+                          "%s: no application with this receipt", op);
+    rx_application_free(out);
+    *out = a;
+    return 0;
+}
+
+static void receipts_free(char **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i]);
+    free(r);
+}
+
+static int sq_app_list_family(struct rx_store *base, int64_t family, char ***receipts, size_t *n,
+                              struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "app_list_family";
+    if (!receipts || !n)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "%s: no output", op);
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    size_t len = 0, cap = 4;
+    char **r = calloc(cap + 1, sizeof(*r));
+    bool oom = !r;
+    sqlite3_stmt *q = NULL;
+    int rc = oom ? SQLITE_NOMEM : stmt(c, ST_APP_LIST_FAMILY, &q);
+    if (rc == SQLITE_OK) {
+        b_int(q, 1, family, &rc);
+        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+            rc = sqlite3_step(q);
+            if (rc != SQLITE_ROW)
+                break;
+            if (len == cap) {
+                char **g = realloc(r, (cap * 2 + 1) * sizeof(*r));
+                if (!g) {
+                    oom = true;
+                    break;
+                }
+                r = g;
+                cap *= 2;
+            }
+            const char *t = (const char *)sqlite3_column_text(q, 0);
+            r[len] = t ? strdup(t) : NULL;
+            if (!r[len]) {
+                oom = true;
+                break;
+            }
+            r[++len] = NULL;
+        }
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (oom || rc != SQLITE_DONE) {
+        if (r)
+            receipts_free(r, len);
+        if (oom)
+            return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "%s: out of memory", op);
+        return db_fail(err, op, rc);
+    }
+    *receipts = r;
+    *n = len;
+    return 0;
+}
+
+static int64_t sq_app_count(struct rx_store *base)
+{
+    struct sq_store *s = sq(base);
+    struct conn *c;
+    if (reader_take(s, &c, NULL) < 0)
+        return -RX_E_IO;
+    int64_t count = -RX_E_IO;
+    sqlite3_stmt *q;
+    if (stmt(c, ST_APP_COUNT, &q) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW)
+            count = sqlite3_column_int64(q, 0);
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    return count;
+}
+
+/* ================================================================ open and close */
+
+/* Free what open set up; the writer thread must not be running. */
+static void store_free(struct sq_store *s)
+{
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->pool_mu);
+    while (s->pool) {
+        struct conn *c = s->pool;
+        s->pool = c->next;
+        conn_close(c);
+    }
+    conn_close(s->w); /* last: the final checkpoint runs on the synchronous=FULL connection */
+    free(s->path);
+    free(s);
+}
+
+static void sq_close(struct rx_store *base)
+{
+    if (!base)
+        return;
+    struct sq_store *s = sq(base);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    store_free(s);
+}
+
+/*
+ * Create path with mode 0600 when it is missing, and make its name durable
+ * (fsync of the file and of its directory) before SQLite writes to it.
+ */
+static int file_create(const char *path, struct rx_err *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        return 0;
+    if (fd < 0)
+        return rx_err_set(err, -RX_E_IO, path, 0, NULL, "open: cannot create the store file: %s",
+                          strerror(errno));
+    int bad = fsync(fd) != 0 ? errno : 0;
+    close(fd);
+    char *dir = strdup(path);
+    if (!dir)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "open: out of memory");
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0 && !bad)
+            bad = errno;
+        close(dfd);
+    }
+    free(dir);
+    if (bad)
+        return rx_err_set(err, -RX_E_IO, path, 0, NULL, "open: cannot sync the new store file: %s",
+                          strerror(bad));
+    return 0;
+}
+
+int rx_store_open_sqlite(const char *path, struct rx_store **out, struct rx_err *err)
+{
+    if (!path || !path[0] || !out)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "open: no store path");
+    if (!sqlite3_threadsafe())
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL,
+                          "open: the SQLite library was built without thread support");
+    if (sodium_init() < 0)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "open: libsodium failed to start");
+    int ret = file_create(path, err);
+    if (ret < 0)
+        return ret;
+
+    struct sq_store *s = calloc(1, sizeof(*s));
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "open: out of memory");
+    }
+    s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    ret = conn_open(path, true, &s->w, err);
+    long version = 0;
+    if (ret == 0) /* a newer or a foreign file is refused before any pragma changes it */
+        ret = version_check(s->w, &version, err);
+    if (ret == 0)
+        ret = writer_pragmas(s->w, err);
+    if (ret == 0)
+        ret = migrate(s->w, err);
+    if (ret == 0) {
+        int rc = chain_load(s->w, &s->audit);
+        if (rc != SQLITE_OK)
+            ret = db_fail(err, "open: audit", rc);
+    }
+    struct conn *r = NULL;
+    if (ret == 0)
+        ret = reader_take(s, &r, err); /* one reader now: fail at open, not later */
+    if (ret < 0) {
+        store_free(s);
+        return ret;
+    }
+    reader_give(s, r);
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        store_free(s);
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "open: cannot start the writer thread");
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static const struct rx_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .health = sq_health,
+    .staff_put = sq_staff_put,
+    .staff_get = sq_staff_get,
+    .staff_by_id = sq_staff_by_id,
+    .family_get_or_create = sq_family_get_or_create,
+    .session_put = sq_session_put,
+    .session_get = sq_session_get,
+    .session_delete = sq_session_delete,
+    .otp_put = sq_otp_put,
+    .otp_check = sq_otp_check,
+    .outbox_put = sq_outbox_put,
+    .outbox_list = sq_outbox_list,
+    .app_create = sq_app_create,
+    .app_update = sq_app_update,
+    .app_get = sq_app_get,
+    .app_list_family = sq_app_list_family,
+    .app_count = sq_app_count,
+    .audit_append = sq_audit_append,
+};
+
+void rx_application_free(struct rx_application *a)
+{
+    if (!a)
+        return;
+    free(a->sealed_id);
+    free(a->body);
+    a->sealed_id = NULL;
+    a->sealed_len = 0;
+    a->body = NULL;
+}
+
+/* ================================================================ test hooks */
+
+int64_t rx_store_sqlite_commits(struct rx_store *base)
+{
+    if (!base || base->ops != &sqlite_ops)
+        return -1;
+    struct sq_store *s = sq(base);
+    pthread_mutex_lock(&s->mu);
+    int64_t n = s->commits;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static bool word_ok(const char *w, bool digits)
+{
+    if (!w || !w[0] || strlen(w) > 32)
+        return false;
+    for (; *w; w++) {
+        char c = *w;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!digits && c == '_') ||
+              (digits && c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+int rx_store_sqlite_pragma(struct rx_store *base, const char *name, const char *value, char *out,
+                           size_t size, struct rx_err *err)
+{
+    if (!base || base->ops != &sqlite_ops || !word_ok(name, false) ||
+        (value && !word_ok(value, true)) || !out || !size)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "pragma",
+                          "pragma: expected a pragma name and an optional plain value");
+    char sql[96];
+    snprintf(sql, sizeof(sql), "PRAGMA %s%s%s", name, value ? " = " : "", value ? value : "");
+    struct job j = {.op = OP_PRAGMA, .text = sql};
+    int ret = submit(sq(base), &j, err);
+    if (ret == 0)
+        snprintf(out, size, "%s", j.pragma);
+    return ret;
+}
+
+/* ================================================================ audit verification */
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (!why || !whylen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+/* Text column i as a span ("" for NULL). */
+static struct span col_span(sqlite3_stmt *q, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(q, i);
+    return t ? (struct span){t, (size_t)sqlite3_column_bytes(q, i)} : (struct span){"", 0};
+}
+
+/*
+ * Walk the chain of the store at path, read-only, in one snapshot: 0
+ * intact (and want, when given, found), 1 broken, 2 intact but want is not
+ * an entry, or -RX_E_*.
+ */
+static int audit_walk(const char *path, const uint8_t *want, int64_t *want_seq, int64_t *entries,
+                      uint8_t head[32], int64_t *bad_seq, char *why, size_t whylen,
+                      struct rx_err *err)
+{
+    const char *op = "audit verify";
+    uint8_t prev[32] = {0};
+    int64_t good = 0, bad = 0, found = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int ret = 0, rc;
+    if (!path || !path[0]) {
+        ret = rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "%s: no store path", op);
+        goto out;
+    }
+    if (sodium_init() < 0) {
+        ret = rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: libsodium failed to start", op);
+        goto out;
+    }
+
+    /* read-only: no migration, no pragma that writes; a running server's
+     * writes are not disturbed (WAL readers take no write lock) */
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_extended_result_codes(db, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(db, BUSY_MS);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL); /* one snapshot for all reads */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                                "name IN ('meta', 'audit')",
+                                -1, &q, NULL);
+    int64_t tables = 0;
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            tables = sqlite3_column_int64(q, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+    }
+    if (rc != SQLITE_OK) {
+        ret = db_fail(err, op, rc);
+        goto out;
+    }
+    if (tables != 2) {
+        ret = rx_err_set(err, -RX_E_STATE, NULL, 0, NULL,
+                         "%s: expected a ruxue store with an audit log (schema version 2 or "
+                         "later), found none",
+                         op);
+        goto out;
+    }
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT seq, at, actor, action, object, detail, prev, hash "
+                            "FROM audit ORDER BY seq",
+                            -1, &q, NULL);
+    int64_t expect = 1;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        int64_t seq = sqlite3_column_int64(q, 0);
+        bad = expect;
+        if (seq > expect) {
+            if (seq == expect + 1)
+                why_set(why, whylen, "the entry is missing (deleted)");
+            else
+                why_set(why, whylen, "entries %lld to %lld are missing (deleted)",
+                        (long long)expect, (long long)(seq - 1));
+            break;
+        }
+        if (seq < expect) {
+            why_set(why, whylen, "an entry numbered %lld is out of sequence (inserted)",
+                    (long long)seq);
+            break;
+        }
+        const void *p = sqlite3_column_blob(q, 6);
+        size_t pn = p ? (size_t)sqlite3_column_bytes(q, 6) : 0;
+        const void *h = sqlite3_column_blob(q, 7);
+        size_t hn = h ? (size_t)sqlite3_column_bytes(q, 7) : 0;
+        if (pn != 32 || hn != 32) {
+            why_set(why, whylen, "its prev or hash is not 32 bytes (edited)");
+            break;
+        }
+        const struct span f[5] = {col_span(q, 1), col_span(q, 2), col_span(q, 3), col_span(q, 4),
+                                  col_span(q, 5)};
+        uint8_t mine[32];
+        audit_hash(p, seq, f, mine);
+        if (memcmp(mine, h, 32) != 0) {
+            why_set(why, whylen, "hash does not match its content (edited)");
+            break;
+        }
+        if (memcmp(p, prev, 32) != 0) {
+            if (seq == 1)
+                why_set(why, whylen, "the first entry does not start from zeros (rewritten)");
+            else
+                why_set(why, whylen,
+                        "its prev is not the hash of entry %lld (that entry or this one was "
+                        "rewritten)",
+                        (long long)(seq - 1));
+            break;
+        }
+        bool plain = true;
+        for (int i = 0; i < 5; i++)
+            plain = plain && plain_bytes((const unsigned char *)f[i].p, f[i].n);
+        if (!plain) {
+            why_set(why, whylen,
+                    "a field holds a control character or invalid UTF-8 (not written by ruxue)");
+            break;
+        }
+        if (want && !found && memcmp(h, want, 32) == 0)
+            found = seq;
+        memcpy(prev, h, 32);
+        good++;
+        expect++;
+        bad = 0;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = db_fail(err, op, rc);
+    else if (bad)
+        ret = 1;
+    else if (want && !found) {
+        ret = 2;
+        why_set(why, whylen,
+                "the recorded head is not an entry of the chain (entries after it were deleted, "
+                "or the log was rewritten)");
+    }
+out:
+    sqlite3_finalize(q);
+    sqlite3_close_v2(db);
+    if (ret < 0) {
+        good = bad = found = 0;
+        memset(prev, 0, sizeof(prev));
+    }
+    if (ret <= 0)
+        why_set(why, whylen, "%s", "");
+    if (entries)
+        *entries = good;
+    if (head)
+        memcpy(head, prev, 32);
+    if (bad_seq)
+        *bad_seq = bad;
+    if (want_seq)
+        *want_seq = found;
+    return ret;
+}
+
+int rx_store_audit_verify(const char *db_path, int64_t *entries, uint8_t head[32], int64_t *bad_seq,
+                          char *why, size_t whylen, struct rx_err *err)
+{
+    return audit_walk(db_path, NULL, NULL, entries, head, bad_seq, why, whylen, err);
+}
+
+int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int64_t *want_seq,
+                               int64_t *entries, uint8_t head[32], int64_t *bad_seq, char *why,
+                               size_t whylen, struct rx_err *err)
+{
+    if (!want)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "head", "audit verify: no recorded head");
+    return audit_walk(db_path, want, want_seq, entries, head, bad_seq, why, whylen, err);
+}

@@ -1,0 +1,85 @@
+/*
+ * rx_store_sqlite.h - what the SQLite store (rx_store_sqlite.c) shows
+ * beyond rx_store.h, for the unit tests and for operators' tools.
+ *
+ * Handlers use rx_store.h only.
+ */
+#ifndef RX_STORE_SQLITE_H
+#define RX_STORE_SQLITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rx_store.h"
+
+/*
+ * The number of batches the writer thread has committed since open (each
+ * one a single fsync, however many writes it held).  -1 when s is not a
+ * SQLite store.
+ */
+int64_t rx_store_sqlite_commits(struct rx_store *s);
+
+/*
+ * Run "PRAGMA name" or, when value is not NULL, "PRAGMA name=value" on the
+ * writer's connection, as a job of the writer queue, and copy the first
+ * column of its first row into out ("" when there is none).  name is
+ * letters and '_' only, value letters and digits only (else -RX_E_INVAL).
+ * For tests: "synchronous", "journal_mode", "max_page_count".
+ */
+int rx_store_sqlite_pragma(struct rx_store *s, const char *name, const char *value, char *out,
+                           size_t size, struct rx_err *err);
+
+/*
+ * The audit log (table audit, migration 2).  Entry seq (1, 2, ...) holds
+ * at (UTC, "2027-05-01T08:00:00Z"), actor, action, object, detail, prev and
+ * hash, where prev is the hash of entry seq - 1 (32 zero bytes for entry 1)
+ * and
+ *
+ *   hash = SHA-256(prev || "ruxue-audit-v1\n" seq "\n" at "\n" actor "\n"
+ *                          action "\n" object "\n" detail)
+ *
+ * with seq in decimal and the text in UTF-8 (no field holds a control
+ * character, so the text splits one way only).
+ *
+ * rx_store_audit_verify opens db_path read-only (no migration, no change;
+ * a server may be running on it; SQLite may create the empty -wal and -shm
+ * side files a WAL reader needs, with the store file's mode and owner),
+ * reads the log in seq order in one snapshot, recomputes every hash and
+ * checks every prev link and that seq runs 1, 2, 3 ... without a gap.  So
+ * an entry that was edited, or deleted in the middle, breaks the chain.
+ * What the chain alone cannot show:
+ *   - entries deleted at the end (the tail): what is left is a shorter,
+ *     intact chain;
+ *   - a log rewritten from some entry on with every hash recomputed (the
+ *     hash has no key: whoever can write the file can recompute it).
+ * Both are caught by comparing with a head recorded earlier: the function
+ * gives the head (the hash of the last entry), which an operator records
+ * or publishes (a minutes book, a notary, a daily e-mail);
+ * rx_store_audit_verify_head later checks that that hash is still an entry
+ * of the chain.  Entries forged and appended after the last recorded head
+ * by someone who writes the file directly are not detectable by any of
+ * this: record heads often.
+ *
+ * Returns 0 when the chain is intact; 1 when it is broken: *bad_seq is the
+ * first entry that fails and why says how, without the entry's content
+ * ("hash does not match its content (edited)", "the entry is missing
+ * (deleted)"); negative -RX_E_* when the file cannot be read or holds no
+ * audit log (-RX_E_STATE).  *entries is the number of entries checked good
+ * (all of them when intact), head the hash of the last of them (32 zero
+ * bytes when there is none).  Any output pointer may be NULL.
+ */
+int rx_store_audit_verify(const char *db_path, int64_t *entries, uint8_t head[32], int64_t *bad_seq,
+                          char *why, size_t whylen, struct rx_err *err);
+
+/*
+ * rx_store_audit_verify, and in the same snapshot: is want (a head recorded
+ * earlier) the hash of an entry of the chain?  0 intact and found (*want_seq
+ * is that entry); 1 broken (as above); 2 intact but want is not there (the
+ * entries after it were deleted, or the log was rewritten): *bad_seq is 0
+ * and why says so.
+ */
+int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int64_t *want_seq,
+                               int64_t *entries, uint8_t head[32], int64_t *bad_seq, char *why,
+                               size_t whylen, struct rx_err *err);
+
+#endif

@@ -1,0 +1,409 @@
+// harness.mjs - start the real `ruxue serve` for end-to-end tests, and a
+// small cookie-aware HTTP client for its JSON API (docs/api.md).
+//
+// Node's own pieces only (node:child_process, global fetch), so the tests
+// run on Node 18 and 20 without npm.  The binary is taken from $RUXUE.
+//
+//   const srv = await startServer();          // fresh temp db and key
+//   const staff = await staffLogin(srv);      // demo / the random password
+//   const fam = await familySignIn(srv, staff, randomPhone());
+//   const r = await fam.request('POST', '/api/applications',
+//                               { json: {...}, headers: { 'Idempotency-Key': k } });
+//   await srv.kill(); await srv.restart();    // same db and key, new port
+//   await srv.stop();                         // SIGTERM, waits; removes the dir
+
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const READY = /listening on http:\/\/([0-9.]+):(\d+)\//;
+const START_TIMEOUT_MS = 20000;
+const STOP_TIMEOUT_MS = Number(process.env.RUXUE_E2E_STOP_MS || 15000);
+
+// Servers still running when node exits (a test that threw) are killed.
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) {
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+function binary() {
+  const b = process.env.RUXUE;
+  if (!b) throw new Error('set RUXUE to the ruxue binary, e.g. RUXUE=build/ruxue');
+  return b;
+}
+
+// Spawn once; resolve with {proc, base, port, exited} when it prints its
+// "listening on" line, reject when it exits or says nothing in time.
+function spawnServer(args, label) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(binary(), ['serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(proc);
+    let out = '';
+    let err = '';
+    let done = false;
+    const exited = new Promise((res) => {
+      proc.on('exit', (code, signal) => {
+        running.delete(proc);
+        res({ code, signal });
+      });
+    });
+    const fail = (why) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try {
+        proc.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+      reject(new Error(`${label}: ${why}\nstdout: ${out}\nstderr: ${err}`));
+    };
+    const timer = setTimeout(() => fail(`no "listening on" line in ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    proc.on('error', (e) => fail(`cannot start ${binary()}: ${e.message}`));
+    proc.on('exit', (code, signal) => fail(`exited (code ${code}, signal ${signal}) before listening`));
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d) => {
+      err += d;
+      if (process.env.RUXUE_E2E_VERBOSE) process.stderr.write(`[${label} stderr] ${d}`);
+    });
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = READY.exec(out);
+      if (m && !done) {
+        done = true;
+        clearTimeout(timer);
+        const port = Number(m[2]);
+        resolve({ proc, port, base: `http://127.0.0.1:${port}`, exited, output: () => out, errors: () => err });
+      }
+    });
+  });
+}
+
+// Wait for the process to end, SIGKILL after a timeout; returns {code, signal}.
+async function waitExit(inst, timeoutMs) {
+  let timer;
+  const late = new Promise((res) => {
+    timer = setTimeout(() => res(null), timeoutMs);
+  });
+  const r = await Promise.race([inst.exited, late]);
+  clearTimeout(timer);
+  if (r) return r;
+  inst.proc.kill('SIGKILL');
+  const k = await inst.exited;
+  return { ...k, timedOut: true };
+}
+
+/**
+ * Start `ruxue serve` on 127.0.0.1, any free port, with a fresh temp dir
+ * holding the store and the personal-data key, in demo mode with a random
+ * demo password.  Returns
+ *   { base, port, password, dir, db, key, stop(), kill(), restart(), exits }
+ * base changes on restart (a new port); clients read it at every request.
+ * stop() sends SIGTERM and waits (SIGKILL after 15 s or {timeoutMs}; the
+ * result {code, signal, ms, timedOut} tells),
+ * kill() sends SIGKILL and waits, restart() starts again on the same db and
+ * key.  cleanup() stops and removes the temp dir.
+ */
+export async function startServer({ extraArgs = [], label = 'ruxue' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ruxue-e2e-'));
+  const db = join(dir, 'store.db');
+  const key = join(dir, 'pii.key');
+  const password = randomBytes(12).toString('base64url');
+  const args = ['--db', db, '--pii-key', key, '--port', '0', '--bind', '127.0.0.1',
+    '--demo', '--demo-password', password, ...extraArgs];
+  let inst = null;
+  let starts = 0;
+  const srv = {
+    dir,
+    db,
+    key,
+    password,
+    exits: [], // {how, code, signal} of every stop/kill, for diagnostics
+    get base() {
+      if (!inst) throw new Error('the server is not running');
+      return inst.base;
+    },
+    get port() {
+      return inst ? inst.port : null;
+    },
+    get pid() {
+      return inst ? inst.proc.pid : null;
+    },
+    get running() {
+      return inst !== null;
+    },
+    output() {
+      return inst ? inst.output() : '';
+    },
+    errors() {
+      return inst ? inst.errors() : '';
+    },
+    async start() {
+      if (inst) throw new Error('already running');
+      starts++;
+      inst = await spawnServer(args, `${label}#${starts}`);
+      return srv;
+    },
+    async stop({ timeoutMs = STOP_TIMEOUT_MS } = {}) {
+      if (!inst) return null;
+      const i = inst;
+      const t0 = Date.now();
+      i.proc.kill('SIGTERM');
+      let slow;
+      if (process.env.RUXUE_E2E_STACKS) {
+        // a stop that takes over a second: show where the server's threads are
+        slow = setTimeout(() => {
+          const pid = i.proc.pid;
+          const r = spawnSync('sh', ['-c', `for t in /proc/${pid}/task/*; do echo "$t $(cut -d' ' -f3 $t/stat) wchan=$(cat $t/wchan) syscall=$(cut -d' ' -f1 $t/syscall 2>/dev/null)"; cat $t/stack 2>/dev/null | head -8; done; gdb -p ${pid} -batch -ex 'thread apply all bt' 2>&1 | grep -E '^Thread|^#' | head -80`], { encoding: 'utf8' });
+          process.stderr.write(`slow SIGTERM stop of ${pid}:\n${r.stdout}${r.stderr}\n`);
+        }, 1000);
+      }
+      const r = { ...(await waitExit(i, timeoutMs)), ms: Date.now() - t0 };
+      clearTimeout(slow);
+      inst = null;
+      srv.exits.push({ how: 'SIGTERM', ...r, stdout: i.output(), stderr: i.errors() });
+      return r;
+    },
+    // Send a signal now, synchronously (to kill at an exact point between
+    // two responses); kill() or stop() then waits for the exit.
+    signal(sig) {
+      if (inst) inst.proc.kill(sig);
+    },
+    async kill() {
+      if (!inst) return null;
+      const i = inst;
+      i.proc.kill('SIGKILL');
+      const r = await i.exited;
+      inst = null;
+      srv.exits.push({ how: 'SIGKILL', ...r });
+      return r;
+    },
+    async restart() {
+      if (inst) await srv.stop();
+      return srv.start();
+    },
+    async cleanup() {
+      try {
+        await srv.stop();
+      } finally {
+        if (!process.env.RUXUE_E2E_KEEP) rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  try {
+    await srv.start();
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return srv;
+}
+
+// ------------------------------------------------------------------ client
+
+/**
+ * A cookie-aware client of one server (its base is read at every request,
+ * so it keeps working across restarts): it keeps `rx_session` from
+ * Set-Cookie and sends X-CSRF-Token when it knows one (from a login
+ * response's `csrf`).  Every response text is passed to `onBody` (tests use
+ * it to check that no answer ever holds a child's full ID number).
+ */
+export class Client {
+  constructor(server, { onBody = null, name = '' } = {}) {
+    this.server = server;
+    this.cookie = null; // the rx_session token
+    this.csrf = null;
+    this.onBody = onBody;
+    this.name = name;
+  }
+
+  /**
+   * request(method, path, opts) -> {status, headers, text, json}
+   *   opts.json     a value sent as JSON (Content-Type application/json)
+   *   opts.body     raw text sent as is (for malformed bodies)
+   *   opts.headers  extra headers (they win over the automatic ones)
+   *   opts.csrf     false: omit X-CSRF-Token; a string: send that instead
+   *   opts.cookie   false: send no cookie; a string: send that token instead
+   *   opts.timeout  ms (default 30000)
+   *   opts.signal   an AbortSignal instead of the timeout
+   * Network errors (a killed server) reject, as fetch does.
+   */
+  async request(method, path, opts = {}) {
+    const headers = {};
+    let body;
+    if (opts.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.body !== undefined) {
+      body = opts.body;
+      headers['Content-Type'] = 'application/json';
+    }
+    const token = opts.cookie === false ? null : typeof opts.cookie === 'string' ? opts.cookie : this.cookie;
+    if (token) headers.Cookie = `rx_session=${token}`;
+    const csrf = opts.csrf === false ? null : typeof opts.csrf === 'string' ? opts.csrf : this.csrf;
+    if (csrf && method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrf;
+    Object.assign(headers, opts.headers || {});
+    const res = await fetch(this.server.base + path, {
+      method,
+      headers,
+      body,
+      redirect: 'manual',
+      signal: opts.signal ?? AbortSignal.timeout(opts.timeout ?? 30000),
+    });
+    const text = await res.text();
+    if (this.onBody) this.onBody(text, { method, path, status: res.status });
+    this.#takeCookie(res.headers);
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    if (json && typeof json === 'object' && typeof json.csrf === 'string' && res.status === 200) {
+      this.csrf = json.csrf;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  #takeCookie(h) {
+    const all = typeof h.getSetCookie === 'function' ? h.getSetCookie() : splitSetCookie(h.get('set-cookie'));
+    for (const c of all) {
+      const m = /^\s*rx_session=([^;]*)(.*)$/i.exec(c);
+      if (!m) continue;
+      const expired = /;\s*max-age=0\b/i.test(m[2]) || m[1] === '';
+      this.cookie = expired ? null : m[1];
+      if (expired) this.csrf = null;
+    }
+  }
+}
+
+// Set-Cookie values joined by ", " (no getSetCookie on older Nodes): split
+// where a new "name=" starts, not inside an Expires date.
+function splitSetCookie(v) {
+  if (!v) return [];
+  return v.split(/,\s*(?=[A-Za-z0-9_!#$%&'*+.^`|~-]+=)/);
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** Sign in as the demo city staff account; asserts nothing, throws on failure. */
+export async function staffLogin(server, opts = {}) {
+  const c = new Client(server, opts);
+  const r = await c.request('POST', '/api/staff/login', {
+    json: { username: 'demo', password: server.password },
+  });
+  if (r.status !== 200) throw new Error(`staff login: ${r.status} ${r.text}`);
+  return c;
+}
+
+/** A random mainland mobile number (11 digits, 13-19 first). */
+export function randomPhone() {
+  return `1${randomInt(3, 10)}${String(randomInt(0, 1e9)).padStart(9, '0')}`;
+}
+
+/**
+ * The newest code sent to phone, read from the demo outbox as staff.  The
+ * outbox is the newest 50 messages, newest first; each is read loosely (an
+ * object with the phone and a text, or a plain string) so the test does not
+ * depend on its exact shape.
+ */
+export async function codeFromOutbox(staff, phone) {
+  const r = await staff.request('GET', '/api/demo/outbox');
+  if (r.status !== 200) throw new Error(`outbox: ${r.status} ${r.text}`);
+  const list = Array.isArray(r.json) ? r.json : r.json && Array.isArray(r.json.messages) ? r.json.messages : null;
+  if (!list) throw new Error(`outbox: expected a JSON array, found ${r.text.slice(0, 200)}`);
+  for (const m of list) {
+    const strings = typeof m === 'string' ? [m] : Object.values(m || {}).filter((v) => typeof v === 'string');
+    const forPhone = typeof m === 'string' ? m.includes(phone) : strings.includes(phone);
+    if (!forPhone) continue;
+    for (const s of strings) {
+      const c = /验证码\s*(\d{6})/.exec(s) || /\b(\d{6})\b/.exec(s.replace(phone, ''));
+      if (c) return c[1];
+    }
+  }
+  return null;
+}
+
+/**
+ * Sign a family in: POST /api/family/code, the code from the outbox (as
+ * staff), POST /api/family/login.  Returns the signed-in Client.
+ */
+export async function familySignIn(server, staff, phone = randomPhone(), opts = {}) {
+  const c = new Client(server, opts);
+  const r1 = await c.request('POST', '/api/family/code', { json: { phone } });
+  if (r1.status !== 202) throw new Error(`family code for ${phone}: ${r1.status} ${r1.text}`);
+  const code = await codeFromOutbox(staff, phone);
+  if (!code) throw new Error(`no code for ${phone} in the outbox`);
+  const r2 = await c.request('POST', '/api/family/login', { json: { phone, code } });
+  if (r2.status !== 200) throw new Error(`family login for ${phone}: ${r2.status} ${r2.text}`);
+  c.phone = phone;
+  return c;
+}
+
+// --------------------------------------------------------------- ID numbers
+
+const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const CHECK = '10X98765432';
+
+/** GB 11643 check character of 17 digits. */
+export function checkChar(d17) {
+  let s = 0;
+  for (let i = 0; i < 17; i++) s += Number(d17[i]) * WEIGHTS[i];
+  return CHECK[s % 11];
+}
+
+export const REGIONS = ['110105', '110108', '310104', '310115', '440305', '440106', '510107', '330106', '320102', '420106'];
+const issued = new Set();
+
+/** A valid, never before returned (in this thread) child's ID number, born
+ * 2020-2021; region (6 digits) fixed when given (threads that must not
+ * collide use different regions). */
+export function randomChildId({ region = null } = {}) {
+  for (;;) {
+    const year = 2020 + randomInt(0, 2);
+    const month = 1 + randomInt(0, 12);
+    const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    const day = 1 + randomInt(0, days);
+    const seq = String(randomInt(0, 1000)).padStart(3, '0');
+    const d17 = (region ?? REGIONS[randomInt(0, REGIONS.length)]) + String(year) +
+      String(month).padStart(2, '0') + String(day).padStart(2, '0') + seq;
+    const id = d17 + checkChar(d17);
+    if (!issued.has(id)) {
+      issued.add(id);
+      return id;
+    }
+  }
+}
+
+/** The same number with a wrong check character. */
+export function wrongCheckId(id) {
+  const good = id[17];
+  const bad = CHECK.split('').find((c) => c !== good);
+  return id.slice(0, 17) + bad;
+}
+
+/** What the server should show of a number: first 4, 10 stars, last 4. */
+export function masked(id) {
+  return id.slice(0, 4) + '*'.repeat(10) + id.slice(14);
+}
+
+/** A fresh Idempotency-Key (8-64 of [A-Za-z0-9_-]). */
+export function idemKey() {
+  return `e2e-${randomUUID()}`;
+}
+
+/** Wait until at least `margin` seconds remain in the current wall-clock
+ * minute: the server's rate limits count in fixed minutes (time / 60). */
+export async function awayFromMinuteEdge(margin = 5) {
+  const s = (Date.now() / 1000) % 60;
+  if (60 - s < margin) await new Promise((r) => setTimeout(r, (60 - s + 0.2) * 1000));
+}
