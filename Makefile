@@ -40,7 +40,7 @@ run: deps all
 	@echo "Starting the platform (Ctrl-C stops it); the personal-data key is in $(DEMO_KEYS)/."
 	@mkdir -p -m 700 $(DEMO_KEYS)
 	./$(BUILD)/ruxue serve --demo --db $(DEMO)/ruxue.db --pii-key $(DEMO_KEYS)/pii.key \
-	  --port $(PORT) --web web
+	  --district $(DEMO) --port $(PORT) --web web
 
 test: deps all $(ASAN_BUILD)/build.ninja
 	meson test -C $(BUILD) --print-errorlogs

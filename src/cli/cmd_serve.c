@@ -18,7 +18,7 @@
 static const char usage[] =
     "usage: ruxue serve [--db FILE] [--port N] [--bind ADDR] [--pii-key FILE]\n"
     "                   [--intake ID] [--web DIR] [--threads N] [--demo]\n"
-    "                   [--demo-password PW] [--secure-cookies]\n"
+    "                   [--demo-password PW] [--district DIR] [--secure-cookies]\n"
     "\n"
     "Serve the platform: the HTTP/JSON API of docs/api.md and the web pages.\n"
     "GET /api/health answers 200 once the store is open and migrated.\n"
@@ -40,6 +40,10 @@ static const char usage[] =
     "                        account 'demo' is created\n"
     "      --demo-password PW  the demo account's password (default: random,\n"
     "                        printed)\n"
+    "      --district DIR    set the district up from a district directory\n"
+    "                        (policy.ini, schools.csv, catchments.csv,\n"
+    "                        address_units.csv; docs/formats.md) when the store\n"
+    "                        has none yet; staff can also upload the files\n"
     "      --secure-cookies  mark cookies Secure (when served behind HTTPS)\n"
     "  -h, --help            show this help\n";
 
@@ -53,7 +57,7 @@ static void on_signal(int sig)
 
 int rx_cmd_serve(int argc, char **argv)
 {
-    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE };
+    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE, O_DISTRICT };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"port", required_argument, NULL, 'p'},
@@ -65,6 +69,7 @@ int rx_cmd_serve(int argc, char **argv)
         {"demo", no_argument, NULL, O_DEMO},
         {"demo-password", required_argument, NULL, O_DEMO_PW},
         {"secure-cookies", no_argument, NULL, O_SECURE},
+        {"district", required_argument, NULL, O_DISTRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -122,6 +127,9 @@ int rx_cmd_serve(int argc, char **argv)
             break;
         case O_SECURE:
             cfg.secure_cookies = true;
+            break;
+        case O_DISTRICT:
+            cfg.district_dir = optarg;
             break;
         case 'h':
             fputs(usage, stdout);

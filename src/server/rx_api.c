@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/rx_engine.h"
+#include "../io/rx_district.h"
 #include "../io/rx_files.h"
 #include "../io/rx_io.h"
 #include "../people/rx_idcard.h"
@@ -33,11 +35,11 @@
 /* ------------------------------------------------------- rate limits */
 
 /* Fixed one-minute windows per key in a small table: approximate (keys
- * that collide share a counter, which errs on the side of refusing). */
+ * that collide share a counter, which errs on the side of refusing: a
+ * colliding key can never reset another's count). */
 #define RL_SLOTS 4096
 
 struct rl_slot {
-    uint64_t key;
     int64_t window;
     unsigned count;
 };
@@ -60,8 +62,7 @@ static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, un
     int64_t window = (int64_t)time(NULL) / 60;
     pthread_mutex_lock(&rl->mu);
     struct rl_slot *s = &rl->slot[key % RL_SLOTS];
-    if (s->key != key || s->window != window) {
-        s->key = key;
+    if (s->window != window) {
         s->window = window;
         s->count = 0;
     }
@@ -74,6 +75,16 @@ static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, un
 
 /* ------------------------------------------------------------- server */
 
+/* The district as set up by staff, parsed (no students). */
+struct district {
+    bool loaded;
+    struct rx_arena arena;
+    struct rx_intake in;
+    struct rx_policy pol;
+};
+
+static int school_of(const struct district *d, const char *id);
+
 struct rx_server {
     struct rx_server_config cfg;
     struct rx_store *store;
@@ -82,6 +93,9 @@ struct rx_server {
     uint8_t otp_key[32];
     struct ratelimit rl;
     char web_dir[PATH_MAX];
+    pthread_mutex_t setup_mu;       /* one change of the district at a time */
+    pthread_rwlock_t district_lock; /* guards district */
+    struct district district;
 };
 
 static struct rx_server *srv(const struct rx_req *r)
@@ -228,6 +242,9 @@ static json_t *staff_json(const struct rx_staff *st)
 }
 
 /* ---------------------------------------------------------- endpoints */
+
+static int add_staff(struct rx_server *s, const char *username, const char *password, unsigned role,
+                     const char *district, const char *school, struct rx_err *err);
 
 static void h_health(struct rx_req *r)
 {
@@ -408,6 +425,71 @@ out:
     json_decref(j);
 }
 
+/*
+ * POST /api/staff: a staff account.  City staff make any; district staff
+ * make district and school accounts of their district; schools make none.
+ */
+static void h_staff_add(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    static const char *const fields[] = {"username", "password", "role", "school", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *user = json_string_value(json_object_get(j, "username"));
+    const char *pass = json_string_value(json_object_get(j, "password"));
+    const char *role = json_string_value(json_object_get(j, "role"));
+    const char *school = json_string_value(json_object_get(j, "school"));
+    unsigned rl = role && strcmp(role, "city") == 0       ? RX_ROLE_CITY
+                  : role && strcmp(role, "district") == 0 ? RX_ROLE_DISTRICT
+                  : role && strcmp(role, "school") == 0   ? RX_ROLE_SCHOOL
+                                                          : 99;
+    size_t ul = user ? strlen(user) : 0;
+    if (ul < 3 || ul > 60 || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789._-") != ul) {
+        rx_reply_error(r, 400, "bad_username", "username", "expected 3-60 of a-z 0-9 . _ -");
+    } else if (!pass || strlen(pass) < 10 || strlen(pass) > 200) {
+        rx_reply_error(r, 400, "weak_password", "password", "expected 10 to 200 characters");
+    } else if (rl == 99) {
+        rx_reply_error(r, 400, "bad_role", "role", "expected city, district or school");
+    } else if ((rl == RX_ROLE_SCHOOL) != (school != NULL && *school)) {
+        rx_reply_error(r, 400, "bad_school", "school",
+                       "a school account names its school, and only a school account does");
+    } else if (w.staff.role == RX_ROLE_SCHOOL ||
+               (w.staff.role == RX_ROLE_DISTRICT && rl == RX_ROLE_CITY)) {
+        rx_reply_error(r, 403, "forbidden", "role", "your account may not create this one");
+    } else {
+        bool known = true;
+        if (rl == RX_ROLE_SCHOOL) {
+            pthread_rwlock_rdlock(&srv(r)->district_lock);
+            known = srv(r)->district.loaded && school_of(&srv(r)->district, school) >= 0;
+            pthread_rwlock_unlock(&srv(r)->district_lock);
+        }
+        struct rx_err e;
+        rx_err_clear(&e);
+        char actor[80];
+        snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+        int rc;
+        if (!known) {
+            rx_reply_error(r, 422, "unknown_school", "school", "not a school of the district");
+        } else if ((rc = add_staff(srv(r), user, pass, rl, w.staff.district, school, &e)) ==
+                   -RX_E_DUP) {
+            rx_reply_error(r, 409, "taken", "username", "this username is taken");
+        } else if (rc < 0) {
+            reply_store_error(r, &e);
+        } else if (srv(r)->store->ops->audit_append(srv(r)->store, actor, "staff.add", user,
+                                                    role_name(rl), &e) < 0) {
+            reply_store_error(r, &e);
+        } else {
+            rx_reply_json(r, 201,
+                          json_pack("{s:s, s:s, s:s?}", "username", user, "role", role_name(rl),
+                                    "school", school));
+        }
+    }
+    json_decref(j);
+}
+
 static void h_me(struct rx_req *r)
 {
     struct who w;
@@ -452,6 +534,347 @@ static void h_outbox(struct rx_req *r)
     }
     rx_reply_text(r, 200, "application/json; charset=utf-8", text, strlen(text));
     free(text);
+}
+
+/* ------------------------------------------------------------ district */
+
+/*
+ * The district's files live in the store as documents; the server keeps
+ * them parsed (with no students: applications are the students) so that
+ * every application can be checked against the schools and units at once.
+ */
+static const char *const empty_tables[RX_DF_COUNT] = {
+    [RX_DF_POLICY] = NULL,
+    [RX_DF_SCHOOLS] = "id,name,sector,seats,lat,lon\r\n",
+    [RX_DF_CATCHMENTS] = "id,schools\r\n",
+    [RX_DF_UNITS] = "id,name,lat,lon,catchment\r\n",
+    [RX_DF_STUDENTS] = "id,birth_date\r\n",
+};
+
+static bool district_file(const char *name, enum rx_district_file *f)
+{
+    for (unsigned k = 0; k < RX_DF_STUDENTS; k++)
+        if (strcmp(name, rx_district_file_name(k)) == 0) {
+            *f = k;
+            return true;
+        }
+    return false;
+}
+
+/* Parse the district from the stored documents, with one replaced by
+ * (text, len) when replace < RX_DF_COUNT.  0, -RX_E_REF (no policy yet) or
+ * the parse error. */
+static int district_parse(struct rx_server *s, unsigned replace, const char *text, size_t len,
+                          struct district *d, struct rx_err *err)
+{
+    struct rx_doc docs[RX_DF_COUNT];
+    memset(docs, 0, sizeof(docs));
+    struct rx_district_text t;
+    memset(&t, 0, sizeof(t));
+    int rc = 0;
+    for (unsigned f = 0; f < RX_DF_COUNT && rc == 0; f++) {
+        if (f == replace) {
+            t.buf[f] = text;
+            t.len[f] = len;
+            continue;
+        }
+        struct rx_err e;
+        rx_err_clear(&e);
+        int g = f == RX_DF_STUDENTS
+                    ? -RX_E_REF
+                    : s->store->ops->doc_get(s->store, rx_district_file_name(f), &docs[f], &e);
+        if (g == 0) {
+            t.buf[f] = docs[f].body;
+            t.len[f] = docs[f].len;
+        } else if (g == -RX_E_REF && empty_tables[f]) {
+            t.buf[f] = empty_tables[f];
+            t.len[f] = strlen(empty_tables[f]);
+        } else if (g == -RX_E_REF) {
+            rc = rx_err_set(err, -RX_E_REF, "policy.ini", 0, NULL,
+                            "upload policy.ini first: it names the intake and its rules");
+        } else {
+            *err = e;
+            rc = g;
+        }
+    }
+    if (rc == 0) {
+        rx_arena_init(&d->arena, 0);
+        rc = rx_district_parse(&t, &d->arena, &d->in, &d->pol, err);
+        if (rc < 0)
+            rx_arena_release(&d->arena);
+        else
+            d->loaded = true;
+    }
+    for (unsigned f = 0; f < RX_DF_COUNT; f++)
+        rx_doc_free(&docs[f]);
+    return rc;
+}
+
+static void district_release(struct district *d)
+{
+    if (d->loaded)
+        rx_arena_release(&d->arena);
+    d->loaded = false;
+}
+
+static json_t *district_json(const struct district *d)
+{
+    uint32_t npriv = 0;
+    for (uint32_t k = 0; k < d->in.nschools; k++)
+        npriv += d->in.schools[k].sector == RX_SECTOR_PRIVATE;
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "intake", d->pol.intake, "policy",
+                     d->pol.name, "schools", (int)d->in.nschools, "private_schools", (int)npriv,
+                     "catchments", (int)d->in.ncatchments, "units", (int)d->in.nunits);
+}
+
+static bool staff_may_set_up(struct rx_req *r, const struct who *w)
+{
+    if (w->staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL,
+                       "school accounts cannot change the district's setup");
+        return false;
+    }
+    return true;
+}
+
+static void h_district_put(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    struct rx_server *s = srv(r);
+    enum rx_district_file f;
+    if (!district_file(rx_req_param(r), &f)) {
+        rx_reply_error(r, 404, "not_found", NULL,
+                       "expected policy.ini, schools.csv, catchments.csv or address_units.csv");
+        return;
+    }
+    size_t len;
+    const char *body = rx_req_body(r, &len);
+    const char *check = rx_req_query(r, "check");
+    bool only_check = check && strcmp(check, "0") != 0;
+    struct district d;
+    memset(&d, 0, sizeof(d));
+    struct rx_err e;
+    rx_err_clear(&e);
+    pthread_mutex_lock(&s->setup_mu); /* one change of the district at a time */
+    int rc = district_parse(s, f, body, len, &d, &e);
+    if (rc == 0 && strcmp(d.pol.intake, s->cfg.intake) != 0) {
+        rc = rx_err_set(&e, -RX_E_INVAL, "policy.ini", 0, "intake",
+                        "the policy is for intake '%s' but this server runs intake '%s' (--intake)",
+                        d.pol.intake, s->cfg.intake);
+    }
+    if (rc < 0) {
+        pthread_mutex_unlock(&s->setup_mu);
+        if (e.code == -RX_E_IO || e.code == -RX_E_NOMEM) {
+            reply_store_error(r, &e);
+            return;
+        }
+        char msg[512];
+        json_t *o = json_pack("{s:{s:s, s:s, s:s, s:i, s:s?}}", "error", "code", "invalid_file",
+                              "field", e.source[0] ? e.source : rx_req_param(r), "message",
+                              rx_err_format(&e, msg, sizeof(msg)), "line", (int)e.line, "column",
+                              e.field[0] ? e.field : NULL);
+        rx_reply_json(r, 422, o);
+        return;
+    }
+    char actor[80];
+    snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+    if (!only_check) {
+        rc = s->store->ops->doc_put(s->store, actor, rx_req_param(r), body, len, &e);
+        if (rc < 0) {
+            pthread_mutex_unlock(&s->setup_mu);
+            district_release(&d);
+            reply_store_error(r, &e);
+            return;
+        }
+    }
+    json_t *o = json_pack("{s:s, s:b, s:o}", "file", rx_req_param(r), "applied", !only_check,
+                          "district", district_json(&d));
+    if (!only_check) {
+        pthread_rwlock_wrlock(&s->district_lock);
+        district_release(&s->district);
+        s->district = d;
+        pthread_rwlock_unlock(&s->district_lock);
+    } else {
+        district_release(&d);
+    }
+    pthread_mutex_unlock(&s->setup_mu);
+    rx_reply_json(r, 200, o);
+}
+
+static void h_district_get(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    struct rx_server *s = srv(r);
+    json_t *files = json_object();
+    for (unsigned f = 0; f < RX_DF_STUDENTS; f++) {
+        struct rx_doc doc;
+        memset(&doc, 0, sizeof(doc));
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (s->store->ops->doc_get(s->store, rx_district_file_name(f), &doc, &e) == 0) {
+            char hex[65];
+            sodium_bin2hex(hex, sizeof(hex), doc.sha256, 32);
+            json_object_set_new(files, rx_district_file_name(f),
+                                json_pack("{s:s, s:I, s:s, s:s}", "sha256", hex, "bytes",
+                                          (json_int_t)doc.len, "updated_at", doc.updated_at,
+                                          "updated_by", doc.updated_by));
+        }
+        rx_doc_free(&doc);
+    }
+    pthread_rwlock_rdlock(&s->district_lock);
+    json_t *o = json_pack("{s:o, s:o?}", "files", files, "district",
+                          s->district.loaded ? district_json(&s->district) : NULL);
+    pthread_rwlock_unlock(&s->district_lock);
+    rx_reply_json(r, 200, o);
+}
+
+/* -------------------------------------------------------------- window */
+
+/* "2027-05-01T08:00:00+08:00" or "...Z" to unix seconds; -1 when malformed. */
+static int64_t parse_time(const char *s)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        n != 19)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 || y < 2000 ||
+        y > 2999)
+        return -1;
+    int off = 0;
+    const char *z = s + 19;
+    if (strcmp(z, "Z") == 0) {
+        off = 0;
+    } else if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && z[3] == ':') {
+        int oh = (z[1] - '0') * 10 + (z[2] - '0'), om = (z[4] - '0') * 10 + (z[5] - '0');
+        if (oh > 14 || om > 59)
+            return -1;
+        off = (oh * 60 + om) * 60 * (z[0] == '-' ? -1 : 1);
+    } else {
+        return -1;
+    }
+    int64_t days = rx_idcard_days(y, (unsigned)mo, (unsigned)d);
+    if (rx_idcard_days(y, (unsigned)mo, 1) + d - 1 != days)
+        return -1;
+    return days * 86400 + h * 3600 + mi * 60 + sec - off;
+}
+
+static void format_time(int64_t t, char out[32])
+{
+    time_t tt = (time_t)(t + 8 * 3600);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+}
+
+/* The window: 1 open, 0 closed (opens/closes set when one is set). */
+static int window_state(struct rx_server *s, int64_t *opens, int64_t *closes)
+{
+    *opens = *closes = 0;
+    struct rx_doc doc;
+    memset(&doc, 0, sizeof(doc));
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (s->store->ops->doc_get(s->store, "window.json", &doc, &e) < 0)
+        return 0;
+    json_t *j = json_loads(doc.body, 0, NULL);
+    rx_doc_free(&doc);
+    if (!j)
+        return 0;
+    *opens = parse_time(json_string_value(json_object_get(j, "opens")));
+    *closes = parse_time(json_string_value(json_object_get(j, "closes")));
+    json_decref(j);
+    int64_t now = now_s();
+    return *opens >= 0 && *closes >= 0 && now >= *opens && now < *closes;
+}
+
+static json_t *window_json(struct rx_server *s)
+{
+    int64_t o, c;
+    int open = window_state(s, &o, &c);
+    char a[32], b[32];
+    if (o <= 0 && c <= 0)
+        return json_pack("{s:b, s:n, s:n}", "open", 0, "opens", "closes");
+    format_time(o, a);
+    format_time(c, b);
+    return json_pack("{s:b, s:s, s:s}", "open", open, "opens", a, "closes", b);
+}
+
+/* Refuses (409) a change outside the application window. */
+static bool window_open(struct rx_req *r)
+{
+    int64_t o, c;
+    if (window_state(srv(r), &o, &c))
+        return true;
+    if (o <= 0 && c <= 0) {
+        rx_reply_error(r, 409, "window_closed", NULL,
+                       "the application window has not been set yet");
+    } else {
+        char a[32], b[32];
+        format_time(o, a);
+        format_time(c, b);
+        rx_reply_error(r, 409, "window_closed", NULL,
+                       "the application window is closed: it opens %s and closes %s", a, b);
+    }
+    return false;
+}
+
+static int put_window(struct rx_server *s, const char *actor, int64_t opens, int64_t closes,
+                      struct rx_err *err)
+{
+    char a[32], b[32];
+    format_time(opens, a);
+    format_time(closes, b);
+    char *text = NULL;
+    json_t *j = json_pack("{s:s, s:s}", "opens", a, "closes", b);
+    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    int rc = s->store->ops->doc_put(s->store, actor, "window.json", text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+static void h_window_get(struct rx_req *r)
+{
+    rx_reply_json(r, 200, window_json(srv(r)));
+}
+
+static void h_window_put(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    static const char *const fields[] = {"opens", "closes", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    int64_t o = parse_time(json_string_value(json_object_get(j, "opens")));
+    int64_t c = parse_time(json_string_value(json_object_get(j, "closes")));
+    json_decref(j);
+    if (o < 0) {
+        rx_reply_error(r, 400, "bad_time", "opens",
+                       "expected a time like 2027-05-01T08:00:00+08:00");
+        return;
+    }
+    if (c < 0 || c <= o) {
+        rx_reply_error(r, 400, "bad_time", "closes",
+                       "expected a time like 2027-05-31T17:00:00+08:00, after opens");
+        return;
+    }
+    char actor[80];
+    snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (put_window(srv(r), actor, o, c, &e) < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    rx_reply_json(r, 200, window_json(srv(r)));
 }
 
 /* ------------------------------------------------------- applications */
@@ -507,6 +930,117 @@ static void make_receipt(const char *intake, char out[32])
     snprintf(out, 32, "RX-%s-%s", compact, tail);
 }
 
+/* An id among the district's schools of a sector; index or -1. */
+static int school_of(const struct district *d, const char *id)
+{
+    for (uint32_t k = 0; k < d->in.nschools; k++)
+        if (strcmp(d->in.schools[k].id, id) == 0)
+            return (int)k;
+    return -1;
+}
+
+static bool unit_known(const struct district *d, const char *id)
+{
+    for (uint32_t k = 0; k < d->in.nunits; k++)
+        if (strcmp(d->in.units[k].id, id) == 0)
+            return true;
+    return false;
+}
+
+static const char *const claim_fields[] = {
+    "residence_unit",   "hukou_unit", "property_unit", "property_certificate", "residence_permit",
+    "insurance_months", NULL};
+
+/*
+ * The content of an application, checked against the district when it is
+ * set up: the private choices are private schools (at most the policy's
+ * number), the catchment order names public schools, claimed units exist.
+ * Replies 400/422 and returns false when something is wrong.
+ */
+static bool app_content_ok(struct rx_req *r, json_t *j)
+{
+    json_t *name = json_object_get(j, "child_name");
+    if (name && (!json_is_string(name) || json_string_length(name) > 64)) {
+        rx_reply_error(r, 400, "bad_type", "child_name", "expected a name of at most 64 bytes");
+        return false;
+    }
+    json_t *claims = json_object_get(j, "claims");
+    if (claims && !json_is_object(claims)) {
+        rx_reply_error(r, 400, "bad_type", "claims", "expected an object");
+        return false;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(claims, key, v)
+    {
+        bool known = false;
+        for (const char *const *c = claim_fields; *c && !known; c++)
+            known = strcmp(*c, key) == 0;
+        if (!known) {
+            rx_reply_error(r, 400, "unknown_field", key, "unknown claim '%.40s'", key);
+            return false;
+        }
+    }
+    static const char *const lists[] = {"private_choices", "catchment_order"};
+    for (int l = 0; l < 2; l++) {
+        json_t *a = json_object_get(j, lists[l]);
+        if (a && !json_is_array(a)) {
+            rx_reply_error(r, 400, "bad_type", lists[l], "expected a list of school ids");
+            return false;
+        }
+        for (size_t i = 0; a && i < json_array_size(a); i++)
+            if (!json_is_string(json_array_get(a, i))) {
+                rx_reply_error(r, 400, "bad_type", lists[l], "expected a list of school ids");
+                return false;
+            }
+    }
+    struct rx_server *s = srv(r);
+    pthread_rwlock_rdlock(&s->district_lock);
+    const struct district *d = &s->district;
+    bool ok = true;
+    if (d->loaded) {
+        for (int l = 0; l < 2 && ok; l++) {
+            json_t *a = json_object_get(j, lists[l]);
+            bool priv = l == 0;
+            if (priv && json_array_size(a) > d->pol.private_choices) {
+                rx_reply_error(r, 422, "too_many_choices", lists[l],
+                               "the policy allows at most %u private schools",
+                               (unsigned)d->pol.private_choices);
+                ok = false;
+            }
+            for (size_t i = 0; ok && i < json_array_size(a); i++) {
+                const char *id = json_string_value(json_array_get(a, i));
+                int k = school_of(d, id);
+                bool right = k >= 0 && (priv ? d->in.schools[k].sector == RX_SECTOR_PRIVATE
+                                             : d->in.schools[k].sector == RX_SECTOR_PUBLIC);
+                if (!right) {
+                    rx_reply_error(r, 422, "unknown_school", lists[l],
+                                   "'%.64s' is not a %s school of the district", id,
+                                   priv ? "private" : "public");
+                    ok = false;
+                }
+                for (size_t m = 0; ok && m < i; m++)
+                    if (strcmp(id, json_string_value(json_array_get(a, m))) == 0) {
+                        rx_reply_error(r, 422, "repeated_school", lists[l],
+                                       "'%.64s' is listed twice", id);
+                        ok = false;
+                    }
+            }
+        }
+        static const char *const units[] = {"residence_unit", "hukou_unit", "property_unit"};
+        for (int u = 0; ok && u < 3; u++) {
+            json_t *x = json_object_get(claims, units[u]);
+            if (x && (!json_is_string(x) || !unit_known(d, json_string_value(x)))) {
+                rx_reply_error(r, 422, "unknown_unit", units[u],
+                               "expected an address unit of the district");
+                ok = false;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&s->district_lock);
+    return ok;
+}
+
 static const char *const app_fields[] = {
     "id_number", "child_name", "claims", "private_choices", "catchment_order", "submit", NULL};
 
@@ -524,6 +1058,10 @@ static void h_app_create(struct rx_req *r)
     json_t *j = rx_req_json(r, app_fields);
     if (!j)
         return;
+    if (!window_open(r) || !app_content_ok(r, j)) {
+        json_decref(j);
+        return;
+    }
     struct rx_server *s = srv(r);
     const char *idn = json_string_value(json_object_get(j, "id_number"));
     struct rx_idcard idc;
@@ -595,6 +1133,14 @@ static void h_app_create(struct rx_req *r)
         reply_store_error(r, &e);
         return;
     }
+    if (existed && sodium_memcmp(out.lookup, a.lookup, sizeof(a.lookup)) != 0) {
+        /* the key was used before for another child: never answer with that one */
+        rx_application_free(&out);
+        rx_reply_error(r, 422, "idempotency_key_reused", "Idempotency-Key",
+                       "this Idempotency-Key was used for another request; use a new key for a "
+                       "new application");
+        return;
+    }
     json_t *o = app_json(&out);
     json_object_set_new(o, "note",
                         json_string("提交时间先后不影响录取结果 / the time of submission gives "
@@ -603,12 +1149,33 @@ static void h_app_create(struct rx_req *r)
     rx_application_free(&out);
 }
 
+/* Whether the application lists the school (private choices or catchment order). */
+static bool names_school(const struct rx_application *a, const char *school)
+{
+    json_t *j = json_loads(a->body ? a->body : "{}", 0, NULL);
+    bool found = false;
+    static const char *const lists[] = {"private_choices", "catchment_order"};
+    for (int l = 0; l < 2 && !found; l++) {
+        json_t *arr = json_object_get(j, lists[l]);
+        for (size_t i = 0; i < json_array_size(arr) && !found; i++) {
+            const char *v = json_string_value(json_array_get(arr, i));
+            found = v && strcmp(v, school) == 0;
+        }
+    }
+    json_decref(j);
+    return found;
+}
+
+/*
+ * Who may read an application: its family; city and district staff (one
+ * district per server); a school only an application that lists it.
+ */
 static bool may_read(const struct who *w, const struct rx_application *a)
 {
     if (w->ss.kind == RX_SUBJECT_FAMILY)
         return a->family == w->ss.subject;
-    /* staff: city and district see applications of their district; a
-     * school sees only those naming it (checked once claims are matched) */
+    if (w->staff.role == RX_ROLE_SCHOOL)
+        return w->staff.school[0] && names_school(a, w->staff.school);
     return w->staff.role == RX_ROLE_CITY || w->staff.role == RX_ROLE_DISTRICT;
 }
 
@@ -633,11 +1200,193 @@ static void h_app_get(struct rx_req *r)
     rx_application_free(&a);
 }
 
-static void h_app_list(struct rx_req *r)
+/* The family's own application by the receipt in the path; replies 404 otherwise. */
+static bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a)
+{
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = srv(r)->store->ops->app_get(srv(r)->store, rx_req_param(r), a, &e);
+    if (rc == -RX_E_REF || (rc == 0 && a->family != w->ss.subject)) {
+        rx_reply_error(r, 404, "not_found", NULL, "no such application");
+        return false;
+    }
+    if (rc < 0) {
+        reply_store_error(r, &e);
+        return false;
+    }
+    return true;
+}
+
+/* Store a change of the family's application and answer with it. */
+static void app_change(struct rx_req *r, const struct who *w, struct rx_application *a,
+                       unsigned status, char *body)
+{
+    struct rx_application u;
+    memset(&u, 0, sizeof(u));
+    snprintf(u.receipt, sizeof(u.receipt), "%s", a->receipt);
+    snprintf(u.actor, sizeof(u.actor), "family:%lld", (long long)w->ss.subject);
+    u.family = a->family;
+    u.status = (uint8_t)status;
+    u.body = body; /* NULL: unchanged */
+    utc_now(u.updated_at);
+    if (status == RX_APP_SUBMITTED)
+        snprintf(u.submitted_at, sizeof(u.submitted_at), "%s",
+                 a->submitted_at[0] ? a->submitted_at : u.updated_at);
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct rx_store *st = srv(r)->store;
+    int rc = st->ops->app_update(st, &u, &e);
+    if (rc == -RX_E_DUP) {
+        rx_reply_error(r, 409, "duplicate_child", NULL,
+                       "this child has another live application; withdraw that one first");
+        return;
+    }
+    if (rc < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    struct rx_application now;
+    memset(&now, 0, sizeof(now));
+    if (st->ops->app_get(st, a->receipt, &now, &e) < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    rx_reply_json(r, 200, app_json(&now));
+    rx_application_free(&now);
+}
+
+static const char *const edit_fields[] = {"child_name", "claims", "private_choices",
+                                          "catchment_order", NULL};
+
+static void h_app_edit(struct rx_req *r)
 {
     struct who w;
     if (!require(r, RX_SUBJECT_FAMILY, &w))
         return;
+    json_t *j = rx_req_json(r, edit_fields);
+    if (!j)
+        return;
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    if (window_open(r) && app_content_ok(r, j) && own_app(r, &w, &a)) {
+        if (a.status == RX_APP_WITHDRAWN) {
+            rx_reply_error(r, 409, "withdrawn", NULL,
+                           "this application was withdrawn; apply again instead");
+        } else {
+            char *body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+            if (body)
+                app_change(r, &w, &a, a.status, body);
+            else
+                rx_reply_error(r, 500, "internal", NULL, "out of memory");
+            free(body);
+        }
+    }
+    json_decref(j);
+    rx_application_free(&a);
+}
+
+static void app_status(struct rx_req *r, unsigned status)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_FAMILY, &w))
+        return;
+    size_t len;
+    rx_req_body(r, &len);
+    if (len) {
+        static const char *const none[] = {NULL};
+        json_t *j = rx_req_json(r, none);
+        if (!j)
+            return;
+        json_decref(j);
+    }
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    if (window_open(r) && own_app(r, &w, &a)) {
+        if (a.status == RX_APP_WITHDRAWN && status != RX_APP_WITHDRAWN)
+            rx_reply_error(r, 409, "withdrawn", NULL,
+                           "this application was withdrawn; apply again instead");
+        else if (a.status == status)
+            rx_reply_json(r, 200, app_json(&a)); /* already so: the same answer again */
+        else
+            app_change(r, &w, &a, status, NULL);
+    }
+    rx_application_free(&a);
+}
+
+static void h_app_submit(struct rx_req *r)
+{
+    app_status(r, RX_APP_SUBMITTED);
+}
+
+static void h_app_withdraw(struct rx_req *r)
+{
+    app_status(r, RX_APP_WITHDRAWN);
+}
+
+/*
+ * Staff: every application a page at a time (?after=ID&limit=N), a school
+ * account only those listing its school.  {"applications": [...], "next": ID}
+ * with next null on the last page.
+ */
+static void staff_app_list(struct rx_req *r, const struct who *w)
+{
+    const char *after_s = rx_req_query(r, "after"), *limit_s = rx_req_query(r, "limit");
+    char *end;
+    long long after = after_s ? strtoll(after_s, &end, 10) : 0;
+    if (after_s && (*end || after < 0)) {
+        rx_reply_error(r, 400, "bad_query", "after", "expected a non-negative integer");
+        return;
+    }
+    long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
+    if (limit_s && (*end || limit < 1 || limit > 1000)) {
+        rx_reply_error(r, 400, "bad_query", "limit", "expected 1..1000");
+        return;
+    }
+    struct rx_store *st = srv(r)->store;
+    json_t *arr = json_array();
+    int64_t last = after;
+    bool more = true;
+    /* a school sees a filtered listing: read on until the page is full */
+    while (more && json_array_size(arr) < (size_t)limit) {
+        char **rec = NULL;
+        size_t n = 0;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (st->ops->app_list_page(st, last, (unsigned)limit, &rec, &n, &e) < 0) {
+            json_decref(arr);
+            reply_store_error(r, &e);
+            return;
+        }
+        more = n == (size_t)limit;
+        for (size_t i = 0; i < n; i++) {
+            struct rx_application a;
+            memset(&a, 0, sizeof(a));
+            if (json_array_size(arr) >= (size_t)limit)
+                more = true; /* the page is full before this one: the next starts here */
+            else if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
+                last = a.id;
+                if (may_read(w, &a))
+                    json_array_append_new(arr, app_json(&a));
+            }
+            rx_application_free(&a);
+            free(rec[i]);
+        }
+        free(rec);
+    }
+    json_t *o = json_pack("{s:o}", "applications", arr);
+    json_object_set_new(o, "next", more ? json_integer(last) : json_null());
+    rx_reply_json(r, 200, o);
+}
+
+static void h_app_list(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, -1, &w))
+        return;
+    if (w.ss.kind == RX_SUBJECT_STAFF) {
+        staff_app_list(r, &w);
+        return;
+    }
     char **rec = NULL;
     size_t n = 0;
     struct rx_err e;
@@ -714,11 +1463,19 @@ static const struct rx_route routes[] = {
     {"POST", "/api/family/code", h_family_code, 4096},
     {"POST", "/api/family/login", h_family_login, 4096},
     {"GET", "/api/me", h_me, 0},
+    {"POST", "/api/staff", h_staff_add, 4096},
     {"POST", "/api/logout", h_logout, 0},
     {"GET", "/api/demo/outbox", h_outbox, 0},
     {"POST", "/api/applications", h_app_create, 0},
     {"GET", "/api/applications", h_app_list, 0},
     {"GET", "/api/applications/{}", h_app_get, 0},
+    {"PUT", "/api/applications/{}", h_app_edit, 0},
+    {"POST", "/api/applications/{}/submit", h_app_submit, 0},
+    {"POST", "/api/applications/{}/withdraw", h_app_withdraw, 0},
+    {"GET", "/api/district", h_district_get, 0},
+    {"PUT", "/api/district/{}", h_district_put, 64u << 20},
+    {"GET", "/api/window", h_window_get, 0},
+    {"PUT", "/api/window", h_window_put, 4096},
 };
 
 /* ------------------------------------------------------------ the key */
@@ -762,6 +1519,44 @@ static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err
 
 /* ------------------------------------------------------- start, stop */
 
+/*
+ * --district DIR: store the district's files from a directory (as an
+ * upload would) when the store has no district yet: the demo's way in.
+ */
+static int import_district(struct rx_server *s, const char *dir, struct rx_err *err)
+{
+    struct rx_doc doc;
+    memset(&doc, 0, sizeof(doc));
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (s->store->ops->doc_get(s->store, "policy.ini", &doc, &e) == 0) {
+        rx_doc_free(&doc);
+        return 0; /* set up already: the store wins */
+    }
+    struct rx_district_text t;
+    char *bufs[RX_DF_COUNT];
+    int rc = rx_district_read(dir, &t, bufs, err);
+    if (rc < 0)
+        return rc;
+    struct district d;
+    memset(&d, 0, sizeof(d));
+    t.buf[RX_DF_STUDENTS] = empty_tables[RX_DF_STUDENTS];
+    t.len[RX_DF_STUDENTS] = strlen(empty_tables[RX_DF_STUDENTS]);
+    rx_arena_init(&d.arena, 0);
+    rc = rx_district_parse(&t, &d.arena, &d.in, &d.pol, err);
+    if (rc == 0 && strcmp(d.pol.intake, s->cfg.intake) != 0)
+        rc = rx_err_set(err, -RX_E_INVAL, "policy.ini", 0, "intake",
+                        "the district is for intake '%s' but the server runs '%s' (--intake)",
+                        d.pol.intake, s->cfg.intake);
+    rx_arena_release(&d.arena);
+    for (unsigned f = 0; rc == 0 && f < RX_DF_STUDENTS; f++)
+        rc = s->store->ops->doc_put(s->store, "system:import", rx_district_file_name(f), t.buf[f],
+                                    t.len[f], err);
+    for (unsigned f = 0; f < RX_DF_COUNT; f++)
+        free(bufs[f]);
+    return rc;
+}
+
 int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, struct rx_err *err)
 {
     struct rx_server *s = calloc(1, sizeof(*s));
@@ -769,6 +1564,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     s->cfg = *cfg;
     pthread_mutex_init(&s->rl.mu, NULL);
+    pthread_mutex_init(&s->setup_mu, NULL);
+    pthread_rwlock_init(&s->district_lock, NULL);
     if (cfg->web_dir)
         snprintf(s->web_dir, sizeof(s->web_dir), "%s", cfg->web_dir);
     int rc = load_key(cfg->key_path, &s->key, err);
@@ -776,7 +1573,26 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         crypto_kdf_derive_from_key(s->otp_key, sizeof(s->otp_key), 1, "rxotp001", s->key.bytes);
         rc = rx_store_open_sqlite(cfg->db_path, &s->store, err);
     }
+    if (rc == 0 && cfg->district_dir)
+        rc = import_district(s, cfg->district_dir, err);
+    if (rc == 0) {
+        struct rx_err e;
+        rx_err_clear(&e);
+        int d = district_parse(s, RX_DF_COUNT, NULL, 0, &s->district, &e);
+        if (d < 0 && d != -RX_E_REF)
+            rc = rx_err_set(err, d, e.source, e.line, e.field, "the stored district: %s", e.msg);
+    }
+    if (rc == 0 && cfg->demo) {
+        /* demo: the application window is open for a month unless staff set one */
+        int64_t o, c;
+        window_state(s, &o, &c);
+        if (o <= 0 && c <= 0)
+            rc = put_window(s, "system:demo", now_s() - 86400, now_s() + 30 * 86400, err);
+    }
     if (rc < 0) {
+        if (s->store)
+            s->store->ops->close(s->store);
+        district_release(&s->district);
         sodium_memzero(&s->key, sizeof(s->key));
         free(s);
         return rc;
@@ -813,6 +1629,9 @@ void rx_server_stop(struct rx_server *s)
         return;
     rx_http_stop(s->http);
     s->store->ops->close(s->store);
+    district_release(&s->district);
+    pthread_rwlock_destroy(&s->district_lock);
+    pthread_mutex_destroy(&s->setup_mu);
     sodium_memzero(&s->key, sizeof(s->key));
     pthread_mutex_destroy(&s->rl.mu);
     free(s);
@@ -822,17 +1641,25 @@ int rx_server_add_staff(struct rx_server *s, const char *username, const char *p
                         const char *role, const char *district, const char *school,
                         struct rx_err *err)
 {
-    struct rx_staff st;
-    memset(&st, 0, sizeof(st));
+    unsigned rl;
     if (strcmp(role, "city") == 0)
-        st.role = RX_ROLE_CITY;
+        rl = RX_ROLE_CITY;
     else if (strcmp(role, "district") == 0)
-        st.role = RX_ROLE_DISTRICT;
+        rl = RX_ROLE_DISTRICT;
     else if (strcmp(role, "school") == 0)
-        st.role = RX_ROLE_SCHOOL;
+        rl = RX_ROLE_SCHOOL;
     else
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "role",
                           "expected city, district or school, found '%s'", role);
+    return add_staff(s, username, password, rl, district, school, err);
+}
+
+static int add_staff(struct rx_server *s, const char *username, const char *password, unsigned role,
+                     const char *district, const char *school, struct rx_err *err)
+{
+    struct rx_staff st;
+    memset(&st, 0, sizeof(st));
+    st.role = (uint8_t)role;
     snprintf(st.username, sizeof(st.username), "%s", username);
     snprintf(st.district, sizeof(st.district), "%s", district ? district : "");
     snprintf(st.school, sizeof(st.school), "%s", school ? school : "");

@@ -17,6 +17,7 @@ struct rx_server_config {
     unsigned threads;     /* HTTP pool threads */
     const char *web_dir;  /* static pages, or NULL */
     const char *intake;   /* the intake id children's pseudonyms are made for */
+    const char *district_dir; /* import this district directory when none is stored */
     bool demo;            /* demo notifier (codes to an outbox staff can read) */
     bool secure_cookies;  /* add Secure to cookies (behind HTTPS) */
 };

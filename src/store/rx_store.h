@@ -97,6 +97,17 @@ struct rx_application {
     char actor[80];
 };
 
+/* A document: one of the district's files or a setting, stored whole by name. */
+struct rx_doc {
+    char *body; /* malloc'd, NUL-terminated after len bytes */
+    size_t len;
+    uint8_t sha256[32];
+    char updated_at[24];
+    char updated_by[80];
+};
+
+void rx_doc_free(struct rx_doc *d);
+
 struct rx_store_ops {
     const char *name; /* "sqlite" */
     void (*close)(struct rx_store *s);
@@ -143,7 +154,23 @@ struct rx_store_ops {
      * each string, then the array) */
     int (*app_list_family)(struct rx_store *s, int64_t family, char ***receipts, size_t *n,
                            struct rx_err *err);
-    int64_t (*app_count)(struct rx_store *s); /* every application; -RX_E_IO on failure */
+    /* every application in creation order, a page at a time: those with id > after, at
+     * most limit (1..1000), as receipts (freed as app_list_family's) */
+    int (*app_list_page)(struct rx_store *s, int64_t after, unsigned limit, char ***receipts,
+                         size_t *n, struct rx_err *err);
+    int64_t (*app_count)(struct rx_store *s);
+
+    /*
+     * Documents by name (1-64 of a-z 0-9 . _ -): the district's files
+     * ("schools.csv", ...) and settings ("window.json").  doc_put replaces
+     * the document durably and appends "document.put" (its SHA-256) to the
+     * audit log in the same transaction.  doc_get: -RX_E_REF when none;
+     * out is freed first (zero it before its first use).
+     */
+    int (*doc_put)(struct rx_store *s, const char *actor, const char *name, const void *body,
+                   size_t len, struct rx_err *err);
+    int (*doc_get)(struct rx_store *s, const char *name, struct rx_doc *out,
+                   struct rx_err *err); /* every application; -RX_E_IO on failure */
 
     /*
      * Append an entry to the audit log, durably (a write like the others,

@@ -92,6 +92,7 @@
 #define BUSY_MS 5000          /* how long a connection waits for a lock */
 #define PHONE_MAX 32          /* bytes of a phone number */
 #define TEXT_MAX 4096         /* bytes of one outbox message */
+#define DOC_MAX (256 << 20)   /* bytes of one document */
 #define BODY_MAX (1u << 20)   /* bytes of an application's JSON body */
 #define SEALED_MAX 1024       /* bytes of a sealed ID number */
 #define OUTBOX_LIST_MAX 1000  /* messages outbox_list returns at most */
@@ -174,6 +175,15 @@ static const char *const migrations[] = {
     "    prev   BLOB NOT NULL,\n"
     "    hash   BLOB NOT NULL\n"
     ");\n",
+
+    /* 3: documents: the district's files and settings, by name */
+    "CREATE TABLE documents (\n"
+    "    name       TEXT PRIMARY KEY,\n"
+    "    body       BLOB NOT NULL,\n"
+    "    sha256     BLOB NOT NULL CHECK (length(sha256) = 32),\n"
+    "    updated_at TEXT NOT NULL,\n"
+    "    updated_by TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n",
 };
 
 #define MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -237,7 +247,14 @@ int rx_store_schema_version(void)
       "UPDATE applications SET body = coalesce(?1, body), status = ?2, updated_at = ?3, "          \
       "submitted_at = ?4 WHERE receipt = ?5 AND family = ?6")                                      \
     X(APP_LIST_FAMILY, "SELECT receipt FROM applications WHERE family = ?1 ORDER BY id")           \
+    X(APP_LIST_PAGE, "SELECT receipt FROM applications WHERE id > ?1 ORDER BY id LIMIT ?2")        \
     X(APP_COUNT, "SELECT count(*) FROM applications")                                              \
+    X(DOC_PUT,                                                                                     \
+      "INSERT INTO documents(name, body, sha256, updated_at, updated_by) "                         \
+      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO UPDATE SET body = excluded.body, "         \
+      "sha256 = excluded.sha256, updated_at = excluded.updated_at, "                               \
+      "updated_by = excluded.updated_by")                                                          \
+    X(DOC_GET, "SELECT body, sha256, updated_at, updated_by FROM documents WHERE name = ?1")       \
     X(AUDIT_HEAD, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                         \
     X(AUDIT_INSERT, "INSERT INTO audit(seq, at, actor, action, object, detail, prev, hash) "       \
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
@@ -283,6 +300,7 @@ enum op {
     OP_APP_UPDATE,
     OP_AUDIT,
     OP_PRAGMA,
+    OP_DOC_PUT,
 };
 
 static const char *const op_name[] = {
@@ -291,7 +309,7 @@ static const char *const op_name[] = {
     [OP_OTP_PUT] = "otp_put",         [OP_OTP_CHECK] = "otp_check",
     [OP_OUTBOX_PUT] = "outbox_put",   [OP_APP_CREATE] = "app_create",
     [OP_APP_UPDATE] = "app_update",   [OP_AUDIT] = "audit_append",
-    [OP_PRAGMA] = "pragma",
+    [OP_PRAGMA] = "pragma",           [OP_DOC_PUT] = "doc_put",
 };
 
 /*
@@ -310,6 +328,9 @@ struct job {
     int64_t time;        /* otp expires_at, or otp_check's now */
     /* audit_append's entry */
     const char *actor, *action, *object, *detail;
+    /* doc_put's body (its name is object) */
+    const void *blob;
+    size_t blob_len;
     /* results */
     int rc;                    /* 0 or -RX_E_*: the job's writes were undone */
     int db_rc;                 /* the SQLite code of the job's failure, if it was one */
@@ -1250,6 +1271,30 @@ static int job_audit(struct conn *c, struct chain *ch, struct job *j)
     return job_audit_put(c, ch, j, j->actor, j->action, j->object, j->detail);
 }
 
+static int job_doc_put(struct conn *c, struct chain *ch, struct job *j)
+{
+    char stamp[24];
+    now_stamp(stamp);
+    uint8_t h[32];
+    crypto_hash_sha256(h, j->blob, (unsigned long long)j->blob_len);
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_DOC_PUT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->object, &rc);
+    b_blob(q, 2, j->blob_len ? j->blob : "", j->blob_len, &rc);
+    b_blob(q, 3, h, 32, &rc);
+    b_text(q, 4, stamp, &rc);
+    b_text(q, 5, j->actor, &rc);
+    rc = finish(q, rc);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    char detail[128], hex[65];
+    sodium_bin2hex(hex, sizeof(hex), h, 32);
+    snprintf(detail, sizeof(detail), "sha256 %s, %zu bytes", hex, j->blob_len);
+    return job_audit_put(c, ch, j, j->actor, "document.put", j->object, detail);
+}
+
 static int job_pragma(struct conn *c, struct job *j)
 {
     int rc = pragma_text(c->db, j->text, j->pragma, sizeof(j->pragma));
@@ -1279,6 +1324,8 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_app_update(c, ch, j);
     case OP_AUDIT:
         return job_audit(c, ch, j);
+    case OP_DOC_PUT:
+        return job_doc_put(c, ch, j);
     case OP_PRAGMA:
         return job_pragma(c, j);
     }
@@ -1970,11 +2017,10 @@ static void receipts_free(char **r, size_t n)
     free(r);
 }
 
-static int sq_app_list_family(struct rx_store *base, int64_t family, char ***receipts, size_t *n,
-                              struct rx_err *err)
+/* The receipts a listing statement gives, its parameters bound to a1 and a2. */
+static int list_receipts(struct sq_store *s, enum stmt_id id, const char *op, int64_t a1,
+                         int64_t a2, char ***receipts, size_t *n, struct rx_err *err)
 {
-    struct sq_store *s = sq(base);
-    const char *op = "app_list_family";
     if (!receipts || !n)
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "%s: no output", op);
     struct conn *c;
@@ -1985,9 +2031,11 @@ static int sq_app_list_family(struct rx_store *base, int64_t family, char ***rec
     char **r = calloc(cap + 1, sizeof(*r));
     bool oom = !r;
     sqlite3_stmt *q = NULL;
-    int rc = oom ? SQLITE_NOMEM : stmt(c, ST_APP_LIST_FAMILY, &q);
+    int rc = oom ? SQLITE_NOMEM : stmt(c, id, &q);
     if (rc == SQLITE_OK) {
-        b_int(q, 1, family, &rc);
+        b_int(q, 1, a1, &rc);
+        if (id == ST_APP_LIST_PAGE)
+            b_int(q, 2, a2, &rc);
         while (rc == SQLITE_OK || rc == SQLITE_ROW) {
             rc = sqlite3_step(q);
             if (rc != SQLITE_ROW)
@@ -2022,6 +2070,20 @@ static int sq_app_list_family(struct rx_store *base, int64_t family, char ***rec
     *receipts = r;
     *n = len;
     return 0;
+}
+
+static int sq_app_list_family(struct rx_store *base, int64_t family, char ***receipts, size_t *n,
+                              struct rx_err *err)
+{
+    return list_receipts(sq(base), ST_APP_LIST_FAMILY, "app_list_family", family, 0, receipts, n,
+                         err);
+}
+
+static int sq_app_list_page(struct rx_store *base, int64_t after, unsigned limit, char ***receipts,
+                            size_t *n, struct rx_err *err)
+{
+    return list_receipts(sq(base), ST_APP_LIST_PAGE, "app_list_page", after,
+                         limit > 1000 ? 1000 : limit, receipts, n, err);
 }
 
 static int64_t sq_app_count(struct rx_store *base)
@@ -2158,8 +2220,105 @@ int rx_store_open_sqlite(const char *path, struct rx_store **out, struct rx_err 
     return 0;
 }
 
+/* A document name: 1..64 bytes of [a-z0-9._-]. */
+static bool doc_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int sq_doc_put(struct rx_store *base, const char *actor, const char *name, const void *body,
+                      size_t len, struct rx_err *err)
+{
+    if (!doc_name_ok(name))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "name",
+                          "doc_put: expected a name of 1-64 of a-z 0-9 . _ -");
+    size_t an = actor ? strnlen(actor, 201) : 0;
+    if (an == 0 || an > 200 || !utf8_ok((const unsigned char *)actor, an))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "actor", "doc_put: expected an actor");
+    if (len > DOC_MAX)
+        return rx_err_set(err, -RX_E_RANGE, NULL, 0, "body", "doc_put: expected at most %d bytes",
+                          DOC_MAX);
+    struct job j = {
+        .op = OP_DOC_PUT, .actor = actor, .object = name, .blob = body, .blob_len = len};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_doc_get(struct rx_store *base, const char *name, struct rx_doc *out,
+                      struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "doc_get";
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_DOC_GET, &q);
+    bool found = false;
+    struct rx_doc d;
+    memset(&d, 0, sizeof(d));
+    if (rc == SQLITE_OK) {
+        b_text(q, 1, name, &rc);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            found = true;
+            rc = SQLITE_OK;
+            const void *b = sqlite3_column_blob(q, 0);
+            d.len = (size_t)sqlite3_column_bytes(q, 0);
+            d.body = malloc(d.len + 1);
+            if (!d.body) {
+                rc = SQLITE_NOMEM;
+            } else {
+                if (d.len)
+                    memcpy(d.body, b, d.len);
+                d.body[d.len] = '\0';
+            }
+            if (sqlite3_column_bytes(q, 1) == 32)
+                memcpy(d.sha256, sqlite3_column_blob(q, 1), 32);
+            snprintf(d.updated_at, sizeof(d.updated_at), "%s",
+                     (const char *)sqlite3_column_text(q, 2));
+            snprintf(d.updated_by, sizeof(d.updated_by), "%s",
+                     (const char *)sqlite3_column_text(q, 3));
+        } else if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+        }
+        stmt_done(q);
+    }
+    if (rc != SQLITE_OK)
+        ret = db_fail(err, op, rc);
+    reader_give(s, c);
+    if (ret < 0) {
+        free(d.body);
+        return ret;
+    }
+    if (!found)
+        return rx_err_set(err, -RX_E_REF, NULL, 0, "name", "%s: no document '%s'", op, name);
+    rx_doc_free(out);
+    *out = d;
+    return 0;
+}
+
+void rx_doc_free(struct rx_doc *d)
+{
+    if (d) {
+        free(d->body);
+        d->body = NULL;
+        d->len = 0;
+    }
+}
+
 static const struct rx_store_ops sqlite_ops = {
     .name = "sqlite",
+    .doc_put = sq_doc_put,
+    .doc_get = sq_doc_get,
     .close = sq_close,
     .health = sq_health,
     .staff_put = sq_staff_put,
@@ -2177,6 +2336,7 @@ static const struct rx_store_ops sqlite_ops = {
     .app_update = sq_app_update,
     .app_get = sq_app_get,
     .app_list_family = sq_app_list_family,
+    .app_list_page = sq_app_list_page,
     .app_count = sq_app_count,
     .audit_append = sq_audit_append,
 };

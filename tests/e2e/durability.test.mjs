@@ -5,6 +5,17 @@
 //
 //   RUXUE=build/ruxue node --test tests/e2e/durability.test.mjs
 //
+// Each round, WORKERS threads (load-worker.mjs) keep LANES submissions in
+// flight for every family, each a new child with a fresh key, so that the
+// server, not the client, is the bottleneck when the SIGKILL comes (from a
+// single event loop the server had answered everything before the kill,
+// seen on Node 18).  Then: restart on the same store and key; every
+// acknowledged receipt reads back (200, same pseudonym and masked number)
+// as its family, whose session is in the store; every request ever sent is
+// sent again with its key (acknowledged: 200 and the same receipt;
+// unacknowledged: 200 if it had committed, else 201); and each family's
+// list holds exactly one application per child sent.
+//
 // The per-IP limits of rx_api.c (20 code requests and 30 code sign-ins a
 // minute, from 127.0.0.1 for every family here) allow 20 sign-ins in one
 // minute; they live in the server's memory, so the families are signed in
@@ -59,9 +70,9 @@ describe('durability under SIGKILL', () => {
 
   after(async () => {
     if (!srv) return;
-    const t0 = Date.now();
+    const r = await srv.stop();
     await srv.cleanup();
-    process.stderr.write(`cleanup ${Date.now() - t0} ms; stops: ${JSON.stringify(srv.exits.map(({ how, code, signal, ms, timedOut }) => ({ how, code, signal, ms, timedOut })))}\n`);
+    if (r) console.log(`# final SIGTERM stop: exit ${r.code}, ${r.ms} ms${r.timedOut ? ', timed out' : ''}`);
   });
 
   it(`signs in ${FAMILIES} families (${SIGNINS_PER_START} per server start)`, async (t) => {

@@ -10,21 +10,31 @@
 //   const r = await fam.request('POST', '/api/applications',
 //                               { json: {...}, headers: { 'Idempotency-Key': k } });
 //   await srv.kill(); await srv.restart();    // same db and key, new port
-//   await srv.stop();                         // SIGTERM, waits; removes the dir
+//   await srv.stop();                         // SIGTERM, waits
+//   await srv.cleanup();                      // stops; removes the temp dir
+//
+// Environment: RUXUE the binary (required); RUXUE_E2E_VERBOSE=1 copies the
+// servers' stderr; RUXUE_E2E_KEEP=1 keeps the temp dirs; RUXUE_E2E_STACKS=1
+// shows the server's threads when a SIGTERM stop takes over a second;
+// RUXUE_E2E_STOP_MS the SIGTERM wait before SIGKILL (default 15000).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 const READY = /listening on http:\/\/([0-9.]+):(\d+)\//;
 const START_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = Number(process.env.RUXUE_E2E_STOP_MS || 15000);
 
-// Servers still running when node exits (a test that threw) are killed.
+// Servers still running when node exits (a test that threw) are killed,
+// also when the test process itself is ended by a signal (the runner
+// cancelling it, a closed pipe, ^C), which would otherwise leave them
+// running with nobody to stop them.
 const running = new Set();
-process.on('exit', () => {
+function killAll() {
   for (const p of running) {
     try {
       p.kill('SIGKILL');
@@ -32,7 +42,18 @@ process.on('exit', () => {
       /* gone */
     }
   }
-});
+}
+process.on('exit', killAll);
+if (isMainThread) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(sig, () => {
+      killAll();
+      process.kill(process.pid, sig); // the default action, now that the handler is gone
+    });
+  }
+}
+
+const SETPRIV = process.platform === 'linux' && existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : null;
 
 function binary() {
   const b = process.env.RUXUE;
@@ -44,7 +65,14 @@ function binary() {
 // "listening on" line, reject when it exits or says nothing in time.
 function spawnServer(args, label) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(binary(), ['serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // setpriv (util-linux) execs the server with PR_SET_PDEATHSIG: it is
+    // SIGKILLed if this process dies without stopping it (a test process
+    // ended by EPIPE exits without its 'exit' handlers).  The pid stays
+    // the server's own.
+    const argv = ['serve', ...args];
+    const proc = SETPRIV
+      ? spawn(SETPRIV, ['--pdeathsig', 'KILL', binary(), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(binary(), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(proc);
     let out = '';
     let err = '';

@@ -164,7 +164,7 @@ describe('ruxue serve', () => {
 
   it('create an application: 201 with receipt, masked id, pseudonym, status', async () => {
     const key = idemKey();
-    const json = { id_number: childA, child_name: '张小明', submit: true, claims: { hukou: 'D1' } };
+    const json = { id_number: childA, child_name: '张小明', submit: true, claims: { residence_unit: 'U000123', hukou_unit: 'U000123' } };
     const r = await famA.request('POST', '/api/applications', { json, headers: { 'Idempotency-Key': key } });
     assert.equal(r.status, 201, r.text);
     appA = r.json;
@@ -175,7 +175,7 @@ describe('ruxue serve', () => {
     assert.match(r.json.pseudonym, PSEUDONYM);
     assert.equal(r.json.status, 'submitted');
     assert.ok(r.json.submitted_at && r.json.updated_at, r.text);
-    assert.deepEqual(r.json.application, { child_name: '张小明', claims: { hukou: 'D1' } });
+    assert.deepEqual(r.json.application, { child_name: '张小明', claims: { residence_unit: 'U000123', hukou_unit: 'U000123' } });
 
     // the same key again: the same application, not a second one
     const again = await famA.request('POST', '/api/applications', { json, headers: { 'Idempotency-Key': key } });
@@ -236,6 +236,7 @@ describe('ruxue serve', () => {
     assertError(await post({ id_number: 110105202003151234 }), 400, 'bad_id_number', 'id_number');
 
     assertError(await post({ id_number: child, favourite_colour: 'red' }), 400, 'unknown_field', 'favourite_colour');
+    assertError(await post({ id_number: child, claims: { hukou: 'U1' } }), 400, 'unknown_field', 'hukou');
     assertError(await post({ id_number: child, submit: 'yes' }), 400, 'bad_type', 'submit');
 
     assertError(await post(undefined, undefined, { body: '{"id_number": "' }), 400, 'bad_json', null);
@@ -297,8 +298,10 @@ describe('ruxue serve', () => {
     assert.equal(st.status, 200, st.text);
     assert.equal(st.json.receipt, receiptA);
     assert.equal(st.json.id_number, masked(childA));
-    // the list is the family's own; staff have no family list
-    assertError(await staff.request('GET', '/api/applications'), 403, 'forbidden', null);
+    // staff (city) list every application, a page at a time
+    const sl = await staff.request('GET', '/api/applications?limit=1000');
+    assert.equal(sl.status, 200, sl.text);
+    assert.ok(sl.json.applications.some((a) => a.receipt === receiptA), sl.text.slice(0, 300));
   });
 
   it('races: one child sent at once under many keys, and one key sent at once many times', async () => {
@@ -333,13 +336,10 @@ describe('ruxue serve', () => {
     assert.notEqual(ra.json.receipt, rb.json.receipt);
   });
 
-  // The same Idempotency-Key with a different request is a client bug;
-  // answering 200 with the first application tells the family its second
-  // child was registered (with another child's receipt).  The IETF draft
-  // (draft-ietf-httpapi-idempotency-key-header) answers 422.
-  it('an Idempotency-Key reused for another child is refused, not answered with the first child', {
-    todo: 'server bug: same key + different body returns 200 and the first application',
-  }, async () => {
+  // The same Idempotency-Key with another child is a client bug; answering
+  // 200 with the first application would tell the family its second child
+  // was registered (docs/api.md: 422 idempotency_key_reused).
+  it('an Idempotency-Key reused for another child is 422, never the first child\'s application', async () => {
     const k = idemKey();
     const c1 = randomChildId();
     const c2 = randomChildId();
@@ -347,16 +347,21 @@ describe('ruxue serve', () => {
     const r1 = await famB.request('POST', '/api/applications', { json: { id_number: c1 }, headers: { 'Idempotency-Key': k } });
     assert.equal(r1.status, 201, r1.text);
     const r2 = await famB.request('POST', '/api/applications', { json: { id_number: c2 }, headers: { 'Idempotency-Key': k } });
-    assert.ok(r2.status >= 400 && r2.status < 500, `reuse of a key for another child: ${r2.status} ${r2.text}`);
+    assertError(r2, 422, 'idempotency_key_reused', 'Idempotency-Key');
+    // the first one is unchanged, the second child is free
+    const again = await famB.request('POST', '/api/applications', { json: { id_number: c1 }, headers: { 'Idempotency-Key': k } });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.receipt, r1.json.receipt);
+    const r3 = await famB.request('POST', '/api/applications', { json: { id_number: c2 }, headers: { 'Idempotency-Key': idemKey() } });
+    assert.equal(r3.status, 201, r3.text);
   });
 
   // docs/api.md: claims an object, private_choices and catchment_order
-  // arrays of school ids, child_name a string; the handler checks only
-  // id_number and submit, and stores whatever else comes.
-  it('application fields of the wrong type are 400 naming the field', {
-    todo: 'server bug: child_name, claims, private_choices, catchment_order are stored unchecked',
-  }, async () => {
-    const bad = { child_name: null, claims: 5, private_choices: 'S0012', catchment_order: { a: 1 } };
+  // lists of school ids, child_name a string
+  it('application fields of the wrong type are 400 naming the field', async () => {
+    const bad = {
+      child_name: null, claims: 5, private_choices: 'S0012', catchment_order: { a: 1 },
+    };
     const wrong = [];
     for (const [field, value] of Object.entries(bad)) {
       const id = randomChildId();
@@ -364,9 +369,71 @@ describe('ruxue serve', () => {
       const r = await famB.request('POST', '/api/applications', {
         json: { id_number: id, [field]: value }, headers: { 'Idempotency-Key': idemKey() },
       });
-      if (r.status !== 400 || r.json.error.field !== field) wrong.push(`${field}=${JSON.stringify(value)}: ${r.status}`);
+      if (r.status !== 400 || r.json.error.field !== field) wrong.push(`${field}=${JSON.stringify(value)}: ${r.status} ${r.text}`);
     }
     assert.deepEqual(wrong, []);
+    // nothing of those was stored
+    const list = await famB.request('GET', '/api/applications');
+    for (const a of list.json.applications) assert.equal(typeof (a.application.child_name ?? ''), 'string', list.text);
+  });
+
+  it('edit, submit, withdraw: the family\'s own only; withdrawing frees the child, same pseudonym', async () => {
+    const id = randomChildId();
+    sentIds.push(id);
+    const c = await famB.request('POST', '/api/applications', {
+      json: { id_number: id, child_name: '李四' }, headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(c.status, 201, c.text);
+    assert.equal(c.json.status, 'draft');
+    const rc = c.json.receipt;
+    const path = `/api/applications/${rc}`;
+
+    const e = await famB.request('PUT', path, { json: { child_name: '李小四', claims: { residence_unit: 'U000123' } } });
+    assert.equal(e.status, 200, e.text);
+    assert.deepEqual(e.json.application, { child_name: '李小四', claims: { residence_unit: 'U000123' } });
+    assert.equal(e.json.status, 'draft');
+    assert.equal(e.json.pseudonym, c.json.pseudonym);
+    assertError(await famB.request('PUT', path, { json: { id_number: id } }), 400, 'unknown_field', 'id_number');
+    assertError(await famB.request('PUT', path, { json: { claims: [] } }), 400, 'bad_type', 'claims');
+    assertError(await famB.request('PUT', path, { json: { child_name: 'x' }, csrf: false }), 403, 'csrf', null);
+    assertError(await famB.request('POST', `${path}/withdraw`, { csrf: false }), 403, 'csrf', null);
+
+    // another family: the same 404 as for a missing one
+    assertError(await famA.request('PUT', path, { json: { child_name: 'x' } }), 404, 'not_found', null);
+    assertError(await famA.request('POST', `${path}/submit`), 404, 'not_found', null);
+    assertError(await famA.request('POST', `${path}/withdraw`), 404, 'not_found', null);
+    assertError(await staff.request('POST', `${path}/withdraw`), 403, 'forbidden', null);
+    assert.equal((await famB.request('GET', path)).json.application.child_name, '李小四', 'unchanged by the others');
+
+    const s1 = await famB.request('POST', `${path}/submit`);
+    assert.equal(s1.status, 200, s1.text);
+    assert.equal(s1.json.status, 'submitted');
+    assert.ok(s1.json.submitted_at, s1.text);
+    const s2 = await famB.request('POST', `${path}/submit`);
+    assert.equal(s2.status, 200, s2.text);
+    assert.equal(s2.json.submitted_at, s1.json.submitted_at, 'submitting twice answers the same');
+
+    const w1 = await famB.request('POST', `${path}/withdraw`);
+    assert.equal(w1.status, 200, w1.text);
+    assert.equal(w1.json.status, 'withdrawn');
+    const w2 = await famB.request('POST', `${path}/withdraw`);
+    assert.equal(w2.status, 200, w2.text);
+    assert.equal(w2.json.status, 'withdrawn');
+    assertError(await famB.request('POST', `${path}/submit`), 409, 'withdrawn', null);
+    assertError(await famB.request('PUT', path, { json: { child_name: 'x' } }), 409, 'withdrawn', null);
+
+    // the child is free again: a new application, the same pseudonym
+    const n = await famB.request('POST', '/api/applications', {
+      json: { id_number: id, submit: true }, headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(n.status, 201, n.text);
+    assert.notEqual(n.json.receipt, rc);
+    assert.equal(n.json.pseudonym, c.json.pseudonym);
+    assert.equal((await famB.request('GET', path)).json.status, 'withdrawn');
+    // and another family cannot take it while that one is live
+    assertError(await famA.request('POST', '/api/applications', {
+      json: { id_number: id }, headers: { 'Idempotency-Key': idemKey() },
+    }), 409, 'duplicate_child', 'id_number');
   });
 
   it('CSRF: a missing or wrong X-CSRF-Token, or a foreign Origin, is 403 csrf', async () => {
@@ -454,7 +521,9 @@ describe('ruxue serve', () => {
     assertError(await c.request('DELETE', '/api/health'), 405, 'method_not_allowed', null);
     assertError(await c.request('POST', '/api/health', { json: {} }), 405, 'method_not_allowed', null);
     assertError(await c.request('GET', '/api/staff/login'), 405, 'method_not_allowed', null);
-    assertError(await famA.request('PUT', `/api/applications/${receiptA}`, { json: {} }), 405, 'method_not_allowed', null);
+    assertError(await famA.request('DELETE', `/api/applications/${receiptA}`), 405, 'method_not_allowed', null);
+    assertError(await famA.request('PATCH', `/api/applications/${receiptA}`, { json: {} }), 405, 'method_not_allowed', null);
+    assertError(await famA.request('GET', `/api/applications/${receiptA}/withdraw`), 405, 'method_not_allowed', null);
     assertError(await c.request('GET', '/api/nope'), 404, 'not_found', null);
     assertError(await c.request('POST', '/api/nope', { json: {} }), 404, 'not_found', null);
     assertError(await c.request('GET', '/api/applications/a/b'), 404, 'not_found', null);

@@ -1,0 +1,223 @@
+// setup.test.mjs - district setup by staff, the application window, editing
+// and withdrawing, and what each kind of staff account may see.
+//
+// Starts the real server with a demo district written by `ruxue demo` and
+// imported at start (--district), then walks what the bureau and families
+// do: staff upload files (a bad one is refused whole with its line), set
+// the window; a family applies with choices checked against the district,
+// edits, submits, withdraws and applies again for the same child (the same
+// pseudonym); a school account sees only applications naming its school.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Client, familySignIn, idemKey, randomChildId, startServer, staffLogin } from './harness.mjs';
+
+const RUXUE = process.env.RUXUE;
+
+function csvRows(text) {
+  return text.replace(/^\uFEFF/, '').split('\r\n').filter((l) => l).map((l) => l.split(','));
+}
+
+describe('setup, window, editing, school rights', () => {
+  let srv, staff, district, schools;
+  before(async () => {
+    const tmp = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'rx-setup-'));
+    district = join(tmp, 'city');
+    const g = spawnSync(RUXUE, ['demo', '--out', district, '--students', '300', '--schools', '20', '--seed', '3']);
+    assert.equal(g.status, 0, String(g.stderr));
+    schools = csvRows(readFileSync(join(district, 'schools.csv'), 'utf8'));
+    srv = await startServer({ extraArgs: ['--district', district] });
+    staff = await staffLogin(srv);
+  });
+  after(async () => {
+    await srv?.cleanup();
+  });
+
+  const byKind = (kind) => schools.slice(1).filter((r) => r[2] === kind).map((r) => r[0]);
+
+  it('the imported district is there, with each file hashed', async () => {
+    const r = await staff.request('GET', '/api/district');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.district.schools, 20);
+    for (const f of ['policy.ini', 'schools.csv', 'catchments.csv', 'address_units.csv'])
+      assert.match(r.json.files[f].sha256, /^[0-9a-f]{64}$/);
+  });
+
+  it('a bad upload is refused whole with its line; check=1 stores nothing; a good one is stored', async () => {
+    const text = readFileSync(join(district, 'schools.csv'), 'utf8');
+    const lines = text.split('\r\n');
+    const f = lines[3].split(',');
+    f[3] = '-5';
+    lines[3] = f.join(',');
+    const bad = await staff.request('PUT', '/api/district/schools.csv', { body: lines.join('\r\n') });
+    assert.equal(bad.status, 422, bad.text);
+    assert.equal(bad.json.error.code, 'invalid_file');
+    assert.equal(bad.json.error.line, 4);
+    assert.match(bad.json.error.message, /schools\.csv:4: seats/);
+    const before = await staff.request('GET', '/api/district');
+    const check = await staff.request('PUT', '/api/district/schools.csv?check=1', { body: text });
+    assert.equal(check.status, 200, check.text);
+    assert.equal(check.json.applied, false);
+    const mid = await staff.request('GET', '/api/district');
+    assert.equal(mid.json.files['schools.csv'].updated_at, before.json.files['schools.csv'].updated_at);
+    const ok = await staff.request('PUT', '/api/district/schools.csv', { body: text });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.applied, true);
+    const unknown = await staff.request('PUT', '/api/district/students.csv', { body: 'id\r\n' });
+    assert.equal(unknown.status, 404);
+    const nocsrf = await staff.request('PUT', '/api/district/schools.csv', { body: text, csrf: false });
+    assert.equal(nocsrf.status, 403);
+  });
+
+  it('families cannot upload or set the window', async () => {
+    const fam = await familySignIn(srv, staff);
+    const r = await fam.request('PUT', '/api/district/schools.csv', { body: 'x' });
+    assert.equal(r.status, 403);
+    const w = await fam.request('PUT', '/api/window', { json: { opens: '2027-05-01T08:00:00+08:00', closes: '2027-05-31T17:00:00+08:00' } });
+    assert.equal(w.status, 403);
+  });
+
+  it('applications: choices checked against the district; edit, submit, withdraw, apply again', async () => {
+    const fam = await familySignIn(srv, staff);
+    const child = randomChildId();
+    const priv = byKind('private');
+    const pub = byKind('public');
+    const wrong = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, private_choices: [pub[0]] },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(wrong.status, 422, wrong.text);
+    assert.equal(wrong.json.error.code, 'unknown_school');
+    assert.equal(wrong.json.error.field, 'private_choices');
+    const unit = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, claims: { residence_unit: 'NO-SUCH-UNIT' } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(unit.status, 422, unit.text);
+    assert.equal(unit.json.error.code, 'unknown_unit');
+    const made = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, private_choices: [priv[0]], catchment_order: [] },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.json.status, 'draft');
+    const receipt = made.json.receipt;
+    const edited = await fam.request('PUT', `/api/applications/${receipt}`, {
+      json: { private_choices: [priv[1] ?? priv[0]], child_name: '李小花' },
+    });
+    assert.equal(edited.status, 200, edited.text);
+    assert.equal(edited.json.application.child_name, '李小花');
+    const idChange = await fam.request('PUT', `/api/applications/${receipt}`, { json: { id_number: child } });
+    assert.equal(idChange.status, 400);
+    assert.equal(idChange.json.error.code, 'unknown_field');
+    const sub = await fam.request('POST', `/api/applications/${receipt}/submit`);
+    assert.equal(sub.status, 200, sub.text);
+    assert.equal(sub.json.status, 'submitted');
+    assert.ok(sub.json.submitted_at);
+    const again = await fam.request('POST', `/api/applications/${receipt}/submit`);
+    assert.equal(again.status, 200);
+    assert.equal(again.json.submitted_at, sub.json.submitted_at);
+    const other = await familySignIn(srv, staff);
+    const stolen = await other.request('POST', `/api/applications/${receipt}/withdraw`);
+    assert.equal(stolen.status, 404);
+    const wd = await fam.request('POST', `/api/applications/${receipt}/withdraw`);
+    assert.equal(wd.status, 200, wd.text);
+    assert.equal(wd.json.status, 'withdrawn');
+    const editWithdrawn = await fam.request('PUT', `/api/applications/${receipt}`, { json: { child_name: 'x' } });
+    assert.equal(editWithdrawn.status, 409);
+    const reapply = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, submit: true },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(reapply.status, 201, reapply.text);
+    assert.notEqual(reapply.json.receipt, receipt);
+    assert.equal(reapply.json.pseudonym, made.json.pseudonym, 'the same child, the same pseudonym');
+  });
+
+  it('the window: refused outside it with the dates, open again when set', async () => {
+    const fam = await familySignIn(srv, staff);
+    const bad = await staff.request('PUT', '/api/window', { json: { opens: 'tomorrow', closes: '2027-05-31T17:00:00+08:00' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.field, 'opens');
+    const past = await staff.request('PUT', '/api/window', {
+      json: { opens: '2025-05-01T08:00:00+08:00', closes: '2025-05-31T17:00:00+08:00' },
+    });
+    assert.equal(past.status, 200, past.text);
+    assert.equal(past.json.open, false);
+    const pub = await new Client(srv).request('GET', '/api/window');
+    assert.equal(pub.json.closes, '2025-05-31T17:00:00+08:00');
+    const closed = await fam.request('POST', '/api/applications', {
+      json: { id_number: randomChildId() },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(closed.status, 409);
+    assert.equal(closed.json.error.code, 'window_closed');
+    assert.match(closed.json.error.message, /2025-05-31T17:00:00\+08:00/);
+    const now = Date.now();
+    const iso = (t) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const open = await staff.request('PUT', '/api/window', { json: { opens: iso(now - 3600e3), closes: iso(now + 3600e3) } });
+    assert.equal(open.status, 200, open.text);
+    assert.equal(open.json.open, true);
+  });
+
+  it('a school account sees only applications that name its school; staff list pages', async () => {
+    const priv = byKind('private');
+    const mine = priv[0], theirs = priv[1];
+    assert.ok(theirs, 'the demo district has two private schools');
+    const mk = await staff.request('POST', '/api/staff', {
+      json: { username: 'school-a', password: 'a-long-password-1', role: 'school', school: mine },
+    });
+    assert.equal(mk.status, 201, mk.text);
+    const dup = await staff.request('POST', '/api/staff', {
+      json: { username: 'school-a', password: 'a-long-password-1', role: 'school', school: mine },
+    });
+    assert.equal(dup.status, 409);
+    const nosuch = await staff.request('POST', '/api/staff', {
+      json: { username: 'school-x', password: 'a-long-password-1', role: 'school', school: 'NOPE' },
+    });
+    assert.equal(nosuch.status, 422);
+    const fam = await familySignIn(srv, staff);
+    const a = await fam.request('POST', '/api/applications', {
+      json: { id_number: randomChildId(), private_choices: [mine], submit: true },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    const b = await fam.request('POST', '/api/applications', {
+      json: { id_number: randomChildId(), private_choices: [theirs], submit: true },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(a.status, 201, a.text);
+    assert.equal(b.status, 201, b.text);
+    const school = new Client(srv);
+    const login = await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
+    assert.equal(login.status, 200, login.text);
+    assert.equal(login.json.role, 'school');
+    assert.equal((await school.request('GET', `/api/applications/${a.json.receipt}`)).status, 200);
+    const hidden = await school.request('GET', `/api/applications/${b.json.receipt}`);
+    assert.equal(hidden.status, 404, 'another school\'s applicant is not found');
+    const list = await school.request('GET', '/api/applications?limit=1000');
+    assert.equal(list.status, 200, list.text);
+    const receipts = list.json.applications.map((x) => x.receipt);
+    assert.ok(receipts.includes(a.json.receipt));
+    assert.ok(!receipts.includes(b.json.receipt));
+    const up = await school.request('PUT', '/api/district/schools.csv', { body: 'x' });
+    assert.equal(up.status, 403);
+    const noCity = await school.request('POST', '/api/staff', {
+      json: { username: 'sneaky', password: 'a-long-password-1', role: 'city' },
+    });
+    assert.equal(noCity.status, 403);
+    // the city account pages through everything
+    let after = 0, seen = 0;
+    for (;;) {
+      const p = await staff.request('GET', `/api/applications?limit=2&after=${after}`);
+      assert.equal(p.status, 200, p.text);
+      seen += p.json.applications.length;
+      if (p.json.next === null) break;
+      after = p.json.next;
+    }
+    assert.ok(seen >= 3);
+  });
+});
