@@ -176,6 +176,19 @@ int rx_csv_header(struct rx_csv *c, const struct rx_csv_col *cols, unsigned ncol
         unsigned k = 0;
         while (k < ncols && strcmp(cols[k].name, name) != 0)
             k++;
+        if (k == ncols || idx[k] >= 0) {
+            /* a value that cannot be a column name (the header line is
+             * missing, say) is not echoed: it may be personal data */
+            size_t n = strlen(name);
+            bool letter = (name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z');
+            if (!letter || n > SHOW ||
+                strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_- ") !=
+                    n)
+                return rx_err_set(err, -RX_E_INVAL, c->source, c->fline[i], NULL,
+                                  "column %u: expected a column name (lowercase letters, digits, "
+                                  "_), found something else: is the header line missing?",
+                                  i + 1);
+        }
         if (k == ncols) {
             /* List the known columns so a typo is easy to spot. */
             char list[160];

@@ -300,6 +300,13 @@ static void test_csv_header_maps_columns_by_name(void **state)
         {"id,seats,id\n", "s.csv:1: id: duplicate column 'id'"},
         {"id,note\n", "s.csv:1: seats: missing column 'seats'"},
         {"", "s.csv:1: expected a header line, found an empty file"},
+        /* a file without its header: the first row's values are not echoed */
+        {"11010519491231002X,3\n",
+         "s.csv:1: column 1: expected a column name (lowercase letters, digits, _), found "
+         "something else: is the header line missing?"},
+        {"id,13800138000,13800138000\n",
+         "s.csv:1: column 2: expected a column name (lowercase letters, digits, _), found "
+         "something else: is the header line missing?"},
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         rx_err_clear(&err);
