@@ -157,6 +157,15 @@ int rx_cmd_serve(int argc, char **argv)
         cfg.key_path = keypath;
     }
 
+    /* block the stop signals, then wait for them atomically: none is missed;
+     * blocked before any thread starts, so only the wait below takes them */
+    sigset_t stopset, waitset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stopset, &waitset);
+    sigdelset(&waitset, SIGINT);
+    sigdelset(&waitset, SIGTERM);
     struct rx_err err;
     rx_err_clear(&err);
     struct rx_server *s;
@@ -197,7 +206,7 @@ int rx_cmd_serve(int argc, char **argv)
         printf("ruxue serve: demo staff login: demo / %s\n", demo_pw);
     fflush(stdout);
     while (!stop)
-        pause();
+        sigsuspend(&waitset);
     rx_server_stop(s);
     printf("ruxue serve: stopped\n");
     return 0;

@@ -6,6 +6,8 @@
 
 #include <assert.h>
 #include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rx_idcard.h"
@@ -82,6 +84,21 @@ int rx_pii_seal(const struct rx_pii_key *key, const void *plain, size_t len, uin
     subkey(key, ctx_seal, k);
     randombytes_buf(out, RX_PII_NONCE_BYTES);
     crypto_secretbox_easy(out + RX_PII_NONCE_BYTES, plain, len, out, k);
+    sodium_memzero(k, sizeof(k));
+    *out_len = len + RX_PII_SEAL_OVERHEAD;
+    return 0;
+}
+
+int rx_pii_seal_alloc(const struct rx_pii_key *key, const void *plain, size_t len, uint8_t **out,
+                      size_t *out_len, struct rx_err *err)
+{
+    if (len > SIZE_MAX - RX_PII_SEAL_OVERHEAD - 1 ||
+        !(*out = malloc(len + RX_PII_SEAL_OVERHEAD + 1)))
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory to seal %zu bytes", len);
+    uint8_t k[SUBKEY_BYTES];
+    subkey(key, ctx_seal, k);
+    randombytes_buf(*out, RX_PII_NONCE_BYTES);
+    crypto_secretbox_easy(*out + RX_PII_NONCE_BYTES, plain, len, *out, k);
     sodium_memzero(k, sizeof(k));
     *out_len = len + RX_PII_SEAL_OVERHEAD;
     return 0;

@@ -93,6 +93,14 @@ int rx_pii_seal(const struct rx_pii_key *key, const void *plain, size_t len, uin
 int rx_pii_open(const struct rx_pii_key *key, const uint8_t *sealed, size_t len, uint8_t *out,
                 size_t cap, size_t *out_len, struct rx_err *err);
 
+/*
+ * Seal a value of any size (an uploaded records file, say) in the same
+ * format as rx_pii_seal, into a malloc'd *out of len + RX_PII_SEAL_OVERHEAD
+ * bytes; open it with rx_pii_open.  -RX_E_NOMEM when out cannot be had.
+ */
+int rx_pii_seal_alloc(const struct rx_pii_key *key, const void *plain, size_t len, uint8_t **out,
+                      size_t *out_len, struct rx_err *err);
+
 /* -------------------------------------------------- lookup, pseudonym */
 /*
  * Both take a normalised identity number (rx_idcard_parse()'s text; it is

@@ -265,6 +265,10 @@ static void h_health(struct rx_req *r)
 
 static void h_staff_login(struct rx_req *r)
 {
+    if (!origin_ok(r)) {
+        rx_reply_error(r, 403, "csrf", NULL, "a sign-in from another site's page is refused");
+        return;
+    }
     static const char *const fields[] = {"username", "password", NULL};
     json_t *j = rx_req_json(r, fields);
     if (!j)
@@ -337,6 +341,10 @@ static void otp_hash(const struct rx_server *s, const char *phone, const char *c
 
 static void h_family_code(struct rx_req *r)
 {
+    if (!origin_ok(r)) {
+        rx_reply_error(r, 403, "csrf", NULL, "a sign-in from another site's page is refused");
+        return;
+    }
     static const char *const fields[] = {"phone", NULL};
     json_t *j = rx_req_json(r, fields);
     if (!j)
@@ -377,6 +385,10 @@ out:
 
 static void h_family_login(struct rx_req *r)
 {
+    if (!origin_ok(r)) {
+        rx_reply_error(r, 403, "csrf", NULL, "a sign-in from another site's page is refused");
+        return;
+    }
     static const char *const fields[] = {"phone", "code", NULL};
     json_t *j = rx_req_json(r, fields);
     if (!j)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct rx_http {
     struct MHD_Daemon *d;
@@ -145,6 +146,13 @@ void rx_reply_error(struct rx_req *r, unsigned status, const char *code, const c
 json_t *rx_req_json(struct rx_req *r, const char *const *allowed)
 {
     json_error_t je;
+    const char *ct = rx_req_header(r, "Content-Type");
+    if (r->len && (!ct || strncasecmp(ct, "application/json", 16) != 0)) {
+        /* a browser cannot send this type across sites without asking first */
+        rx_reply_error(r, 415, "unsupported_media_type", NULL,
+                       "expected Content-Type: application/json");
+        return NULL;
+    }
     if (r->len == 0) {
         rx_reply_error(r, 400, "bad_json", NULL, "expected a JSON object in the body, found none");
         return NULL;
@@ -287,6 +295,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
                            r->max);
         }
         *con_cls = r;
+        if (r->replied) /* refused before the body (405, 413): answer now, read nothing */
+            return send_reply(r);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -347,8 +357,8 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
         return -1;
     }
     h->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb,
+        h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->threads ? cfg->threads : 8), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->timeout_s ? cfg->timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)(cfg->max_conns ? cfg->max_conns : 4000), MHD_OPTION_LISTENING_ADDRESS_REUSE,

@@ -245,7 +245,7 @@ int rx_store_schema_version(void)
                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                    \
     X(APP_UPDATE,                                                                                  \
       "UPDATE applications SET body = coalesce(?1, body), status = ?2, updated_at = ?3, "          \
-      "submitted_at = ?4 WHERE receipt = ?5 AND family = ?6")                                      \
+      "submitted_at = ?4, sealed_id = coalesce(?7, sealed_id) WHERE receipt = ?5 AND family = ?6") \
     X(APP_LIST_FAMILY, "SELECT receipt FROM applications WHERE family = ?1 ORDER BY id")           \
     X(APP_LIST_PAGE, "SELECT receipt FROM applications WHERE id > ?1 ORDER BY id LIMIT ?2")        \
     X(APP_COUNT, "SELECT count(*) FROM applications")                                              \
@@ -1253,6 +1253,8 @@ static int job_app_update(struct conn *c, struct chain *ch, struct job *j)
     b_text(q, 4, a->submitted_at[0] ? a->submitted_at : NULL, &rc);
     b_text(q, 5, a->receipt, &rc);
     b_int(q, 6, a->family, &rc);
+    if (a->sealed_id && a->sealed_len) /* NULL: the sealed value stays as it is */
+        b_blob(q, 7, a->sealed_id, a->sealed_len, &rc);
     rc = finish(q, rc);
     if (is_unique(rc)) /* only the live-child index can refuse an update */
         return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "lookup", "%s: %s", op, child_dup_msg);

@@ -498,20 +498,19 @@ describe('ruxue serve', () => {
     assert.equal(other.status, 202, other.text);
   });
 
-  // rl_allow() (rx_api.c) says colliding keys share a counter, erring on
-  // refusing; but a slot whose key differs is reset and taken over, so a
-  // request for another key of the same slot clears a phone's count.  The
-  // hash is unkeyed: 13900000000 and 13900003928 both fall in slot 3532
-  // (BLAKE2b-64("code-phone\0" phone) % 4096), found offline in a second.
-  it('rate limit: a colliding phone does not reset another phone\'s count', {
-    todo: 'server bug: rl_allow evicts a colliding key instead of sharing its counter',
-  }, async () => {
+  // rl_allow() (rx_api.c): colliding keys share a counter, erring on
+  // refusing, so a request for another key of the same slot never clears a
+  // phone's count.  The hash is unkeyed: 13900000000 and 13900003928 both
+  // fall in slot 3532 (BLAKE2b-64("code-phone\0" phone) % 4096).
+  it('rate limit: a colliding phone does not reset another phone\'s count', async () => {
     await awayFromMinuteEdge(5);
     const c = new Client(srv, { onBody });
     for (let i = 0; i < 3; i++) {
       assert.equal((await c.request('POST', '/api/family/code', { json: { phone: '13900000000' } })).status, 202);
     }
-    assert.equal((await c.request('POST', '/api/family/code', { json: { phone: '13900003928' } })).status, 202);
+    // the colliding phone shares the count (refused too), and does not reset it
+    assertError(await c.request('POST', '/api/family/code', { json: { phone: '13900003928' } }),
+      429, 'rate_limited', 'phone');
     const r = await c.request('POST', '/api/family/code', { json: { phone: '13900000000' } });
     assertError(r, 429, 'rate_limited', 'phone');
   });
@@ -554,9 +553,7 @@ describe('ruxue serve: stopping', () => {
   // connections stirs or the 30 s idle timeout: SIGTERM then takes up to
   // 30 s, with the port already closed (measured: 30.0 s with 1000 idle
   // keep-alive clients; 30-50 ms with MHD_USE_ITC added).
-  it('SIGTERM stops within 5 s with 1000 idle keep-alive connections', {
-    todo: 'server bug: graceful stop waits for idle connections (no MHD_USE_ITC)',
-  }, async () => {
+  it('SIGTERM stops within 5 s with 1000 idle keep-alive connections', async () => {
     const srv = await startServer({ label: 'stop' });
     const socks = [];
     try {
