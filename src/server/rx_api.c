@@ -24,6 +24,7 @@
 #include "../io/rx_io.h"
 #include "../people/rx_idcard.h"
 #include "../people/rx_pii.h"
+#include "../records/rx_records.h"
 #include "../store/rx_store.h"
 #include "rx_http.h"
 #include "rx_server.h"
@@ -96,7 +97,10 @@ struct rx_server {
     pthread_mutex_t setup_mu;       /* one change of the district at a time */
     pthread_rwlock_t district_lock; /* guards district */
     struct district district;
+    struct rx_records_table *records[RX_RECORDS_COUNT]; /* guarded by district_lock */
 };
+
+static int32_t today_cst(void);
 
 static struct rx_server *srv(const struct rx_req *r)
 {
@@ -889,6 +893,252 @@ static void h_window_put(struct rx_req *r)
     rx_reply_json(r, 200, window_json(srv(r)));
 }
 
+/* ------------------------------------------------------------- records */
+
+/*
+ * The authoritative records (户籍, 房产, 居住证, 社保): uploaded by staff
+ * like the district's files, kept sealed in the store (they hold every
+ * resident's ID number) and parsed in memory, where each application's
+ * claims are checked against them (docs/records.md).
+ */
+static void records_doc_name(enum rx_records_kind k, char out[48])
+{
+    snprintf(out, 48, "records.%s", rx_records_file_name(k));
+}
+
+static bool records_file(const char *name, enum rx_records_kind *k)
+{
+    for (unsigned i = 0; i < RX_RECORDS_COUNT; i++)
+        if (strcmp(name, rx_records_file_name(i)) == 0) {
+            *k = i;
+            return true;
+        }
+    return false;
+}
+
+/* Parse a records file against the loaded district's units (caller holds the
+ * district lock for reading). */
+static int records_parse(struct rx_server *s, enum rx_records_kind k, const char *buf, size_t len,
+                         struct rx_records_table **out, struct rx_err *err)
+{
+    if (!s->district.loaded)
+        return rx_err_set(err, -RX_E_STATE, rx_records_file_name(k), 0, NULL,
+                          "set the district up first: records name its address units");
+    const char **ids = malloc(((size_t)s->district.in.nunits + 1) * sizeof(*ids));
+    if (!ids)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    for (uint32_t u = 0; u < s->district.in.nunits; u++)
+        ids[u] = s->district.in.units[u].id;
+    struct rx_records_units units = {ids, s->district.in.nunits};
+    int rc = rx_records_parse(k, buf, len, &units, today_cst(), out, err);
+    free(ids);
+    return rc;
+}
+
+/* At start: every stored records file, opened and parsed. */
+static int records_load(struct rx_server *s, struct rx_err *err)
+{
+    for (unsigned k = 0; k < RX_RECORDS_COUNT; k++) {
+        char name[48];
+        records_doc_name(k, name);
+        struct rx_doc doc;
+        memset(&doc, 0, sizeof(doc));
+        struct rx_err e;
+        rx_err_clear(&e);
+        int rc = s->store->ops->doc_get(s->store, name, &doc, &e);
+        if (rc == -RX_E_REF)
+            continue;
+        if (rc < 0) {
+            *err = e;
+            return rc;
+        }
+        uint8_t *plain = malloc(doc.len + 1);
+        size_t plen = 0;
+        rc = plain ? rx_pii_open(&s->key, (const uint8_t *)doc.body, doc.len, plain, doc.len, &plen,
+                                 err)
+                   : rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+        rx_doc_free(&doc);
+        if (rc == 0)
+            rc = records_parse(s, k, (const char *)plain, plen, &s->records[k], err);
+        if (plain) {
+            sodium_memzero(plain, plen);
+            free(plain);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void h_records_put(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    struct rx_server *s = srv(r);
+    enum rx_records_kind k;
+    if (!records_file(rx_req_param(r), &k)) {
+        rx_reply_error(r, 404, "not_found", NULL,
+                       "expected hukou.csv, property.csv, permits.csv or insurance.csv");
+        return;
+    }
+    size_t len;
+    const char *body = rx_req_body(r, &len);
+    const char *check = rx_req_query(r, "check");
+    bool only_check = check && strcmp(check, "0") != 0;
+    struct rx_records_table *t = NULL;
+    struct rx_err e;
+    rx_err_clear(&e);
+    pthread_mutex_lock(&s->setup_mu);
+    pthread_rwlock_rdlock(&s->district_lock);
+    int rc = records_parse(s, k, body, len, &t, &e);
+    pthread_rwlock_unlock(&s->district_lock);
+    if (rc < 0) {
+        pthread_mutex_unlock(&s->setup_mu);
+        if (rc == -RX_E_NOMEM) {
+            reply_store_error(r, &e);
+            return;
+        }
+        char msg[512];
+        rx_reply_json(r, rc == -RX_E_STATE ? 409 : 422,
+                      json_pack("{s:{s:s, s:s, s:s, s:i, s:s?}}", "error", "code",
+                                rc == -RX_E_STATE ? "no_district" : "invalid_file", "field",
+                                rx_req_param(r), "message", rx_err_format(&e, msg, sizeof(msg)),
+                                "line", (int)e.line, "column", e.field[0] ? e.field : NULL));
+        return;
+    }
+    uint32_t rows = rx_records_table_rows(t);
+    if (!only_check) {
+        uint8_t *sealed = NULL;
+        size_t slen = 0;
+        char name[48], actor[80];
+        records_doc_name(k, name);
+        snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+        rc = rx_pii_seal_alloc(&s->key, body, len, &sealed, &slen, &e);
+        if (rc == 0)
+            rc = s->store->ops->doc_put(s->store, actor, name, sealed, slen, &e);
+        free(sealed);
+        if (rc < 0) {
+            pthread_mutex_unlock(&s->setup_mu);
+            rx_records_table_free(t);
+            reply_store_error(r, &e);
+            return;
+        }
+        pthread_rwlock_wrlock(&s->district_lock);
+        struct rx_records_table *old = s->records[k];
+        s->records[k] = t;
+        pthread_rwlock_unlock(&s->district_lock);
+        rx_records_table_free(old);
+    } else {
+        rx_records_table_free(t);
+    }
+    pthread_mutex_unlock(&s->setup_mu);
+    rx_reply_json(r, 200,
+                  json_pack("{s:s, s:b, s:i}", "file", rx_req_param(r), "applied", !only_check,
+                            "rows", (int)rows));
+}
+
+static void h_records_get(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    struct rx_server *s = srv(r);
+    json_t *o = json_object();
+    pthread_rwlock_rdlock(&s->district_lock);
+    for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
+        json_object_set_new(
+            o, rx_records_file_name(k),
+            s->records[k] ? json_pack("{s:i}", "rows", (int)rx_records_table_rows(s->records[k]))
+                          : json_null());
+    pthread_rwlock_unlock(&s->district_lock);
+    rx_reply_json(r, 200, json_pack("{s:o}", "records", o));
+}
+
+/*
+ * Check an application's claims against the records: the verified facts,
+ * each finding with its code and both sentences, and whether it goes to
+ * manual review.  guardians may be empty (not given yet: review).
+ */
+static json_t *records_check_json(struct rx_server *s, const char *child, const char *g1,
+                                  const char *g2, json_t *claims)
+{
+    char stamp[24];
+    utc_now(stamp);
+    if (!g1) {
+        return json_pack("{s:b, s:s, s:s, s:[], s:s}", "review", 1, "reason", "no_guardian", "text",
+                         "未填写监护人身份证号，无法核验 / no guardian's ID number: "
+                         "nothing could be checked",
+                         "findings", "checked_at", stamp);
+    }
+    struct rx_records_claim c;
+    memset(&c, 0, sizeof(c));
+    c.child_id = child;
+    c.guardian_id[0] = g1;
+    c.guardian_id[1] = g2;
+    const char *ru = json_string_value(json_object_get(claims, "residence_unit"));
+    c.residence_unit = ru ? ru : "";
+    c.hukou = json_is_true(json_object_get(claims, "hukou"));
+    const char *pc = json_string_value(json_object_get(claims, "property_certificate"));
+    c.property_cert = pc ? pc : "";
+    c.permit = (uint8_t)json_integer_value(json_object_get(claims, "permit"));
+    c.insurance = (uint8_t)json_integer_value(json_object_get(claims, "insurance"));
+    c.sibling = json_is_true(json_object_get(claims, "sibling"));
+    c.special_needs = json_is_true(json_object_get(claims, "special_needs"));
+    c.priority_group = json_is_true(json_object_get(claims, "priority_group"));
+    struct rx_records rec;
+    struct rx_records_dates dates = {
+        .today = today_cst(), .permit_valid_on = RX_DATE_NONE, .hukou_since_max = RX_DATE_NONE};
+    struct rx_records_facts facts;
+    struct rx_records_finding f[RX_RECORDS_MAX_FINDINGS];
+    unsigned n = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    pthread_rwlock_rdlock(&s->district_lock);
+    for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
+        rec.table[k] = s->records[k];
+    if (s->district.loaded)
+        rx_records_policy_items(&s->district.pol, &dates.hukou_since_max);
+    int rc = rx_records_check(&rec, &c, &dates, &facts, f, &n, &e);
+    pthread_rwlock_unlock(&s->district_lock);
+    if (rc < 0)
+        return json_pack("{s:b, s:s, s:s, s:[], s:s}", "review", 1, "reason", "bad_claim", "text",
+                         e.msg, "findings", "checked_at", stamp);
+    json_t *arr = json_array();
+    for (unsigned i = 0; i < n; i++) {
+        json_t *x = json_pack("{s:s, s:s, s:s, s:s, s:s}", "item", rx_records_item_key(f[i].item),
+                              "code", rx_records_reason_code(f[i].reason), "outcome",
+                              rx_records_outcome_name(rx_records_reason_outcome(f[i].reason)),
+                              "text_zh", rx_records_reason_text(f[i].reason, false), "text_en",
+                              rx_records_reason_text(f[i].reason, true));
+        if (f[i].date != RX_DATE_NONE) {
+            char d[16];
+            int y;
+            unsigned m, dd;
+            rx_civil_from_days(f[i].date, &y, &m, &dd);
+            snprintf(d, sizeof(d), "%04d-%02u-%02u", y, m, dd);
+            json_object_set_new(x, "date", json_string(d));
+        }
+        json_array_append_new(arr, x);
+    }
+    json_t *facts_j =
+        json_pack("{s:s?, s:s?, s:s?, s:b, s:i}", "residence_unit",
+                  facts.residence_unit[0] ? facts.residence_unit : NULL, "hukou_unit",
+                  facts.hukou_unit[0] ? facts.hukou_unit : NULL, "property_unit",
+                  facts.property_unit[0] ? facts.property_unit : NULL, "residence_permit",
+                  facts.residence_permit, "insurance_months", (int)facts.insurance_months);
+    if (facts.hukou_since != RX_DATE_NONE) {
+        char d[16];
+        int y;
+        unsigned m, dd;
+        rx_civil_from_days(facts.hukou_since, &y, &m, &dd);
+        snprintf(d, sizeof(d), "%04d-%02u-%02u", y, m, dd);
+        json_object_set_new(facts_j, "hukou_since", json_string(d));
+    }
+    return json_pack("{s:b, s:o, s:o, s:s}", "review", rx_records_need_review(f, n), "facts",
+                     facts_j, "findings", arr, "checked_at", stamp);
+}
+
 /* ------------------------------------------------------- applications */
 
 static const char *const status_names[] = {"draft", "submitted", "withdrawn"};
@@ -959,9 +1209,10 @@ static bool unit_known(const struct district *d, const char *id)
     return false;
 }
 
+/* What a family may claim (docs/records.md): each is checked against the records. */
 static const char *const claim_fields[] = {
-    "residence_unit",   "hukou_unit", "property_unit", "property_certificate", "residence_permit",
-    "insurance_months", NULL};
+    "residence_unit", "hukou",         "property_certificate", "permit", "insurance",
+    "sibling",        "special_needs", "priority_group",       NULL};
 
 /*
  * The content of an application, checked against the district when it is
@@ -990,6 +1241,63 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
             known = strcmp(*c, key) == 0;
         if (!known) {
             rx_reply_error(r, 400, "unknown_field", key, "unknown claim '%.40s'", key);
+            return false;
+        }
+    }
+    static const char *const flags[] = {"hukou", "sibling", "special_needs", "priority_group"};
+    for (int k = 0; k < 4; k++) {
+        json_t *x = json_object_get(claims, flags[k]);
+        if (x && !json_is_boolean(x)) {
+            rx_reply_error(r, 400, "bad_type", flags[k], "expected true or false");
+            return false;
+        }
+    }
+    json_t *ru = json_object_get(claims, "residence_unit");
+    if (ru &&
+        (!json_is_string(ru) || !rx_csv_id_ok(json_string_value(ru), json_string_length(ru)))) {
+        rx_reply_error(r, 400, "bad_type", "residence_unit", "expected an address unit id");
+        return false;
+    }
+    json_t *pc = json_object_get(claims, "property_certificate");
+    char cert[RX_RECORDS_CERT_MAX + 1];
+    if (pc && (!json_is_string(pc) || rx_records_cert_normalize(json_string_value(pc), cert) < 0)) {
+        rx_reply_error(r, 400, "bad_certificate", "property_certificate",
+                       "expected the number on the property certificate (不动产权证书号)");
+        return false;
+    }
+    json_t *guardians = json_object_get(j, "guardians");
+    size_t ng = guardians ? json_array_size(guardians) : 0;
+    if (guardians && (!json_is_array(guardians) || ng < 1 || ng > 2)) {
+        rx_reply_error(r, 400, "bad_type", "guardians",
+                       "expected the ID numbers of one or two guardians");
+        return false;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        struct rx_idcard g;
+        struct rx_err e;
+        rx_err_clear(&e);
+        const char *gs = json_string_value(json_array_get(guardians, i));
+        if (!gs || rx_idcard_parse(gs, today_cst(), &g, &e) < 0) {
+            rx_reply_error(r, 400, "bad_id_number", i ? "guardians[1]" : "guardians[0]", "%s",
+                           gs ? e.msg : "expected an 18-character ID number");
+            return false;
+        }
+        sodium_memzero(&g, sizeof(g));
+    }
+    static const char *const holders[] = {"permit", "insurance"};
+    for (int k = 0; k < 2; k++) {
+        json_t *x = json_object_get(claims, holders[k]);
+        if (!x)
+            continue;
+        json_int_t v = json_is_integer(x) ? json_integer_value(x) : 0;
+        if (v != 1 && v != 2) {
+            rx_reply_error(r, 400, "bad_type", holders[k],
+                           "expected 1 or 2: which guardian holds it");
+            return false;
+        }
+        if ((size_t)v > ng) {
+            rx_reply_error(r, 422, "missing_guardian", holders[k],
+                           "guardian %d's ID number is needed to check this", (int)v);
             return false;
         }
     }
@@ -1039,14 +1347,11 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
                     }
             }
         }
-        static const char *const units[] = {"residence_unit", "hukou_unit", "property_unit"};
-        for (int u = 0; ok && u < 3; u++) {
-            json_t *x = json_object_get(claims, units[u]);
-            if (x && (!json_is_string(x) || !unit_known(d, json_string_value(x)))) {
-                rx_reply_error(r, 422, "unknown_unit", units[u],
-                               "expected an address unit of the district");
-                ok = false;
-            }
+        json_t *x = json_object_get(claims, "residence_unit");
+        if (ok && x && !unit_known(d, json_string_value(x))) {
+            rx_reply_error(r, 422, "unknown_unit", "residence_unit",
+                           "expected an address unit of the district");
+            ok = false;
         }
     }
     pthread_rwlock_unlock(&s->district_lock);
@@ -1054,7 +1359,98 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
 }
 
 static const char *const app_fields[] = {
-    "id_number", "child_name", "claims", "private_choices", "catchment_order", "submit", NULL};
+    "id_number",       "guardians",       "child_name", "claims",
+    "private_choices", "catchment_order", "submit",     NULL};
+
+/*
+ * The personal numbers of an application, sealed together as one value:
+ * {"c": child, "g": [guardian 1, guardian 2]} (normalised ID numbers).
+ */
+static int seal_people(struct rx_server *s, const char *child, json_t *guardians, uint8_t **out,
+                       size_t *out_len, struct rx_err *err)
+{
+    json_t *g = json_array();
+    for (size_t i = 0; i < json_array_size(guardians); i++) {
+        struct rx_idcard c;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (rx_idcard_parse(json_string_value(json_array_get(guardians, i)), today_cst(), &c, &e) ==
+            0)
+            json_array_append_new(g, json_string(c.text));
+        sodium_memzero(&c, sizeof(c));
+    }
+    json_t *o = json_pack("{s:s, s:o}", "c", child, "g", g);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    int rc = rx_pii_seal_alloc(&s->key, text, strlen(text), out, out_len, err);
+    sodium_memzero(text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* The sealed numbers back: child[19], guardians g1/g2[19] ("" when none). */
+static int open_people(struct rx_server *s, const struct rx_application *a, char child[19],
+                       char g1[19], char g2[19], struct rx_err *err)
+{
+    child[0] = g1[0] = g2[0] = '\0';
+    if (!a->sealed_id || a->sealed_len < RX_PII_SEAL_OVERHEAD)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "no sealed numbers");
+    size_t n = a->sealed_len - RX_PII_SEAL_OVERHEAD, got = 0;
+    char *text = malloc(n + 1);
+    if (!text)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    int rc = rx_pii_open(&s->key, a->sealed_id, a->sealed_len, (uint8_t *)text, n, &got, err);
+    if (rc == 0) {
+        json_t *o = json_loadb(text, got, 0, NULL);
+        const char *c = json_string_value(json_object_get(o, "c"));
+        json_t *g = json_object_get(o, "g");
+        snprintf(child, 19, "%s", c ? c : "");
+        const char *a1 = json_string_value(json_array_get(g, 0));
+        const char *a2 = json_string_value(json_array_get(g, 1));
+        snprintf(g1, 19, "%s", a1 ? a1 : "");
+        snprintf(g2, 19, "%s", a2 ? a2 : "");
+        json_decref(o);
+    }
+    sodium_memzero(text, n);
+    free(text);
+    return rc;
+}
+
+/* The body's "guardians": the numbers masked; "check": the records' verdict. */
+static void body_people(struct rx_server *s, json_t *j, const char *child, const char *g1,
+                        const char *g2)
+{
+    json_t *masked = json_array();
+    const char *gs[2] = {g1, g2};
+    for (int i = 0; i < 2; i++)
+        if (gs[i] && *gs[i]) {
+            char m[RX_IDCARD_LEN + 1];
+            rx_idcard_mask(gs[i], m);
+            json_array_append_new(masked, json_string(m));
+        }
+    json_object_set_new(j, "guardians", masked);
+    json_object_set_new(j, "check",
+                        records_check_json(s, child, g1 && *g1 ? g1 : NULL, g2 && *g2 ? g2 : NULL,
+                                           json_object_get(j, "claims")));
+}
+
+/* The normalised guardian numbers of a request's "guardians" (already validated). */
+static void guardians_of(json_t *j, char g1[19], char g2[19])
+{
+    g1[0] = g2[0] = '\0';
+    json_t *g = json_object_get(j, "guardians");
+    char *out[2] = {g1, g2};
+    for (size_t i = 0; i < 2 && i < json_array_size(g); i++) {
+        struct rx_idcard c;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (rx_idcard_parse(json_string_value(json_array_get(g, i)), today_cst(), &c, &e) == 0)
+            memcpy(out[i], c.text, 19);
+        sodium_memzero(&c, sizeof(c));
+    }
+}
 
 static void h_app_create(struct rx_req *r)
 {
@@ -1101,10 +1497,9 @@ static void h_app_create(struct rx_req *r)
     snprintf(a.actor, sizeof(a.actor), "family:%lld", (long long)w.ss.subject);
     snprintf(a.idem_key, sizeof(a.idem_key), "%s", idem);
     rx_pii_lookup(&s->key, idc.text, a.lookup);
-    uint8_t sealed[RX_PII_SEALED_ID_BYTES];
+    uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    if (rx_pii_seal(&s->key, idc.text, RX_IDCARD_LEN, sealed, sizeof(sealed), &sealed_len, &e) <
-        0) {
+    if (seal_people(s, idc.text, json_object_get(j, "guardians"), &sealed, &sealed_len, &e) < 0) {
         rx_reply_error(r, 500, "internal", NULL, "%s", e.msg);
         json_decref(j);
         return;
@@ -1113,6 +1508,11 @@ static void h_app_create(struct rx_req *r)
     a.sealed_len = sealed_len;
     rx_idcard_mask(idc.text, a.masked_id);
     rx_pii_pseudonym(&s->key, s->cfg.intake, idc.text, a.pseudonym);
+    char g1[19], g2[19];
+    guardians_of(j, g1, g2);
+    body_people(s, j, idc.text, g1, g2); /* the guardians' numbers masked, the check */
+    sodium_memzero(g1, sizeof(g1));
+    sodium_memzero(g2, sizeof(g2));
     sodium_memzero(&idc, sizeof(idc));
     a.status = json_is_true(submit) ? RX_APP_SUBMITTED : RX_APP_DRAFT;
     a.body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1136,6 +1536,7 @@ static void h_app_create(struct rx_req *r)
         rc = s->store->ops->app_create(s->store, &a, &existed, &out, &e);
     }
     free(a.body);
+    free(sealed);
     if (rc == -RX_E_DUP) {
         rx_reply_error(r, 409, "duplicate_child", "id_number",
                        "this child already has an application; edit or withdraw that one");
@@ -1231,7 +1632,7 @@ static bool own_app(struct rx_req *r, const struct who *w, struct rx_application
 
 /* Store a change of the family's application and answer with it. */
 static void app_change(struct rx_req *r, const struct who *w, struct rx_application *a,
-                       unsigned status, char *body)
+                       unsigned status, char *body, uint8_t *sealed, size_t sealed_len)
 {
     struct rx_application u;
     memset(&u, 0, sizeof(u));
@@ -1239,7 +1640,9 @@ static void app_change(struct rx_req *r, const struct who *w, struct rx_applicat
     snprintf(u.actor, sizeof(u.actor), "family:%lld", (long long)w->ss.subject);
     u.family = a->family;
     u.status = (uint8_t)status;
-    u.body = body; /* NULL: unchanged */
+    u.body = body;        /* NULL: unchanged */
+    u.sealed_id = sealed; /* NULL: unchanged */
+    u.sealed_len = sealed_len;
     utc_now(u.updated_at);
     if (status == RX_APP_SUBMITTED)
         snprintf(u.submitted_at, sizeof(u.submitted_at), "%s",
@@ -1267,8 +1670,8 @@ static void app_change(struct rx_req *r, const struct who *w, struct rx_applicat
     rx_application_free(&now);
 }
 
-static const char *const edit_fields[] = {"child_name", "claims", "private_choices",
-                                          "catchment_order", NULL};
+static const char *const edit_fields[] = {"guardians",       "child_name",      "claims",
+                                          "private_choices", "catchment_order", NULL};
 
 static void h_app_edit(struct rx_req *r)
 {
@@ -1285,12 +1688,34 @@ static void h_app_edit(struct rx_req *r)
             rx_reply_error(r, 409, "withdrawn", NULL,
                            "this application was withdrawn; apply again instead");
         } else {
-            char *body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-            if (body)
-                app_change(r, &w, &a, a.status, body);
-            else
-                rx_reply_error(r, 500, "internal", NULL, "out of memory");
-            free(body);
+            /* the child stays; the guardians are the ones sent, else the stored ones */
+            struct rx_server *s = srv(r);
+            char child[19], g1[19], g2[19];
+            struct rx_err e;
+            rx_err_clear(&e);
+            uint8_t *sealed = NULL;
+            size_t sealed_len = 0;
+            int rc = open_people(s, &a, child, g1, g2, &e);
+            if (rc == 0 && json_object_get(j, "guardians")) {
+                guardians_of(j, g1, g2);
+                rc = seal_people(s, child, json_object_get(j, "guardians"), &sealed, &sealed_len,
+                                 &e);
+            }
+            if (rc < 0) {
+                rx_reply_error(r, 500, "internal", NULL, "%s", e.msg);
+            } else {
+                body_people(s, j, child, g1, g2);
+                char *body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+                if (body)
+                    app_change(r, &w, &a, a.status, body, sealed, sealed_len);
+                else
+                    rx_reply_error(r, 500, "internal", NULL, "out of memory");
+                free(body);
+            }
+            free(sealed);
+            sodium_memzero(child, sizeof(child));
+            sodium_memzero(g1, sizeof(g1));
+            sodium_memzero(g2, sizeof(g2));
         }
     }
     json_decref(j);
@@ -1320,7 +1745,7 @@ static void app_status(struct rx_req *r, unsigned status)
         else if (a.status == status)
             rx_reply_json(r, 200, app_json(&a)); /* already so: the same answer again */
         else
-            app_change(r, &w, &a, status, NULL);
+            app_change(r, &w, &a, status, NULL, NULL, 0);
     }
     rx_application_free(&a);
 }
@@ -1487,6 +1912,8 @@ static const struct rx_route routes[] = {
     {"GET", "/api/district", h_district_get, 0},
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},
     {"GET", "/api/window", h_window_get, 0},
+    {"GET", "/api/records", h_records_get, 0},
+    {"PUT", "/api/records/{}", h_records_put, 256u << 20},
     {"PUT", "/api/window", h_window_put, 4096},
 };
 
@@ -1594,6 +2021,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         if (d < 0 && d != -RX_E_REF)
             rc = rx_err_set(err, d, e.source, e.line, e.field, "the stored district: %s", e.msg);
     }
+    if (rc == 0 && s->district.loaded)
+        rc = records_load(s, err);
     if (rc == 0 && cfg->demo) {
         /* demo: the application window is open for a month unless staff set one */
         int64_t o, c;
@@ -1642,6 +2071,8 @@ void rx_server_stop(struct rx_server *s)
     rx_http_stop(s->http);
     s->store->ops->close(s->store);
     district_release(&s->district);
+    for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
+        rx_records_table_free(s->records[k]);
     pthread_rwlock_destroy(&s->district_lock);
     pthread_mutex_destroy(&s->setup_mu);
     sodium_memzero(&s->key, sizeof(s->key));

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Client, familySignIn, idemKey, randomChildId, startServer, staffLogin } from './harness.mjs';
+import { Client, checkChar, familySignIn, idemKey, randomChildId, startServer, staffLogin } from './harness.mjs';
 
 const RUXUE = process.env.RUXUE;
 
@@ -219,5 +219,82 @@ describe('setup, window, editing, school rights', () => {
       after = p.json.next;
     }
     assert.ok(seen >= 3);
+  });
+  it('records: uploaded sealed, claims checked with reason codes, mismatches go to review', async () => {
+    const units = csvRows(readFileSync(join(district, 'address_units.csv'), 'utf8')).slice(1).map((r) => r[0]);
+    const [u1, u2] = units;
+    const id = (d17) => d17 + checkChar(d17);
+    const child = id('51010720200302001'), child2 = id('51010720200704002');
+    const g1 = id('51010719880115003'), g2 = id('51010719900210004');
+    const cert = '川(2020)成都市不动产权第0012345号';
+    const files = {
+      'hukou.csv': `id_number,unit,since,household\r\n${child},${u1},2021-01-01,H1\r\n${g1},${u1},2015-06-01,H1\r\n`,
+      'property.csv': `certificate,unit,owner_id_number\r\n${cert},${u1},${g1}\r\n`,
+      'permits.csv': `id_number,unit,valid_until\r\n${g2},${u2},2020-01-01\r\n`,
+      'insurance.csv': `id_number,months\r\n${g1},36\r\n`,
+    };
+    const bad = await staff.request('PUT', '/api/records/hukou.csv', {
+      body: `id_number,unit,since\r\n${child},${u1},2021-13-01\r\n`,
+    });
+    assert.equal(bad.status, 422, bad.text);
+    assert.equal(bad.json.error.line, 2);
+    assert.ok(!bad.text.includes(child), 'an error never shows a whole ID number');
+    for (const [f, body] of Object.entries(files)) {
+      const r = await staff.request('PUT', `/api/records/${f}`, { body });
+      assert.equal(r.status, 200, `${f}: ${r.text}`);
+      assert.equal(r.json.rows, body.trim().split('\r\n').length - 1);
+    }
+    const list = await staff.request('GET', '/api/records');
+    assert.equal(list.json.records['hukou.csv'].rows, 2);
+    // the store holds the records sealed: no resident's number in its files
+    for (const f of [srv.db, srv.db + '-wal']) {
+      let bytes = '';
+      try { bytes = readFileSync(f).toString('latin1'); } catch { continue; }
+      assert.ok(!bytes.includes(g1), `${f} holds a guardian's ID number in the clear`);
+    }
+
+    const fam = await familySignIn(srv, staff);
+    const good = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, guardians: [g1, g2], submit: true,
+        claims: { residence_unit: u1, hukou: true, property_certificate: cert, insurance: 1 } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(good.status, 201, good.text);
+    const ck = good.json.application.check;
+    assert.equal(ck.review, false, good.text);
+    assert.equal(ck.facts.hukou_unit, u1);
+    assert.equal(ck.facts.property_unit, u1);
+    assert.equal(ck.facts.residence_unit, u1);
+    assert.equal(ck.facts.insurance_months, 36);
+    assert.ok(ck.findings.every((x) => x.outcome === 'ok' || x.outcome === 'info'), good.text);
+    assert.ok(!good.text.includes(g1) && !good.text.includes(g2), 'guardians are shown masked');
+    assert.equal(good.json.application.guardians.length, 2);
+
+    const worse = await fam.request('POST', '/api/applications', {
+      json: { id_number: child2, guardians: [g1, g2], submit: true,
+        claims: { hukou: true, property_certificate: 'NO-SUCH-CERT', permit: 2 } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(worse.status, 201, worse.text);
+    const codes = worse.json.application.check.findings.map((x) => x.code);
+    for (const c of ['hukou_not_found', 'property_not_found', 'permit_expired'])
+      assert.ok(codes.includes(c), `${c} in ${codes}`);
+    assert.equal(worse.json.application.check.review, true, 'a failed check goes to manual review');
+    const pe = worse.json.application.check.findings.find((x) => x.code === 'permit_expired');
+    assert.equal(pe.date, '2020-01-01');
+    assert.ok(pe.text_zh && pe.text_en);
+
+    // an edit that fixes a claim is checked again; the guardians stay sealed as sent
+    const fixed = await fam.request('PUT', `/api/applications/${worse.json.receipt}`, {
+      json: { claims: { property_certificate: cert } },
+    });
+    assert.equal(fixed.status, 200, fixed.text);
+    assert.deepEqual(fixed.json.application.check.findings.map((x) => x.code).filter((c) => c !== 'ok'), []);
+    const needGuardian = await fam.request('POST', '/api/applications', {
+      json: { id_number: randomChildId(), guardians: [g1], claims: { permit: 2 } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(needGuardian.status, 422, needGuardian.text);
+    assert.equal(needGuardian.json.error.code, 'missing_guardian');
   });
 });
