@@ -1815,6 +1815,164 @@ static void staff_app_list(struct rx_req *r, const struct who *w)
     rx_reply_json(r, 200, o);
 }
 
+/* Whether an application waits for manual review: its check failed, no one decided yet. */
+static bool awaits_review(const struct rx_application *a, const char *code)
+{
+    json_t *j = json_loads(a->body ? a->body : "{}", 0, NULL);
+    json_t *ck = json_object_get(j, "check");
+    bool waits = a->status == RX_APP_SUBMITTED && json_is_true(json_object_get(ck, "review")) &&
+                 !json_object_get(j, "review");
+    if (waits && code && *code) {
+        bool has = false;
+        json_t *f = json_object_get(ck, "findings");
+        for (size_t i = 0; i < json_array_size(f) && !has; i++) {
+            const char *c = json_string_value(json_object_get(json_array_get(f, i), "code"));
+            has = c && strcmp(c, code) == 0;
+        }
+        const char *reason = json_string_value(json_object_get(ck, "reason"));
+        waits = has || (reason && strcmp(reason, code) == 0);
+    }
+    json_decref(j);
+    return waits;
+}
+
+/*
+ * GET /api/review: the submitted applications whose claims could not all
+ * be verified and that no one has decided yet, oldest first, a page at a
+ * time; ?code= keeps those with that finding, ?school= those listing it.
+ * A school account sees only applications listing its school.
+ */
+static void h_review_list(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    const char *code = rx_req_query(r, "code"), *school = rx_req_query(r, "school");
+    const char *after_s = rx_req_query(r, "after");
+    char *end;
+    long long after = after_s ? strtoll(after_s, &end, 10) : 0;
+    if (after_s && (*end || after < 0)) {
+        rx_reply_error(r, 400, "bad_query", "after", "expected a non-negative integer");
+        return;
+    }
+    struct rx_store *st = srv(r)->store;
+    json_t *arr = json_array();
+    int64_t last = after;
+    bool more = true;
+    const size_t want = 100;
+    while (more && json_array_size(arr) < want) {
+        char **rec = NULL;
+        size_t n = 0;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (st->ops->app_list_page(st, last, 500, &rec, &n, &e) < 0) {
+            json_decref(arr);
+            reply_store_error(r, &e);
+            return;
+        }
+        more = n == 500;
+        for (size_t i = 0; i < n; i++) {
+            struct rx_application a;
+            memset(&a, 0, sizeof(a));
+            if (json_array_size(arr) >= want)
+                more = true;
+            else if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
+                last = a.id;
+                if (may_read(&w, &a) && awaits_review(&a, code) &&
+                    (!school || !*school || names_school(&a, school)))
+                    json_array_append_new(arr, app_json(&a));
+            }
+            rx_application_free(&a);
+            free(rec[i]);
+        }
+        free(rec);
+    }
+    json_t *o = json_pack("{s:o}", "applications", arr);
+    json_object_set_new(o, "next", more ? json_integer(last) : json_null());
+    rx_reply_json(r, 200, o);
+}
+
+/*
+ * POST /api/applications/{receipt}/review {"decision", "note"}: staff of
+ * the bureau settle a failed check: "verified" (the claims hold: the staff
+ * saw the evidence) or "not_verified" (only what the records verified
+ * counts), always with a note; the family sees both.
+ */
+static void h_review_decide(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    if (w.staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL, "reviews are decided by the bureau's staff");
+        return;
+    }
+    static const char *const fields[] = {"decision", "note", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *decision = json_string_value(json_object_get(j, "decision"));
+    const char *note = json_string_value(json_object_get(j, "note"));
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct rx_store *st = srv(r)->store;
+    if (!decision || (strcmp(decision, "verified") != 0 && strcmp(decision, "not_verified") != 0)) {
+        rx_reply_error(r, 400, "bad_decision", "decision", "expected verified or not_verified");
+    } else if (!note || !*note || json_string_length(json_object_get(j, "note")) > 2000) {
+        rx_reply_error(r, 400, "missing_note", "note",
+                       "a decision needs a note of at most 2000 bytes: what was seen");
+    } else {
+        int rc = st->ops->app_get(st, rx_req_param(r), &a, &e);
+        json_t *body = rc == 0 ? json_loads(a.body ? a.body : "{}", 0, NULL) : NULL;
+        if (rc == -RX_E_REF || (rc == 0 && !may_read(&w, &a))) {
+            rx_reply_error(r, 404, "not_found", NULL, "no such application");
+        } else if (rc < 0 || !body) {
+            reply_store_error(r, &e);
+        } else if (!json_is_true(json_object_get(json_object_get(body, "check"), "review"))) {
+            rx_reply_error(r, 409, "no_review", NULL, "this application's claims all matched");
+        } else {
+            char stamp[24], actor[80];
+            utc_now(stamp);
+            snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+            json_object_set_new(body, "review",
+                                json_pack("{s:s, s:s, s:s, s:s}", "decision", decision, "note",
+                                          note, "by", w.staff.username, "at", stamp));
+            char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+            struct rx_application u;
+            memset(&u, 0, sizeof(u));
+            snprintf(u.receipt, sizeof(u.receipt), "%s", a.receipt);
+            snprintf(u.actor, sizeof(u.actor), "%s", actor);
+            u.family = a.family;
+            u.status = a.status;
+            u.body = text;
+            utc_now(u.updated_at);
+            snprintf(u.submitted_at, sizeof(u.submitted_at), "%s", a.submitted_at);
+            rx_err_clear(&e);
+            if (!text) {
+                rx_reply_error(r, 500, "internal", NULL, "out of memory");
+            } else if (st->ops->app_update(st, &u, &e) < 0 ||
+                       st->ops->audit_append(st, actor, "application.review", a.receipt, decision,
+                                             &e) < 0) {
+                reply_store_error(r, &e);
+            } else {
+                struct rx_application now;
+                memset(&now, 0, sizeof(now));
+                if (st->ops->app_get(st, a.receipt, &now, &e) == 0)
+                    rx_reply_json(r, 200, app_json(&now));
+                else
+                    reply_store_error(r, &e);
+                rx_application_free(&now);
+            }
+            free(text);
+        }
+        json_decref(body);
+    }
+    json_decref(j);
+    rx_application_free(&a);
+}
+
 static void h_app_list(struct rx_req *r)
 {
     struct who w;
@@ -1909,6 +2067,8 @@ static const struct rx_route routes[] = {
     {"PUT", "/api/applications/{}", h_app_edit, 0},
     {"POST", "/api/applications/{}/submit", h_app_submit, 0},
     {"POST", "/api/applications/{}/withdraw", h_app_withdraw, 0},
+    {"POST", "/api/applications/{}/review", h_review_decide, 0},
+    {"GET", "/api/review", h_review_list, 0},
     {"GET", "/api/district", h_district_get, 0},
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},
     {"GET", "/api/window", h_window_get, 0},

@@ -297,4 +297,39 @@ describe('setup, window, editing, school rights', () => {
     assert.equal(needGuardian.status, 422, needGuardian.text);
     assert.equal(needGuardian.json.error.code, 'missing_guardian');
   });
+  it('manual review: the queue, a decision with a note the family sees, gone from the queue', async () => {
+    const fam = await familySignIn(srv, staff);
+    const child = randomChildId();
+    const g = randomChildId({ region: '510107' }); // any valid number serves as a guardian's here
+    const made = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, guardians: [g], submit: true, claims: { hukou: true } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(made.json.application.check.review, true);
+    const q = await staff.request('GET', '/api/review?code=hukou_not_found');
+    assert.equal(q.status, 200, q.text);
+    assert.ok(q.json.applications.some((x) => x.receipt === made.json.receipt), q.text);
+    const none = await staff.request('GET', '/api/review?code=permit_expired');
+    assert.ok(!none.json.applications.some((x) => x.receipt === made.json.receipt));
+    const path = `/api/applications/${made.json.receipt}/review`;
+    const noNote = await staff.request('POST', path, { json: { decision: 'verified' } });
+    assert.equal(noNote.status, 400);
+    assert.equal(noNote.json.error.code, 'missing_note');
+    const school = new Client(srv);
+    await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
+    const bySchool = await school.request('POST', path, { json: { decision: 'verified', note: 'x' } });
+    assert.equal(bySchool.status, 403);
+    const ok = await staff.request('POST', path, {
+      json: { decision: 'verified', note: '户口本原件已核验（2027-05-03 窗口）' },
+    });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.application.review.decision, 'verified');
+    const seen = await fam.request('GET', `/api/applications/${made.json.receipt}`);
+    assert.equal(seen.json.application.review.note, '户口本原件已核验（2027-05-03 窗口）');
+    const after = await staff.request('GET', '/api/review');
+    assert.ok(!after.json.applications.some((x) => x.receipt === made.json.receipt));
+    const famTries = await fam.request('POST', path, { json: { decision: 'verified', note: 'me' } });
+    assert.equal(famTries.status, 403);
+  });
 });
