@@ -2004,6 +2004,244 @@ static void h_app_list(struct rx_req *r)
     rx_reply_json(r, 200, json_pack("{s:o}", "applications", arr));
 }
 
+/* -------------------------------------------------------------- intake */
+
+static int unit_index(const struct district *d, const char *id)
+{
+    if (!id || !*id)
+        return -1;
+    for (uint32_t k = 0; k < d->in.nunits; k++)
+        if (strcmp(d->in.units[k].id, id) == 0)
+            return (int)k;
+    return -1;
+}
+
+static int32_t date_of(const char *s)
+{
+    int y;
+    unsigned m, d;
+    if (!s || sscanf(s, "%4d-%2u-%2u", &y, &m, &d) != 3)
+        return RX_DATE_NONE;
+    return rx_days_from_civil(y, m, d);
+}
+
+/*
+ * The intake as the engine sees it: the district's schools, units and
+ * catchments, and one student per submitted application, with the facts
+ * the records verified (and, where staff decided "verified" in a review,
+ * the claimed residence), the birth date from the sealed ID number, the
+ * family's private choices and catchment order (only schools of the
+ * residence's catchment).  Everything in arena; caller holds the district
+ * lock for reading.
+ */
+static int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *in,
+                        struct rx_err *err)
+{
+    const struct district *d = &s->district;
+    struct rx_store *st = s->store;
+    *in = d->in;
+    in->checked = false;
+    size_t cap = 1024, n = 0, nrefs = d->in.nrefs, refcap = d->in.nrefs + 4096;
+    struct rx_student *stu = malloc(cap * sizeof(*stu));
+    uint32_t *refs = malloc(refcap * sizeof(*refs));
+    if (!stu || !refs) {
+        free(stu);
+        free(refs);
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    memcpy(refs, d->in.refs, (size_t)d->in.nrefs * sizeof(*refs));
+    int64_t last = 0;
+    int rc = 0;
+    for (bool more = true; more && rc == 0;) {
+        char **rec = NULL;
+        size_t got = 0;
+        rc = st->ops->app_list_page(st, last, 1000, &rec, &got, err);
+        if (rc < 0)
+            break;
+        more = got == 1000;
+        for (size_t i = 0; i < got; i++) {
+            struct rx_application a;
+            memset(&a, 0, sizeof(a));
+            struct rx_err e;
+            rx_err_clear(&e);
+            if (rc == 0 && st->ops->app_get(st, rec[i], &a, &e) == 0) {
+                last = a.id;
+                char child[19], g1[19], g2[19];
+                json_t *body = NULL;
+                if (a.status == RX_APP_SUBMITTED && open_people(s, &a, child, g1, g2, &e) == 0 &&
+                    (body = json_loads(a.body ? a.body : "{}", 0, NULL)) != NULL) {
+                    if (n == cap || nrefs + 64 > refcap) {
+                        cap *= n == cap ? 2 : 1;
+                        refcap = nrefs + 64 > refcap ? refcap * 2 : refcap;
+                        struct rx_student *ns = realloc(stu, cap * sizeof(*stu));
+                        stu = ns ? ns : stu;
+                        uint32_t *nr = realloc(refs, refcap * sizeof(*refs));
+                        refs = nr ? nr : refs;
+                        if (!ns || !nr)
+                            rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+                    }
+                    struct rx_idcard idc;
+                    if (rc == 0 && rx_idcard_parse(child, today_cst(), &idc, &e) == 0) {
+                        json_t *ck = json_object_get(body, "check");
+                        json_t *facts = json_object_get(ck, "facts");
+                        json_t *review = json_object_get(body, "review");
+                        bool verified =
+                            strcmp(json_string_value(json_object_get(review, "decision"))
+                                       ? json_string_value(json_object_get(review, "decision"))
+                                       : "",
+                                   "verified") == 0;
+                        struct rx_student *x = &stu[n];
+                        memset(x, 0, sizeof(*x));
+                        x->id = rx_arena_strdup(arena, a.pseudonym);
+                        x->birth = idc.birth_days;
+                        const char *res =
+                            json_string_value(json_object_get(facts, "residence_unit"));
+                        if (!res && verified)
+                            res = json_string_value(
+                                json_object_get(json_object_get(body, "claims"), "residence_unit"));
+                        int ru = unit_index(d, res);
+                        x->residence = ru >= 0 ? (uint32_t)ru : RX_NONE;
+                        int hu =
+                            unit_index(d, json_string_value(json_object_get(facts, "hukou_unit")));
+                        x->hukou = hu >= 0 ? (uint32_t)hu : RX_NONE;
+                        x->hukou_since =
+                            date_of(json_string_value(json_object_get(facts, "hukou_since")));
+                        int pu = unit_index(
+                            d, json_string_value(json_object_get(facts, "property_unit")));
+                        x->property = pu >= 0 ? (uint32_t)pu : RX_NONE;
+                        x->permit = json_is_true(json_object_get(facts, "residence_permit"));
+                        x->insurance_months = (uint16_t)json_integer_value(
+                            json_object_get(facts, "insurance_months"));
+                        x->special = RX_SN_NONE;
+                        x->group = RX_GROUP_NONE;
+                        x->linked = RX_NONE;
+                        /* private choices: private schools, at most the policy's number */
+                        json_t *pc = json_object_get(body, "private_choices");
+                        x->priv_first = (uint32_t)nrefs;
+                        for (size_t k = 0; k < json_array_size(pc) &&
+                                           x->priv_count < d->pol.private_choices && k < 10;
+                             k++) {
+                            int sc = school_of(d, json_string_value(json_array_get(pc, k)));
+                            if (sc >= 0 && d->in.schools[sc].sector == RX_SECTOR_PRIVATE)
+                                refs[nrefs++] = (uint32_t)sc, x->priv_count++;
+                        }
+                        /* catchment order: only schools of the residence's catchment */
+                        json_t *co = json_object_get(body, "catchment_order");
+                        x->order_first = (uint32_t)nrefs;
+                        uint32_t cat = ru >= 0 ? d->in.units[ru].catchment : RX_NONE;
+                        for (size_t k = 0; cat != RX_NONE && k < json_array_size(co) && k < 32;
+                             k++) {
+                            int sc = school_of(d, json_string_value(json_array_get(co, k)));
+                            const struct rx_catchment *c = &d->in.catchments[cat];
+                            bool in_c = false;
+                            for (uint32_t m = 0; m < c->count && sc >= 0; m++)
+                                in_c |= d->in.refs[c->first + m] == (uint32_t)sc;
+                            if (in_c)
+                                refs[nrefs++] = (uint32_t)sc, x->order_count++;
+                        }
+                        if (!x->id)
+                            rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+                        else
+                            n++;
+                        sodium_memzero(&idc, sizeof(idc));
+                    }
+                    sodium_memzero(child, sizeof(child));
+                    sodium_memzero(g1, sizeof(g1));
+                    sodium_memzero(g2, sizeof(g2));
+                }
+                json_decref(body);
+            }
+            rx_application_free(&a);
+            free(rec[i]);
+        }
+        free(rec);
+    }
+    if (rc == 0) {
+        struct rx_student *as = rx_arena_alloc(arena, (n + 1) * sizeof(*as));
+        uint32_t *ar = rx_arena_alloc(arena, (nrefs + 1) * sizeof(*ar));
+        if (!as || !ar) {
+            rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+        } else {
+            memcpy(as, stu, n * sizeof(*as));
+            memcpy(ar, refs, nrefs * sizeof(*ar));
+            in->students = as;
+            in->nstudents = (uint32_t)n;
+            in->refs = ar;
+            in->nrefs = (uint32_t)nrefs;
+        }
+    }
+    free(stu);
+    free(refs);
+    return rc;
+}
+
+/*
+ * POST /api/intake/dry-run: the whole allocation on the submitted
+ * applications as they are now, with a fresh random seed: nothing is
+ * official or stored.  Staff see what would happen: placed per round,
+ * unplaced, the most oversubscribed schools, the digest.
+ */
+static void h_dry_run(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    struct rx_server *s = srv(r);
+    struct rx_arena arena;
+    rx_arena_init(&arena, 0);
+    struct rx_err e;
+    rx_err_clear(&e);
+    pthread_rwlock_rdlock(&s->district_lock);
+    if (!s->district.loaded) {
+        pthread_rwlock_unlock(&s->district_lock);
+        rx_arena_release(&arena);
+        rx_reply_error(r, 409, "no_district", NULL, "set the district up first");
+        return;
+    }
+    struct rx_intake in;
+    struct rx_result *res = NULL;
+    struct rx_draw draw = {.numbers = NULL};
+    randombytes_buf(draw.seed, sizeof(draw.seed));
+    int rc = build_intake(s, &arena, &in, &e);
+    if (rc == 0)
+        rc = rx_allocate(&in, &s->district.pol, &draw, &arena, &res, &e);
+    json_t *o = NULL;
+    if (rc == 0) {
+        uint8_t digest[32];
+        rx_result_digest(&in, res, digest);
+        char hex[65], seed[65];
+        sodium_bin2hex(hex, sizeof(hex), digest, 32);
+        sodium_bin2hex(seed, sizeof(seed), draw.seed, 32);
+        json_t *schools = json_array();
+        for (uint32_t k = 0; k < in.nschools; k++) {
+            const struct rx_school_result *sr = &res->schools[k];
+            int32_t appl =
+                sr->applicants[in.schools[k].sector == RX_SECTOR_PRIVATE ? RX_ROUND_PRIVATE
+                                                                         : RX_ROUND_CATCHMENT];
+            json_array_append_new(schools,
+                                  json_pack("{s:s, s:i, s:i, s:i}", "school", in.schools[k].id,
+                                            "seats", (int)sr->seats, "applicants", (int)appl,
+                                            "admitted", (int)sr->admitted));
+        }
+        o = json_pack("{s:b, s:s, s:s, s:i, s:i, s:{s:i, s:i, s:i}, s:i, s:o}", "official", 0,
+                      "seed", seed, "digest", hex, "students", (int)res->nstudents, "ineligible",
+                      (int)res->ineligible, "placed", "private", (int)res->placed[RX_ROUND_PRIVATE],
+                      "catchment", (int)res->placed[RX_ROUND_CATCHMENT], "overflow",
+                      (int)res->placed[RX_ROUND_OVERFLOW], "unplaced", (int)res->unplaced,
+                      "schools", schools);
+    }
+    pthread_rwlock_unlock(&s->district_lock);
+    rx_arena_release(&arena);
+    if (rc < 0) {
+        if (rc == -RX_E_NOMEM || rc == -RX_E_IO)
+            reply_store_error(r, &e);
+        else
+            rx_reply_error(r, 422, "cannot_allocate", e.field[0] ? e.field : NULL, "%s", e.msg);
+        return;
+    }
+    rx_reply_json(r, 200, o);
+}
+
 /* ------------------------------------------------------- static pages */
 
 static const char *content_type(const char *path)
@@ -2069,6 +2307,7 @@ static const struct rx_route routes[] = {
     {"POST", "/api/applications/{}/withdraw", h_app_withdraw, 0},
     {"POST", "/api/applications/{}/review", h_review_decide, 0},
     {"GET", "/api/review", h_review_list, 0},
+    {"POST", "/api/intake/dry-run", h_dry_run, 0},
     {"GET", "/api/district", h_district_get, 0},
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},
     {"GET", "/api/window", h_window_get, 0},

@@ -332,4 +332,27 @@ describe('setup, window, editing, school rights', () => {
     const famTries = await fam.request('POST', path, { json: { decision: 'verified', note: 'me' } });
     assert.equal(famTries.status, 403);
   });
+  it('dry run: the whole allocation on the submitted applications, nothing official', async () => {
+    const all = [];
+    for (let after = 0; ;) {
+      const p = await staff.request('GET', `/api/applications?limit=1000&after=${after}`);
+      all.push(...p.json.applications);
+      if (p.json.next === null) break;
+      after = p.json.next;
+    }
+    const submitted = all.filter((a) => a.status === 'submitted').length;
+    const r = await staff.request('POST', '/api/intake/dry-run');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.official, false);
+    assert.equal(r.json.students, submitted);
+    const placed = r.json.placed.private + r.json.placed.catchment + r.json.placed.overflow;
+    assert.equal(placed + r.json.unplaced + r.json.ineligible, submitted, r.text);
+    assert.match(r.json.digest, /^[0-9a-f]{64}$/);
+    assert.equal(r.json.schools.length, 20);
+    const fam = await familySignIn(srv, staff);
+    assert.equal((await fam.request('POST', '/api/intake/dry-run')).status, 403);
+    const school = new Client(srv);
+    await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
+    assert.equal((await school.request('POST', '/api/intake/dry-run')).status, 403);
+  });
 });
