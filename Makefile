@@ -4,7 +4,7 @@
 #   make run      install what is missing, build, allocate the demo city, then
 #                 serve the platform on it (http://127.0.0.1:$(PORT)/)
 #   make test     install what is missing, build, run every test, and the
-#                 unit tests again under ASan + UBSan
+#                 unit and end-to-end tests again under ASan + UBSan
 #   make bench    the benchmarks (figures in docs/performance.md)
 #   make deps     install the Debian packages that are missing
 #   make clean    remove the build directories
@@ -46,7 +46,7 @@ test: deps all $(ASAN_BUILD)/build.ninja
 	meson test -C $(BUILD) --print-errorlogs
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs --timeout-multiplier 4
+	  meson test -C $(ASAN_BUILD) --suite unit --suite e2e --print-errorlogs --timeout-multiplier 4
 	@python3 tools/test_summary.py $(BUILD)/meson-logs/testlog.json \
 	  $(ASAN_BUILD)/meson-logs/testlog.json
 
