@@ -206,6 +206,12 @@ static bool require(struct rx_req *r, int kind, struct who *w)
     return true;
 }
 
+/* The audit log's name for a staff member. */
+static void staff_actor(const struct who *w, char out[80])
+{
+    snprintf(out, 80, "staff:%s", w->staff.username);
+}
+
 static const char *role_name(unsigned role)
 {
     static const char *const names[] = {"city", "district", "school"};
@@ -485,7 +491,7 @@ static void h_staff_add(struct rx_req *r)
         struct rx_err e;
         rx_err_clear(&e);
         char actor[80];
-        snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+        staff_actor(&w, actor);
         int rc;
         if (!known) {
             rx_reply_error(r, 422, "unknown_school", "school", "not a school of the district");
@@ -653,6 +659,24 @@ static bool staff_may_set_up(struct rx_req *r, const struct who *w)
     return true;
 }
 
+/* An upload refused: the file, line and column of its first error. */
+static void reply_bad_file(struct rx_req *r, unsigned status, const char *code, const char *file,
+                           const struct rx_err *e)
+{
+    char msg[512];
+    rx_reply_json(r, status,
+                  json_pack("{s:{s:s, s:s, s:s, s:i, s:s?}}", "error", "code", code, "field", file,
+                            "message", rx_err_format(e, msg, sizeof(msg)), "line", (int)e->line,
+                            "column", e->field[0] ? e->field : NULL));
+}
+
+/* ?check=1: validate only, store nothing (a preview). */
+static bool only_checking(const struct rx_req *r)
+{
+    const char *check = rx_req_query(r, "check");
+    return check && strcmp(check, "0") != 0;
+}
+
 static void h_district_put(struct rx_req *r)
 {
     struct who w;
@@ -667,8 +691,7 @@ static void h_district_put(struct rx_req *r)
     }
     size_t len;
     const char *body = rx_req_body(r, &len);
-    const char *check = rx_req_query(r, "check");
-    bool only_check = check && strcmp(check, "0") != 0;
+    bool only_check = only_checking(r);
     struct district d;
     memset(&d, 0, sizeof(d));
     struct rx_err e;
@@ -686,16 +709,11 @@ static void h_district_put(struct rx_req *r)
             reply_store_error(r, &e);
             return;
         }
-        char msg[512];
-        json_t *o = json_pack("{s:{s:s, s:s, s:s, s:i, s:s?}}", "error", "code", "invalid_file",
-                              "field", e.source[0] ? e.source : rx_req_param(r), "message",
-                              rx_err_format(&e, msg, sizeof(msg)), "line", (int)e.line, "column",
-                              e.field[0] ? e.field : NULL);
-        rx_reply_json(r, 422, o);
+        reply_bad_file(r, 422, "invalid_file", e.source[0] ? e.source : rx_req_param(r), &e);
         return;
     }
     char actor[80];
-    snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+    staff_actor(&w, actor);
     if (!only_check) {
         rc = s->store->ops->doc_put(s->store, actor, rx_req_param(r), body, len, &e);
         if (rc < 0) {
@@ -883,7 +901,7 @@ static void h_window_put(struct rx_req *r)
         return;
     }
     char actor[80];
-    snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+    staff_actor(&w, actor);
     struct rx_err e;
     rx_err_clear(&e);
     if (put_window(srv(r), actor, o, c, &e) < 0) {
@@ -984,8 +1002,7 @@ static void h_records_put(struct rx_req *r)
     }
     size_t len;
     const char *body = rx_req_body(r, &len);
-    const char *check = rx_req_query(r, "check");
-    bool only_check = check && strcmp(check, "0") != 0;
+    bool only_check = only_checking(r);
     struct rx_records_table *t = NULL;
     struct rx_err e;
     rx_err_clear(&e);
@@ -999,12 +1016,8 @@ static void h_records_put(struct rx_req *r)
             reply_store_error(r, &e);
             return;
         }
-        char msg[512];
-        rx_reply_json(r, rc == -RX_E_STATE ? 409 : 422,
-                      json_pack("{s:{s:s, s:s, s:s, s:i, s:s?}}", "error", "code",
-                                rc == -RX_E_STATE ? "no_district" : "invalid_file", "field",
-                                rx_req_param(r), "message", rx_err_format(&e, msg, sizeof(msg)),
-                                "line", (int)e.line, "column", e.field[0] ? e.field : NULL));
+        reply_bad_file(r, rc == -RX_E_STATE ? 409 : 422,
+                       rc == -RX_E_STATE ? "no_district" : "invalid_file", rx_req_param(r), &e);
         return;
     }
     uint32_t rows = rx_records_table_rows(t);
@@ -1013,7 +1026,7 @@ static void h_records_put(struct rx_req *r)
         size_t slen = 0;
         char name[48], actor[80];
         records_doc_name(k, name);
-        snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+        staff_actor(&w, actor);
         rc = rx_pii_seal_alloc(&s->key, body, len, &sealed, &slen, &e);
         if (rc == 0)
             rc = s->store->ops->doc_put(s->store, actor, name, sealed, slen, &e);
@@ -1935,7 +1948,7 @@ static void h_review_decide(struct rx_req *r)
         } else {
             char stamp[24], actor[80];
             utc_now(stamp);
-            snprintf(actor, sizeof(actor), "staff:%s", w.staff.username);
+            staff_actor(&w, actor);
             json_object_set_new(body, "review",
                                 json_pack("{s:s, s:s, s:s, s:s}", "decision", decision, "note",
                                           note, "by", w.staff.username, "at", stamp));
