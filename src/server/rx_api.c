@@ -1222,6 +1222,48 @@ static bool unit_known(const struct district *d, const char *id)
     return false;
 }
 
+/* Each claim of the form and the record item it is checked as. */
+static const struct {
+    const char *field;
+    enum rx_records_item item;
+} claim_items[] = {
+    {"residence_unit", RX_ITEM_RESIDENCE_UNIT},      {"hukou", RX_ITEM_HUKOU_UNIT},
+    {"property_certificate", RX_ITEM_PROPERTY_UNIT}, {"permit", RX_ITEM_RESIDENCE_PERMIT},
+    {"insurance", RX_ITEM_INSURANCE_MONTHS},         {"sibling", RX_ITEM_SIBLING_SCHOOLS},
+    {"special_needs", RX_ITEM_SPECIAL_NEEDS},        {"priority_group", RX_ITEM_PRIORITY_GROUP},
+};
+
+/*
+ * GET /api/form: what the application form asks, from the district's
+ * policy: only the claims its rules use (no parents' jobs or income, no
+ * fact no rule reads), each with its label, and the number of private
+ * choices.  Anyone may read it.
+ */
+static void h_form(struct rx_req *r)
+{
+    struct rx_server *s = srv(r);
+    pthread_rwlock_rdlock(&s->district_lock);
+    if (!s->district.loaded) {
+        pthread_rwlock_unlock(&s->district_lock);
+        rx_reply_error(r, 409, "no_district", NULL, "the district is not set up yet");
+        return;
+    }
+    unsigned used = rx_records_policy_items(&s->district.pol, NULL);
+    json_t *claims = json_array();
+    for (size_t k = 0; k < sizeof(claim_items) / sizeof(claim_items[0]); k++)
+        if (used & 1u << claim_items[k].item)
+            json_array_append_new(
+                claims, json_pack("{s:s, s:s, s:s}", "field", claim_items[k].field, "label_zh",
+                                  rx_records_item_label(claim_items[k].item, false), "label_en",
+                                  rx_records_item_label(claim_items[k].item, true)));
+    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s}", "intake", s->district.pol.intake, "policy",
+                          s->district.pol.name, "claims", claims, "private_choices",
+                          (int)s->district.pol.private_choices, "note",
+                          "提交时间先后不影响录取结果 / the time of submission gives no advantage");
+    pthread_rwlock_unlock(&s->district_lock);
+    rx_reply_json(r, 200, o);
+}
+
 /* What a family may claim (docs/records.md): each is checked against the records. */
 static const char *const claim_fields[] = {
     "residence_unit", "hukou",         "property_certificate", "permit", "insurance",
@@ -1360,6 +1402,15 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
                     }
             }
         }
+        unsigned used = rx_records_policy_items(&d->pol, NULL);
+        for (size_t k = 0; ok && k < sizeof(claim_items) / sizeof(claim_items[0]); k++)
+            if (json_object_get(claims, claim_items[k].field) &&
+                !(used & 1u << claim_items[k].item)) {
+                rx_reply_error(r, 422, "not_used_by_policy", claim_items[k].field,
+                               "the district's policy does not use this; the form does not ask "
+                               "for it");
+                ok = false;
+            }
         json_t *x = json_object_get(claims, "residence_unit");
         if (ok && x && !unit_known(d, json_string_value(x))) {
             rx_reply_error(r, 422, "unknown_unit", "residence_unit",
@@ -2324,6 +2375,7 @@ static const struct rx_route routes[] = {
     {"GET", "/api/district", h_district_get, 0},
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},
     {"GET", "/api/window", h_window_get, 0},
+    {"GET", "/api/form", h_form, 0},
     {"GET", "/api/records", h_records_get, 0},
     {"PUT", "/api/records/{}", h_records_put, 256u << 20},
     {"PUT", "/api/window", h_window_put, 4096},

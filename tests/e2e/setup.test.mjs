@@ -355,4 +355,34 @@ describe('setup, window, editing, school rights', () => {
     await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
     assert.equal((await school.request('POST', '/api/intake/dry-run')).status, 403);
   });
+  it('the form asks only for what the policy uses', async () => {
+    const form = await new Client(srv).request('GET', '/api/form');
+    assert.equal(form.status, 200, form.text);
+    const fields = form.json.claims.map((c) => c.field);
+    for (const f of ['residence_unit', 'hukou', 'property_certificate', 'permit', 'insurance'])
+      assert.ok(fields.includes(f), `${f} in ${fields}`);
+    assert.ok(form.json.claims.every((c) => c.label_zh && c.label_en));
+    assert.equal(form.json.private_choices, 2);
+    // a policy without the migrant-children category (居住证 + 社保)
+    const original = readFileSync(join(district, 'policy.ini'), 'utf8');
+    const lines = original.split('\n');
+    const from = lines.findIndex((l) => l.startsWith('[category D]'));
+    const to = lines.findIndex((l, i) => i > from && l.startsWith('[category '));
+    const without = [...lines.slice(0, from), ...lines.slice(to)].join('\n');
+    const up = await staff.request('PUT', '/api/district/policy.ini', { body: without });
+    assert.equal(up.status, 200, up.text);
+    const form2 = await new Client(srv).request('GET', '/api/form');
+    const fields2 = form2.json.claims.map((c) => c.field);
+    assert.ok(!fields2.includes('permit') && !fields2.includes('insurance'), String(fields2));
+    const fam = await familySignIn(srv, staff);
+    const r = await fam.request('POST', '/api/applications', {
+      json: { id_number: randomChildId(), guardians: [randomChildId({ region: '510107' })], claims: { insurance: 1 } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(r.status, 422, r.text);
+    assert.equal(r.json.error.code, 'not_used_by_policy');
+    assert.equal(r.json.error.field, 'insurance');
+    const back = await staff.request('PUT', '/api/district/policy.ini', { body: original });
+    assert.equal(back.status, 200, back.text);
+  });
 });
