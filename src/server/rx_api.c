@@ -98,9 +98,19 @@ struct rx_server {
     pthread_rwlock_t district_lock; /* guards district */
     struct district district;
     struct rx_records_table *records[RX_RECORDS_COUNT]; /* guarded by district_lock */
+    /* the rechecker: checks every application again when the records change */
+    pthread_t rechecker;
+    bool rechecking;
+    pthread_mutex_t recheck_mu;
+    pthread_cond_t recheck_cv;
+    bool recheck_wanted, recheck_stop;
+    int64_t rechecks_done; /* completed passes, for GET /api/records */
 };
 
 static int32_t today_cst(void);
+static void recheck_request(struct rx_server *s);
+static int open_people(struct rx_server *s, const struct rx_application *a, char child[19],
+                       char g1[19], char g2[19], struct rx_err *err);
 
 static struct rx_server *srv(const struct rx_req *r)
 {
@@ -1042,6 +1052,7 @@ static void h_records_put(struct rx_req *r)
         s->records[k] = t;
         pthread_rwlock_unlock(&s->district_lock);
         rx_records_table_free(old);
+        recheck_request(s); /* applications checked before this upload are checked again */
     } else {
         rx_records_table_free(t);
     }
@@ -1065,7 +1076,13 @@ static void h_records_get(struct rx_req *r)
             s->records[k] ? json_pack("{s:i}", "rows", (int)rx_records_table_rows(s->records[k]))
                           : json_null());
     pthread_rwlock_unlock(&s->district_lock);
-    rx_reply_json(r, 200, json_pack("{s:o}", "records", o));
+    pthread_mutex_lock(&s->recheck_mu);
+    json_int_t passes = s->rechecks_done;
+    bool pending = s->recheck_wanted;
+    pthread_mutex_unlock(&s->recheck_mu);
+    rx_reply_json(r, 200,
+                  json_pack("{s:o, s:I, s:b}", "records", o, "rechecks_done", passes,
+                            "recheck_pending", pending));
 }
 
 /*
@@ -2306,6 +2323,127 @@ static void h_dry_run(struct rx_req *r)
     rx_reply_json(r, 200, o);
 }
 
+/* ------------------------------------------------------------ recheck */
+
+/* A check's verdict without its time: what a recheck compares. */
+static json_t *verdict_of(json_t *check)
+{
+    json_t *v = json_deep_copy(check);
+    json_object_del(v, "checked_at");
+    return v;
+}
+
+/*
+ * Check every live application against the records as they are now, and
+ * store the new check where the verdict changed (app_recheck: only where
+ * nobody edited the application meanwhile), a batch at a time.
+ */
+static void recheck_all(struct rx_server *s)
+{
+    struct rx_store *st = s->store;
+    enum { BATCH = 256 };
+    struct rx_application *batch = calloc(BATCH, sizeof(*batch));
+    if (!batch)
+        return;
+    size_t nb = 0;
+    int64_t last = 0;
+    for (bool more = true; more;) {
+        pthread_mutex_lock(&s->recheck_mu);
+        bool stopping = s->recheck_stop; /* a stopping server does not wait for a whole pass */
+        pthread_mutex_unlock(&s->recheck_mu);
+        if (stopping)
+            break;
+        char **rec = NULL;
+        size_t got = 0;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (st->ops->app_list_page(st, last, 1000, &rec, &got, &e) < 0)
+            break;
+        more = got == 1000;
+        for (size_t i = 0; i <= got; i++) {
+            if (i < got) {
+                struct rx_application a;
+                memset(&a, 0, sizeof(a));
+                char child[19], g1[19], g2[19];
+                json_t *body = NULL;
+                if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
+                    last = a.id;
+                    if (a.status != RX_APP_WITHDRAWN &&
+                        open_people(s, &a, child, g1, g2, &e) == 0 &&
+                        (body = json_loads(a.body ? a.body : "{}", 0, NULL)) != NULL) {
+                        json_t *now =
+                            records_check_json(s, child, g1[0] ? g1 : NULL, g2[0] ? g2 : NULL,
+                                               json_object_get(body, "claims"));
+                        json_t *v_old = verdict_of(json_object_get(body, "check"));
+                        json_t *v_new = verdict_of(now);
+                        if (!json_equal(v_old, v_new)) {
+                            json_object_set_new(body, "check", now);
+                            now = NULL;
+                            struct rx_application *b = &batch[nb];
+                            memset(b, 0, sizeof(*b));
+                            snprintf(b->receipt, sizeof(b->receipt), "%s", a.receipt);
+                            snprintf(b->updated_at, sizeof(b->updated_at), "%s", a.updated_at);
+                            snprintf(b->submitted_at, sizeof(b->submitted_at), "%s",
+                                     a.submitted_at);
+                            b->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+                            if (b->body)
+                                nb++;
+                        }
+                        json_decref(now);
+                        json_decref(v_old);
+                        json_decref(v_new);
+                        sodium_memzero(child, sizeof(child));
+                        sodium_memzero(g1, sizeof(g1));
+                        sodium_memzero(g2, sizeof(g2));
+                    }
+                }
+                json_decref(body);
+                rx_application_free(&a);
+                free(rec[i]);
+            }
+            if (nb == BATCH || (i == got && !more && nb)) {
+                size_t changed = 0;
+                rx_err_clear(&e);
+                st->ops->app_recheck(st, "system:records", batch, nb, &changed, &e);
+                for (size_t k = 0; k < nb; k++)
+                    free(batch[k].body);
+                nb = 0;
+            }
+        }
+        free(rec);
+    }
+    for (size_t k = 0; k < nb; k++)
+        free(batch[k].body);
+    free(batch);
+}
+
+static void *rechecker_main(void *arg)
+{
+    struct rx_server *s = arg;
+    pthread_mutex_lock(&s->recheck_mu);
+    while (!s->recheck_stop) {
+        if (!s->recheck_wanted) {
+            pthread_cond_wait(&s->recheck_cv, &s->recheck_mu);
+            continue;
+        }
+        s->recheck_wanted = false;
+        pthread_mutex_unlock(&s->recheck_mu);
+        recheck_all(s);
+        pthread_mutex_lock(&s->recheck_mu);
+        s->rechecks_done++;
+    }
+    pthread_mutex_unlock(&s->recheck_mu);
+    return NULL;
+}
+
+static void recheck_request(struct rx_server *s)
+{
+    pthread_mutex_lock(&s->recheck_mu);
+    s->recheck_wanted = true;
+    pthread_cond_signal(&s->recheck_cv);
+    pthread_mutex_unlock(&s->recheck_mu);
+}
+
 /* ------------------------------------------------------- static pages */
 
 static const char *content_type(const char *path)
@@ -2460,6 +2598,18 @@ static int import_district(struct rx_server *s, const char *dir, struct rx_err *
     return rc;
 }
 
+static void stop_rechecker(struct rx_server *s)
+{
+    if (!s->rechecking)
+        return;
+    pthread_mutex_lock(&s->recheck_mu);
+    s->recheck_stop = true;
+    pthread_cond_signal(&s->recheck_cv);
+    pthread_mutex_unlock(&s->recheck_mu);
+    pthread_join(s->rechecker, NULL);
+    s->rechecking = false;
+}
+
 int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, struct rx_err *err)
 {
     struct rx_server *s = calloc(1, sizeof(*s));
@@ -2468,6 +2618,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
     s->cfg = *cfg;
     pthread_mutex_init(&s->rl.mu, NULL);
     pthread_mutex_init(&s->setup_mu, NULL);
+    pthread_mutex_init(&s->recheck_mu, NULL);
+    pthread_cond_init(&s->recheck_cv, NULL);
     pthread_rwlock_init(&s->district_lock, NULL);
     if (cfg->web_dir)
         snprintf(s->web_dir, sizeof(s->web_dir), "%s", cfg->web_dir);
@@ -2502,6 +2654,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         free(s);
         return rc;
     }
+    if (pthread_create(&s->rechecker, NULL, rechecker_main, s) == 0)
+        s->rechecking = true;
     struct rx_http_config hc = {
         .bind = cfg->bind,
         .port = cfg->port,
@@ -2515,7 +2669,12 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
     };
     char why[256];
     if (rx_http_start(&hc, &s->http, why, sizeof(why)) < 0) {
+        stop_rechecker(s);
         s->store->ops->close(s->store);
+        district_release(&s->district);
+        for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
+            rx_records_table_free(s->records[k]);
+        sodium_memzero(&s->key, sizeof(s->key));
         free(s);
         return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "%s", why);
     }
@@ -2533,6 +2692,7 @@ void rx_server_stop(struct rx_server *s)
     if (!s)
         return;
     rx_http_stop(s->http);
+    stop_rechecker(s);
     s->store->ops->close(s->store);
     district_release(&s->district);
     for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)

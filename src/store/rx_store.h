@@ -158,6 +158,15 @@ struct rx_store_ops {
      * most limit (1..1000), as receipts (freed as app_list_family's) */
     int (*app_list_page)(struct rx_store *s, int64_t after, unsigned limit, char ***receipts,
                          size_t *n, struct rx_err *err);
+    /*
+     * New bodies for many applications at once (the records' check run
+     * again): one durable job; an application is changed only when its
+     * updated_at is still the one given (nobody edited it since it was
+     * read) and it is not withdrawn, with an "application.recheck" audit
+     * entry each.  *changed counts those changed.
+     */
+    int (*app_recheck)(struct rx_store *s, const char *actor, const struct rx_application *apps,
+                       size_t n, size_t *changed, struct rx_err *err);
     int64_t (*app_count)(struct rx_store *s);
 
     /*

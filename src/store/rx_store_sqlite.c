@@ -255,6 +255,8 @@ int rx_store_schema_version(void)
       "sha256 = excluded.sha256, updated_at = excluded.updated_at, "                               \
       "updated_by = excluded.updated_by")                                                          \
     X(DOC_GET, "SELECT body, sha256, updated_at, updated_by FROM documents WHERE name = ?1")       \
+    X(APP_RECHECK, "UPDATE applications SET body = ?1 WHERE receipt = ?2 AND updated_at = ?3 "     \
+                   "AND status != 2")                                                              \
     X(AUDIT_HEAD, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                         \
     X(AUDIT_INSERT, "INSERT INTO audit(seq, at, actor, action, object, detail, prev, hash) "       \
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
@@ -301,6 +303,7 @@ enum op {
     OP_AUDIT,
     OP_PRAGMA,
     OP_DOC_PUT,
+    OP_APP_RECHECK,
 };
 
 static const char *const op_name[] = {
@@ -310,6 +313,7 @@ static const char *const op_name[] = {
     [OP_OUTBOX_PUT] = "outbox_put",   [OP_APP_CREATE] = "app_create",
     [OP_APP_UPDATE] = "app_update",   [OP_AUDIT] = "audit_append",
     [OP_PRAGMA] = "pragma",           [OP_DOC_PUT] = "doc_put",
+    [OP_APP_RECHECK] = "app_recheck",
 };
 
 /*
@@ -328,6 +332,10 @@ struct job {
     int64_t time;        /* otp expires_at, or otp_check's now */
     /* audit_append's entry */
     const char *actor, *action, *object, *detail;
+    /* app_recheck's applications */
+    const struct rx_application *apps;
+    size_t napps;
+    size_t changed;
     /* doc_put's body (its name is object) */
     const void *blob;
     size_t blob_len;
@@ -1297,6 +1305,32 @@ static int job_doc_put(struct conn *c, struct chain *ch, struct job *j)
     return job_audit_put(c, ch, j, j->actor, "document.put", j->object, detail);
 }
 
+/* New bodies for applications nobody changed since they were read; the rest are left. */
+static int job_app_recheck(struct conn *c, struct chain *ch, struct job *j)
+{
+    for (size_t i = 0; i < j->napps; i++) {
+        const struct rx_application *a = &j->apps[i];
+        sqlite3_stmt *q;
+        int rc = stmt(c, ST_APP_RECHECK, &q);
+        if (rc != SQLITE_OK)
+            return jfail(j, rc);
+        b_text(q, 1, a->body, &rc);
+        b_text(q, 2, a->receipt, &rc);
+        b_text(q, 3, a->updated_at, &rc);
+        rc = finish(q, rc);
+        if (rc != SQLITE_OK)
+            return jfail(j, rc);
+        if (sqlite3_changes(c->db) == 0)
+            continue; /* edited or withdrawn meanwhile: its own edit checked it */
+        j->changed++;
+        int ret = job_audit_put(c, ch, j, j->actor, "application.recheck", a->receipt,
+                                a->submitted_at[0] ? "submitted" : "draft");
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
 static int job_pragma(struct conn *c, struct job *j)
 {
     int rc = pragma_text(c->db, j->text, j->pragma, sizeof(j->pragma));
@@ -1328,6 +1362,8 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_audit(c, ch, j);
     case OP_DOC_PUT:
         return job_doc_put(c, ch, j);
+    case OP_APP_RECHECK:
+        return job_app_recheck(c, ch, j);
     case OP_PRAGMA:
         return job_pragma(c, j);
     }
@@ -2237,6 +2273,24 @@ static bool doc_name_ok(const char *name)
     return true;
 }
 
+static int sq_app_recheck(struct rx_store *base, const char *actor,
+                          const struct rx_application *apps, size_t n, size_t *changed,
+                          struct rx_err *err)
+{
+    size_t an = actor ? strnlen(actor, 201) : 0;
+    if (an == 0 || an > 200 || !utf8_ok((const unsigned char *)actor, an))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "actor", "app_recheck: expected an actor");
+    for (size_t i = 0; i < n; i++)
+        if (!apps[i].body || !apps[i].updated_at[0])
+            return rx_err_set(err, -RX_E_INVAL, NULL, 0, "body",
+                              "app_recheck: every application needs its body and updated_at");
+    struct job j = {.op = OP_APP_RECHECK, .actor = actor, .apps = apps, .napps = n};
+    int rc = submit(sq(base), &j, err);
+    if (changed)
+        *changed = rc == 0 ? j.changed : 0;
+    return rc;
+}
+
 static int sq_doc_put(struct rx_store *base, const char *actor, const char *name, const void *body,
                       size_t len, struct rx_err *err)
 {
@@ -2320,6 +2374,7 @@ void rx_doc_free(struct rx_doc *d)
 static const struct rx_store_ops sqlite_ops = {
     .name = "sqlite",
     .doc_put = sq_doc_put,
+    .app_recheck = sq_app_recheck,
     .doc_get = sq_doc_get,
     .close = sq_close,
     .health = sq_health,

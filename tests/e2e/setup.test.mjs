@@ -385,4 +385,32 @@ describe('setup, window, editing, school rights', () => {
     const back = await staff.request('PUT', '/api/district/policy.ini', { body: original });
     assert.equal(back.status, 200, back.text);
   });
+  it('applications checked before the records arrived are checked again when they do', async () => {
+    const units = csvRows(readFileSync(join(district, 'address_units.csv'), 'utf8')).slice(1).map((r) => r[0]);
+    const id = (d17) => d17 + checkChar(d17);
+    const child = id('51010720201111005'), g = id('51010719850505006');
+    const fam = await familySignIn(srv, staff);
+    const made = await fam.request('POST', '/api/applications', {
+      json: { id_number: child, guardians: [g], submit: true, claims: { residence_unit: units[2], hukou: true } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(made.status, 201, made.text);
+    const codes = (a) => a.application.check.findings.map((x) => x.code);
+    assert.ok(codes(made.json).includes('hukou_not_found'), made.text);
+    // the public security bureau's new extract has the child
+    const hukou = `id_number,unit,since\r\n${child},${units[2]},2020-12-01\r\n${g},${units[2]},2010-01-01\r\n`;
+    const before = (await staff.request('GET', '/api/records')).json.rechecks_done;
+    const up = await staff.request('PUT', '/api/records/hukou.csv', { body: hukou });
+    assert.equal(up.status, 200, up.text);
+    let now;
+    for (let i = 0; i < 100; i++) {
+      const r = await staff.request('GET', '/api/records');
+      if (r.json.rechecks_done > before && !r.json.recheck_pending) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    now = await fam.request('GET', `/api/applications/${made.json.receipt}`);
+    assert.ok(!codes(now.json).includes('hukou_not_found'), now.text);
+    assert.equal(now.json.application.check.facts.hukou_unit, units[2]);
+    assert.equal(now.json.updated_at, made.json.updated_at, 'a recheck is not the family\'s edit');
+  });
 });
