@@ -29,8 +29,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 
 start() {
     rm -f "$DIR/serve.out"
-    "$RUXUE" serve --db "$DIR/ruxue.db" --pii-key "$DIR/pii.key" --port 0 --web "$ROOT/web" \
-        --threads "${THREADS:-64}" >"$DIR/serve.out" 2>&1 &
+    "$RUXUE" serve --db "$DIR/ruxue.db" --pii-key "$DIR/pii.key" --port 0 --web "$ROOT/web" --demo \
+        --threads "${THREADS:-16}" >"$DIR/serve.out" 2>&1 &
     PID=$!
     i=0
     until grep -q 'listening on' "$DIR/serve.out" 2>/dev/null; do

@@ -1533,6 +1533,70 @@ static void guardians_of(json_t *j, char g1[19], char g2[19])
     }
 }
 
+/* An application on its way to the disk, while its request is suspended. */
+struct create_state {
+    struct rx_application a; /* the row to write (body and sealed owned here) */
+    uint8_t *sealed;
+    struct rx_req *r;
+    struct rx_pending *pending;
+    int rc; /* app_create_begin's, when it could not queue */
+    struct rx_err err;
+};
+
+/* Called by the store's writer once the write is committed (or failed). */
+static void create_ready(void *ctx)
+{
+    struct create_state *cs = ctx;
+    rx_req_resume(cs->r);
+}
+
+/* Back on a server thread: the answer of the write. */
+static void create_done(struct rx_req *r, void *state)
+{
+    struct create_state *cs = state;
+    struct rx_server *s = srv(r);
+    bool existed = false;
+    struct rx_application out;
+    memset(&out, 0, sizeof(out));
+    struct rx_err e = cs->err;
+    int rc = cs->rc;
+    if (rc == 0)
+        rc = s->store->ops->app_create_end(s->store, cs->pending, &existed, &out, &e);
+    for (int tries = 0; rc == -RX_E_DUP && strcmp(e.field, "receipt") == 0 && tries < 5; tries++) {
+        make_receipt(s->cfg.intake, cs->a.receipt); /* 50 random bits collided: draw again */
+        rx_err_clear(&e);
+        rc = s->store->ops->app_create(s->store, &cs->a, &existed, &out, &e);
+    }
+    uint8_t lookup[RX_PII_LOOKUP_BYTES];
+    memcpy(lookup, cs->a.lookup, sizeof(lookup));
+    free(cs->a.body);
+    free(cs->sealed);
+    free(cs);
+    if (rc == -RX_E_DUP) {
+        rx_reply_error(r, 409, "duplicate_child", "id_number",
+                       "this child already has an application; edit or withdraw that one");
+        return;
+    }
+    if (rc < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    if (existed && sodium_memcmp(out.lookup, lookup, sizeof(lookup)) != 0) {
+        /* the key was used before for another child: never answer with that one */
+        rx_application_free(&out);
+        rx_reply_error(r, 422, "idempotency_key_reused", "Idempotency-Key",
+                       "this Idempotency-Key was used for another request; use a new key for a "
+                       "new application");
+        return;
+    }
+    json_t *o = app_json(&out);
+    json_object_set_new(o, "note",
+                        json_string("提交时间先后不影响录取结果 / the time of submission gives "
+                                    "no advantage"));
+    rx_reply_json(r, existed ? 200 : 201, o);
+    rx_application_free(&out);
+}
+
 static void h_app_create(struct rx_req *r)
 {
     struct who w;
@@ -1606,41 +1670,23 @@ static void h_app_create(struct rx_req *r)
         rx_reply_error(r, 500, "internal", NULL, "out of memory");
         return;
     }
-    bool existed = false;
-    struct rx_application out;
-    memset(&out, 0, sizeof(out));
-    rx_err_clear(&e);
-    int rc = s->store->ops->app_create(s->store, &a, &existed, &out, &e);
-    for (int tries = 0; rc == -RX_E_DUP && strcmp(e.field, "receipt") == 0 && tries < 5; tries++) {
-        make_receipt(s->cfg.intake, a.receipt); /* 50 random bits collided: draw again */
-        rx_err_clear(&e);
-        rc = s->store->ops->app_create(s->store, &a, &existed, &out, &e);
-    }
-    free(a.body);
-    free(sealed);
-    if (rc == -RX_E_DUP) {
-        rx_reply_error(r, 409, "duplicate_child", "id_number",
-                       "this child already has an application; edit or withdraw that one");
+    /* the write waits for its group commit without holding a server thread */
+    struct create_state *cs = calloc(1, sizeof(*cs));
+    if (!cs) {
+        free(a.body);
+        free(sealed);
+        rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
         return;
     }
-    if (rc < 0) {
-        reply_store_error(r, &e);
-        return;
-    }
-    if (existed && sodium_memcmp(out.lookup, a.lookup, sizeof(a.lookup)) != 0) {
-        /* the key was used before for another child: never answer with that one */
-        rx_application_free(&out);
-        rx_reply_error(r, 422, "idempotency_key_reused", "Idempotency-Key",
-                       "this Idempotency-Key was used for another request; use a new key for a "
-                       "new application");
-        return;
-    }
-    json_t *o = app_json(&out);
-    json_object_set_new(o, "note",
-                        json_string("提交时间先后不影响录取结果 / the time of submission gives "
-                                    "no advantage"));
-    rx_reply_json(r, existed ? 200 : 201, o);
-    rx_application_free(&out);
+    cs->a = a;
+    cs->sealed = sealed;
+    cs->r = r;
+    rx_req_suspend(r, create_done, cs);
+    rx_err_clear(&cs->err);
+    cs->rc =
+        s->store->ops->app_create_begin(s->store, &cs->a, create_ready, cs, &cs->pending, &cs->err);
+    if (cs->rc < 0)
+        rx_req_resume(r); /* not queued: answer at once */
 }
 
 /* Whether the application lists the school (private choices or catchment order). */
@@ -2659,7 +2705,7 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
     struct rx_http_config hc = {
         .bind = cfg->bind,
         .port = cfg->port,
-        .threads = cfg->threads ? cfg->threads : 64,
+        .threads = cfg->threads ? cfg->threads : 16,
         .timeout_s = 30,
         .max_conns = 4000,
         .routes = routes,

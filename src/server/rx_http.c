@@ -6,15 +6,18 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 struct rx_http {
     struct MHD_Daemon *d;
     struct rx_http_config cfg;
     unsigned port;
+    _Atomic unsigned suspended; /* requests waiting in rx_req_suspend */
 };
 
 struct header {
@@ -36,6 +39,8 @@ struct rx_req {
     unsigned status;
     struct header hdr[8];
     unsigned nhdr;
+    rx_handler_cont cont; /* set while suspended: what replies on resume */
+    void *cont_state;
     char ip[64];
 };
 
@@ -85,6 +90,26 @@ const char *rx_req_ip(const struct rx_req *r)
 void *rx_req_app(const struct rx_req *r)
 {
     return r->h->cfg.app;
+}
+
+/* ------------------------------------------------------ suspend, resume */
+
+void rx_req_suspend(struct rx_req *r, rx_handler_cont cont, void *state)
+{
+    r->cont = cont;
+    r->cont_state = state;
+    atomic_fetch_add(&r->h->suspended, 1);
+    MHD_suspend_connection(r->c);
+}
+
+void rx_req_resume(struct rx_req *r)
+{
+    MHD_resume_connection(r->c);
+}
+
+unsigned rx_http_suspended(const struct rx_http *h)
+{
+    return atomic_load(&((struct rx_http *)h)->suspended);
 }
 
 /* -------------------------------------------------------------- replies */
@@ -328,6 +353,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
     /* the whole request is in */
+    if (r->cont) {
+        /* resumed: the work it waited for is done */
+        rx_handler_cont cont = r->cont;
+        r->cont = NULL;
+        atomic_fetch_sub(&h->suspended, 1);
+        cont(r, r->cont_state);
+        return send_reply(r);
+    }
     if (!r->replied) {
         if (r->route)
             r->route->handler(r);
@@ -336,6 +369,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         else
             rx_reply_error(r, 404, "not_found", NULL, "no such resource: %.200s", url);
     }
+    if (r->cont && !r->replied)
+        return MHD_YES; /* suspended: rx_req_resume brings us back here */
     return send_reply(r);
 }
 
@@ -357,7 +392,7 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
         return -1;
     }
     h->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb,
         h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->threads ? cfg->threads : 8), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->timeout_s ? cfg->timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
@@ -384,6 +419,10 @@ void rx_http_stop(struct rx_http *h)
 {
     if (!h)
         return;
+    /* no new connections; the suspended ones finish (their writes are queued) */
+    MHD_quiesce_daemon(h->d);
+    for (int i = 0; i < 1000 && atomic_load(&h->suspended) > 0; i++)
+        usleep(10000);
     MHD_stop_daemon(h->d);
     free(h);
 }

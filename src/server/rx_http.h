@@ -23,6 +23,8 @@
 #define RX_HTTP_MAX_UPLOAD (512u << 20)
 
 struct rx_req; /* one request, opaque to handlers */
+struct rx_http;
+typedef void (*rx_handler_cont)(struct rx_req *r, void *state);
 
 /* What a handler sees of its request. */
 const char *rx_req_method(const struct rx_req *r);
@@ -53,6 +55,18 @@ void rx_reply_header(struct rx_req *r, const char *name, const char *value);
 
 typedef void (*rx_handler)(struct rx_req *r);
 
+/*
+ * Waiting without holding a thread: a handler that has queued work (a
+ * write to the store) calls rx_req_suspend before the work can finish and
+ * returns; the connection sleeps.  Whoever finishes the work calls
+ * rx_req_resume (from any thread); then cont(r, state) runs on a server
+ * thread and replies.  Suspend at most once per request.
+ */
+void rx_req_suspend(struct rx_req *r, rx_handler_cont cont, void *state);
+void rx_req_resume(struct rx_req *r);
+/* Requests suspended now (a stopping server waits for them). */
+unsigned rx_http_suspended(const struct rx_http *h);
+
 struct rx_route {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* "/api/applications/{}" : one {} segment at most */
@@ -76,6 +90,7 @@ struct rx_http_config {
 
 int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *why, size_t whylen);
 unsigned rx_http_port(const struct rx_http *h);
+/* Stop accepting, let suspended requests finish (up to wait_ms), then stop. */
 void rx_http_stop(struct rx_http *h);
 
 #endif

@@ -39,6 +39,7 @@
 #include "../common/rx_err.h"
 
 struct rx_store;
+struct rx_pending; /* an asynchronous write in flight */
 
 /* Roles of staff accounts: what they may see is checked on every request. */
 enum rx_role {
@@ -146,6 +147,19 @@ struct rx_store_ops {
      */
     int (*app_create)(struct rx_store *s, const struct rx_application *a, bool *existed,
                       struct rx_application *out, struct rx_err *err);
+    /*
+     * app_create without waiting (for a server that suspends the request
+     * meanwhile): the write is queued and *pending returned; once it is
+     * committed or failed, ready(ctx) is called once, from the writer
+     * thread (do little there: hand over and return), and then
+     * app_create_end gives the result as app_create would and frees
+     * pending.  a (and what it points to) must live until ready is called.
+     */
+    int (*app_create_begin)(struct rx_store *s, const struct rx_application *a,
+                            void (*ready)(void *ctx), void *ctx, struct rx_pending **pending,
+                            struct rx_err *err);
+    int (*app_create_end)(struct rx_store *s, struct rx_pending *pending, bool *existed,
+                          struct rx_application *out, struct rx_err *err);
     int (*app_update)(struct rx_store *s, const struct rx_application *a, struct rx_err *err);
     int (*app_get)(struct rx_store *s, const char *receipt, struct rx_application *out,
                    struct rx_err *err);

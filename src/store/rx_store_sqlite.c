@@ -349,6 +349,9 @@ struct job {
     struct rx_application app; /* app_create: the stored row (owned by the job) */
     char pragma[64];           /* OP_PRAGMA: the first column */
     /* hand-off */
+    void (*ready)(void *ctx); /* asynchronous: called (off the lock) once done, instead of
+                                 waking a sleeping caller */
+    void *ready_ctx;
     bool done;           /* set by the writer under s->mu, after the commit */
     pthread_cond_t cond; /* signalled with done */
     struct job *next;    /* in the queue */
@@ -1461,9 +1464,22 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&s->mu);
         if (committed)
             s->commits++;
+        size_t na = 0;
         for (size_t i = 0; i < n; i++) {
             b[i]->done = true;
-            pthread_cond_signal(&b[i]->cond); /* the caller wakes once we unlock */
+            if (b[i]->ready)
+                b[na++] = b[i]; /* told below, off the lock */
+            else
+                pthread_cond_signal(&b[i]->cond); /* the caller wakes once we unlock */
+        }
+        if (na) {
+            pthread_mutex_unlock(&s->mu);
+            for (size_t i = 0; i < na; i++) {
+                void (*ready)(void *) = b[i]->ready;
+                void *ctx = b[i]->ready_ctx;
+                ready(ctx); /* the job may be freed from here on */
+            }
+            pthread_mutex_lock(&s->mu);
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -1499,6 +1515,26 @@ static int submit(struct sq_store *s, struct job *j, struct rx_err *err)
     if (ret < 0)
         rx_err_set(err, ret, j->err.source, j->err.line, j->err.field, "%s", j->err.msg);
     return ret;
+}
+
+/* Queue j, which the writer will tell through j->ready; 0 or an error (j not queued). */
+static int submit_async(struct sq_store *s, struct job *j, struct rx_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: the store is closing",
+                          op_name[j->op]);
+    }
+    j->next = NULL;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
 }
 
 /* ================================================================ argument checks */
@@ -1980,6 +2016,52 @@ static int sq_app_create(struct rx_store *base, const struct rx_application *a, 
     return 0;
 }
 
+/* app_create without waiting: the job lives on the heap until app_create_end. */
+struct rx_pending {
+    struct job j;
+};
+
+static int sq_app_create_begin(struct rx_store *base, const struct rx_application *a,
+                               void (*ready)(void *ctx), void *ctx, struct rx_pending **out,
+                               struct rx_err *err)
+{
+    int ret = check_app(a, true, "app_create", err);
+    if (ret < 0)
+        return ret;
+    struct rx_pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "app_create: out of memory");
+    p->j.op = OP_APP_CREATE;
+    p->j.app_in = a;
+    p->j.ready = ready;
+    p->j.ready_ctx = ctx;
+    *out = p; /* before queueing: ready may come at once */
+    ret = submit_async(sq(base), &p->j, err);
+    if (ret < 0) {
+        *out = NULL;
+        free(p);
+    }
+    return ret;
+}
+
+static int sq_app_create_end(struct rx_store *base, struct rx_pending *p, bool *existed,
+                             struct rx_application *out, struct rx_err *err)
+{
+    (void)base;
+    int ret = p->j.rc < 0 ? p->j.rc : p->j.verdict;
+    if (ret < 0) {
+        rx_err_set(err, ret, p->j.err.source, p->j.err.line, p->j.err.field, "%s", p->j.err.msg);
+        rx_application_free(&p->j.app);
+    } else {
+        rx_application_free(out);
+        *out = p->j.app;
+        if (existed)
+            *existed = p->j.existed;
+    }
+    free(p);
+    return ret;
+}
+
 static int sq_app_update(struct rx_store *base, const struct rx_application *a, struct rx_err *err)
 {
     int ret = check_app(a, false, "app_update", err);
@@ -2374,6 +2456,8 @@ void rx_doc_free(struct rx_doc *d)
 static const struct rx_store_ops sqlite_ops = {
     .name = "sqlite",
     .doc_put = sq_doc_put,
+    .app_create_begin = sq_app_create_begin,
+    .app_create_end = sq_app_create_end,
     .app_recheck = sq_app_recheck,
     .doc_get = sq_doc_get,
     .close = sq_close,
