@@ -35,37 +35,58 @@
 
 /* ------------------------------------------------------- rate limits */
 
-/* Fixed one-minute windows per key in a small table: approximate (keys
- * that collide share a counter, which errs on the side of refusing: a
- * colliding key can never reset another's count). */
-#define RL_SLOTS 4096
+/*
+ * Fixed one-minute windows per key, in a set-associative table: a key
+ * finds its own slot among the RL_WAYS of its set, or takes one whose
+ * window is over.  A slot in use this minute is never taken from its key,
+ * so no request can reset another key's count; when every slot of a set
+ * is in use by other keys, the key shares the fullest one (erring on the
+ * side of refusing).  The keys are hashed with a per-process random key,
+ * so collisions cannot be chosen from outside.
+ */
+#define RL_SETS 16384
+#define RL_WAYS 4
 
 struct rl_slot {
+    uint64_t key;
     int64_t window;
     unsigned count;
 };
 
 struct ratelimit {
     pthread_mutex_t mu;
-    struct rl_slot slot[RL_SLOTS];
+    uint8_t hash_key[crypto_shorthash_KEYBYTES];
+    struct rl_slot slot[RL_SETS][RL_WAYS];
 };
 
 static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
 {
-    uint8_t h[8];
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, sizeof(h));
-    crypto_generichash_update(&st, (const unsigned char *)kind, strlen(kind) + 1);
-    crypto_generichash_update(&st, (const unsigned char *)who, strlen(who));
-    crypto_generichash_final(&st, h, sizeof(h));
+    char text[256];
+    int n = snprintf(text, sizeof(text), "%s%c%s", kind, 0, who);
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const unsigned char *)text,
+                     (unsigned long long)(n < (int)sizeof(text) ? n : (int)sizeof(text) - 1),
+                     rl->hash_key);
     uint64_t key;
     memcpy(&key, h, sizeof(key));
     int64_t window = (int64_t)time(NULL) / 60;
     pthread_mutex_lock(&rl->mu);
-    struct rl_slot *s = &rl->slot[key % RL_SLOTS];
-    if (s->window != window) {
-        s->window = window;
-        s->count = 0;
+    struct rl_slot *set = rl->slot[key % RL_SETS], *s = NULL;
+    for (int w = 0; w < RL_WAYS && !s; w++)
+        if (set[w].key == key && set[w].window == window)
+            s = &set[w];
+    for (int w = 0; w < RL_WAYS && !s; w++)
+        if (set[w].window != window) {
+            s = &set[w];
+            s->key = key;
+            s->window = window;
+            s->count = 0;
+        }
+    if (!s) { /* every way is another key's this minute: share the fullest */
+        s = &set[0];
+        for (int w = 1; w < RL_WAYS; w++)
+            if (set[w].count > s->count)
+                s = &set[w];
     }
     bool ok = s->count < per_minute;
     if (ok)
@@ -2663,6 +2684,7 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     s->cfg = *cfg;
     pthread_mutex_init(&s->rl.mu, NULL);
+    randombytes_buf(s->rl.hash_key, sizeof(s->rl.hash_key));
     pthread_mutex_init(&s->setup_mu, NULL);
     pthread_mutex_init(&s->recheck_mu, NULL);
     pthread_cond_init(&s->recheck_cv, NULL);
