@@ -406,27 +406,15 @@ int rx_bundle_publish(const char *pubdir, const struct rx_publish *p, struct rx_
         return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "cannot create %s: %s", tmp,
                           strerror(errno));
 
-    char *policy_text = NULL, *summary = NULL;
-    size_t policy_len;
+    char *summary = NULL;
     struct rx_student *anon = NULL;
     struct buf b = {0};
 
-    /* district/: the anonymised input, policy.ini as it was */
-    rx_pathf(from, sizeof(from), "%s/policy.ini", p->district_dir);
-    if ((rc = rx_io_read_file(from, "policy.ini", (size_t)1 << 20, &policy_text, &policy_len,
-                              err)) < 0)
-        goto fail;
-    if (!(anon = anonymise(o->in, o->pol))) {
-        rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
-        goto fail;
-    }
-    struct rx_intake ain = *o->in;
-    ain.students = anon;
-    ain.checked = false;
+    /* district/: the public tables as they were, byte for byte (their
+     * digests are the freeze's), and the students anonymised */
     rx_pathf(sub, sizeof(sub), "%s/district", tmp);
-    if ((rc = rx_district_write(sub, &ain, o->pol, policy_text, err)) < 0)
+    if ((rc = rx_mkdirs(sub, err)) < 0)
         goto fail;
-    /* the public tables as they were, byte for byte: their digests are the freeze's */
     for (unsigned f = 0; f < RX_DF_COUNT; f++) {
         if (f == RX_DF_STUDENTS)
             continue;
@@ -436,6 +424,15 @@ int rx_bundle_publish(const char *pubdir, const struct rx_publish *p, struct rx_
         if ((rc = copy_file(from, to, err)) < 0)
             goto fail;
     }
+    if (!(anon = anonymise(o->in, o->pol))) {
+        rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+        goto fail;
+    }
+    struct rx_intake ain = *o->in;
+    ain.students = anon;
+    ain.checked = false;
+    if ((rc = rx_district_write_students(sub, &ain, o->pol, err)) < 0)
+        goto fail;
 
     /* lottery/ */
     rx_pathf(sub, sizeof(sub), "%s/lottery", tmp);
@@ -547,14 +544,12 @@ int rx_bundle_publish(const char *pubdir, const struct rx_publish *p, struct rx_
     free(b.p);
     free(summary);
     free(anon);
-    free(policy_text);
     return 0;
 fail:
     remove_tree(tmp);
     free(b.p);
     free(summary);
     free(anon);
-    free(policy_text);
     return rc < 0 ? rc : -RX_E_IO;
 }
 

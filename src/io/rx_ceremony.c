@@ -23,7 +23,7 @@
 
 static void path_in(char *out, size_t size, const char *dir, const char *name)
 {
-    snprintf(out, size, "%s/%s", dir, name);
+    rx_pathf(out, size, "%s/%s", dir, name);
 }
 
 static void copy_str(char *dst, size_t size, const char *src)

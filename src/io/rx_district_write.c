@@ -582,3 +582,28 @@ int rx_district_write(const char *dir, const struct rx_intake *in, const struct 
     free(buf);
     return rc;
 }
+
+int rx_district_write_students(const char *dir, const struct rx_intake *in,
+                               const struct rx_policy *pol, struct rx_err *err)
+{
+    int rc = check_intake(in, pol, err);
+    if (rc < 0)
+        return rc;
+    char *buf = malloc(OUT_CAP);
+    if (!buf)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory for the write buffer");
+    struct out o;
+    rc = out_open(&o, dir, "students.csv", buf, err);
+    if (rc == 0) {
+        write_students(&o, in, pol);
+        if (o.errnum) {
+            out_abandon(&o);
+            rc = rx_err_set(err, -RX_E_IO, "students.csv", 0, NULL, "cannot write '%s': %s", o.path,
+                            strerror(o.errnum));
+        } else {
+            rc = out_close(&o, err);
+        }
+    }
+    free(buf);
+    return rc;
+}

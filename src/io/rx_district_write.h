@@ -37,6 +37,10 @@
 int rx_district_write(const char *dir, const struct rx_intake *in, const struct rx_policy *pol,
                       const char *policy_text, struct rx_err *err);
 
+/* Only students.csv of the district into dir (which must exist), as above. */
+int rx_district_write_students(const char *dir, const struct rx_intake *in,
+                               const struct rx_policy *pol, struct rx_err *err);
+
 /*
  * Format pol as policy.ini text (docs/formats.md), without comments, into
  * buf of size bytes (always NUL-terminated).  Returns the length the full

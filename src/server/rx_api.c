@@ -97,12 +97,19 @@ static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, un
 
 /* ------------------------------------------------------------- server */
 
+/* An id and its index in the district's array, sorted by id. */
+struct id_ix {
+    const char *id;
+    uint32_t i;
+};
+
 /* The district as set up by staff, parsed (no students). */
 struct district {
     bool loaded;
     struct rx_arena arena;
     struct rx_intake in;
     struct rx_policy pol;
+    struct id_ix *school_ix, *unit_ix; /* ids in byte order, for lookups by id */
 };
 
 static int school_of(const struct district *d, const char *id);
@@ -119,6 +126,7 @@ struct rx_server {
     pthread_rwlock_t district_lock; /* guards district */
     struct district district;
     struct rx_records_table *records[RX_RECORDS_COUNT]; /* guarded by district_lock */
+    int64_t window_opens, window_closes; /* unix seconds, 0 = no window; district_lock */
     /* the rechecker: checks every application again when the records change */
     pthread_t rechecker;
     bool rechecking;
@@ -614,6 +622,36 @@ static bool district_file(const char *name, enum rx_district_file *f)
     return false;
 }
 
+static int cmp_ix(const void *a, const void *b)
+{
+    return strcmp(((const struct id_ix *)a)->id, ((const struct id_ix *)b)->id);
+}
+
+/* The sorted indexes of the district's school and unit ids (in its arena). */
+static int district_index(struct district *d, struct rx_err *err)
+{
+    d->school_ix = rx_arena_alloc(&d->arena, ((size_t)d->in.nschools + 1) * sizeof(struct id_ix));
+    d->unit_ix = rx_arena_alloc(&d->arena, ((size_t)d->in.nunits + 1) * sizeof(struct id_ix));
+    if (!d->school_ix || !d->unit_ix)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    for (uint32_t k = 0; k < d->in.nschools; k++)
+        d->school_ix[k] = (struct id_ix){d->in.schools[k].id, k};
+    for (uint32_t k = 0; k < d->in.nunits; k++)
+        d->unit_ix[k] = (struct id_ix){d->in.units[k].id, k};
+    qsort(d->school_ix, d->in.nschools, sizeof(struct id_ix), cmp_ix);
+    qsort(d->unit_ix, d->in.nunits, sizeof(struct id_ix), cmp_ix);
+    return 0;
+}
+
+static int ix_find(const struct id_ix *ix, uint32_t n, const char *id)
+{
+    if (!id || !*id)
+        return -1;
+    struct id_ix key = {id, 0};
+    const struct id_ix *hit = bsearch(&key, ix, n, sizeof(*ix), cmp_ix);
+    return hit ? (int)hit->i : -1;
+}
+
 /* Parse the district from the stored documents, with one replaced by
  * (text, len) when replace < RX_DF_COUNT.  0, -RX_E_REF (no policy yet) or
  * the parse error. */
@@ -653,6 +691,8 @@ static int district_parse(struct rx_server *s, unsigned replace, const char *tex
     if (rc == 0) {
         rx_arena_init(&d->arena, 0);
         rc = rx_district_parse(&t, &d->arena, &d->in, &d->pol, err);
+        if (rc == 0)
+            rc = district_index(d, err);
         if (rc < 0)
             rx_arena_release(&d->arena);
         else
@@ -836,24 +876,36 @@ static void format_time(int64_t t, char out[32])
 }
 
 /* The window: 1 open, 0 closed (opens/closes set when one is set). */
-static int window_state(struct rx_server *s, int64_t *opens, int64_t *closes)
+/* The window as stored ("window.json"), read into the server at start. */
+static void window_load(struct rx_server *s)
 {
-    *opens = *closes = 0;
     struct rx_doc doc;
     memset(&doc, 0, sizeof(doc));
     struct rx_err e;
     rx_err_clear(&e);
     if (s->store->ops->doc_get(s->store, "window.json", &doc, &e) < 0)
-        return 0;
+        return;
     json_t *j = json_loads(doc.body, 0, NULL);
     rx_doc_free(&doc);
-    if (!j)
-        return 0;
-    *opens = parse_time(json_string_value(json_object_get(j, "opens")));
-    *closes = parse_time(json_string_value(json_object_get(j, "closes")));
+    int64_t o = parse_time(json_string_value(json_object_get(j, "opens")));
+    int64_t c = parse_time(json_string_value(json_object_get(j, "closes")));
     json_decref(j);
+    if (o > 0 && c > 0) {
+        s->window_opens = o;
+        s->window_closes = c;
+    }
+}
+
+/* The window: 1 open, 0 closed (opens/closes 0 when none is set).  Every
+ * change of an application asks, so it is kept in memory, not read. */
+static int window_state(struct rx_server *s, int64_t *opens, int64_t *closes)
+{
+    pthread_rwlock_rdlock(&s->district_lock);
+    *opens = s->window_opens;
+    *closes = s->window_closes;
+    pthread_rwlock_unlock(&s->district_lock);
     int64_t now = now_s();
-    return *opens >= 0 && *closes >= 0 && now >= *opens && now < *closes;
+    return *opens > 0 && now >= *opens && now < *closes;
 }
 
 static json_t *window_json(struct rx_server *s)
@@ -901,6 +953,12 @@ static int put_window(struct rx_server *s, const char *actor, int64_t opens, int
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     int rc = s->store->ops->doc_put(s->store, actor, "window.json", text, strlen(text), err);
     free(text);
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&s->district_lock);
+        s->window_opens = opens;
+        s->window_closes = closes;
+        pthread_rwlock_unlock(&s->district_lock);
+    }
     return rc;
 }
 
@@ -1246,19 +1304,17 @@ static void make_receipt(const char *intake, char out[32])
 /* An id among the district's schools of a sector; index or -1. */
 static int school_of(const struct district *d, const char *id)
 {
-    for (uint32_t k = 0; k < d->in.nschools; k++)
-        if (strcmp(d->in.schools[k].id, id) == 0)
-            return (int)k;
-    return -1;
+    return ix_find(d->school_ix, d->in.nschools, id);
 }
 
-static bool unit_known(const struct district *d, const char *id)
+static int unit_index(const struct district *d, const char *id)
 {
-    for (uint32_t k = 0; k < d->in.nunits; k++)
-        if (strcmp(d->in.units[k].id, id) == 0)
-            return true;
-    return false;
+    return ix_find(d->unit_ix, d->in.nunits, id);
 }
+
+/* What the form and every receipt say about the time of submission. */
+static const char no_advantage[] =
+    "提交时间先后不影响录取结果 / the time of submission gives no advantage";
 
 /* Each claim of the form and the record item it is checked as. */
 static const struct {
@@ -1296,8 +1352,7 @@ static void h_form(struct rx_req *r)
                                   rx_records_item_label(claim_items[k].item, true)));
     json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s}", "intake", s->district.pol.intake, "policy",
                           s->district.pol.name, "claims", claims, "private_choices",
-                          (int)s->district.pol.private_choices, "note",
-                          "提交时间先后不影响录取结果 / the time of submission gives no advantage");
+                          (int)s->district.pol.private_choices, "note", no_advantage);
     pthread_rwlock_unlock(&s->district_lock);
     rx_reply_json(r, 200, o);
 }
@@ -1450,7 +1505,7 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
                 ok = false;
             }
         json_t *x = json_object_get(claims, "residence_unit");
-        if (ok && x && !unit_known(d, json_string_value(x))) {
+        if (ok && x && unit_index(d, json_string_value(x)) < 0) {
             rx_reply_error(r, 422, "unknown_unit", "residence_unit",
                            "expected an address unit of the district");
             ok = false;
@@ -1611,9 +1666,7 @@ static void create_done(struct rx_req *r, void *state)
         return;
     }
     json_t *o = app_json(&out);
-    json_object_set_new(o, "note",
-                        json_string("提交时间先后不影响录取结果 / the time of submission gives "
-                                    "no advantage"));
+    json_object_set_new(o, "note", json_string(no_advantage));
     rx_reply_json(r, existed ? 200 : 201, o);
     rx_application_free(&out);
 }
@@ -1913,54 +1966,102 @@ static void h_app_withdraw(struct rx_req *r)
  * account only those listing its school.  {"applications": [...], "next": ID}
  * with next null on the last page.
  */
-static void staff_app_list(struct rx_req *r, const struct who *w)
+/*
+ * Walk the applications created after `after`, oldest first, a page at a
+ * time: visit(ctx, a) sees each and returns whether to go on.  *last gets
+ * the id of the last one visited.  Returns 1 when it stopped with
+ * applications possibly left (a listing's "next" page), 0 when it saw them
+ * all, or the store's error.
+ */
+typedef bool (*app_visit)(void *ctx, struct rx_application *a);
+
+static int each_app(struct rx_store *st, int64_t after, app_visit visit, void *ctx, int64_t *last,
+                    struct rx_err *err)
 {
-    const char *after_s = rx_req_query(r, "after"), *limit_s = rx_req_query(r, "limit");
+    enum { PAGE = 500 };
+    *last = after;
+    for (;;) {
+        char **rec = NULL;
+        size_t n = 0;
+        int rc = st->ops->app_list_page(st, *last, PAGE, &rec, &n, err);
+        if (rc < 0)
+            return rc;
+        bool go = true;
+        size_t i = 0;
+        for (; i < n && go; i++) {
+            struct rx_application a;
+            memset(&a, 0, sizeof(a));
+            struct rx_err e;
+            rx_err_clear(&e);
+            if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
+                *last = a.id;
+                go = visit(ctx, &a);
+            }
+            rx_application_free(&a);
+        }
+        for (size_t k = 0; k < n; k++)
+            free(rec[k]);
+        free(rec);
+        if (!go)
+            return i < n || n == PAGE;
+        if (n < PAGE)
+            return 0;
+    }
+}
+
+/* A listing page: the applications a filter keeps, up to limit. */
+struct listing {
+    const struct who *w;
+    bool (*keep)(const struct listing *l, const struct rx_application *a);
+    const char *code, *school; /* the review queue's filters */
+    json_t *arr;
+    size_t limit;
+};
+
+static bool list_visit(void *ctx, struct rx_application *a)
+{
+    struct listing *l = ctx;
+    if (may_read(l->w, a) && (!l->keep || l->keep(l, a)))
+        json_array_append_new(l->arr, app_json(a));
+    return json_array_size(l->arr) < l->limit;
+}
+
+/* Answer {"applications": [...], "next": ID or null} from ?after=. */
+static void reply_listing(struct rx_req *r, struct listing *l)
+{
+    const char *after_s = rx_req_query(r, "after");
     char *end;
     long long after = after_s ? strtoll(after_s, &end, 10) : 0;
     if (after_s && (*end || after < 0)) {
         rx_reply_error(r, 400, "bad_query", "after", "expected a non-negative integer");
         return;
     }
+    l->arr = json_array();
+    int64_t last;
+    struct rx_err e;
+    rx_err_clear(&e);
+    int more = each_app(srv(r)->store, after, list_visit, l, &last, &e);
+    if (more < 0) {
+        json_decref(l->arr);
+        reply_store_error(r, &e);
+        return;
+    }
+    json_t *o = json_pack("{s:o}", "applications", l->arr);
+    json_object_set_new(o, "next", more ? json_integer(last) : json_null());
+    rx_reply_json(r, 200, o);
+}
+
+static void staff_app_list(struct rx_req *r, const struct who *w)
+{
+    const char *limit_s = rx_req_query(r, "limit");
+    char *end;
     long limit = limit_s ? strtol(limit_s, &end, 10) : 100;
     if (limit_s && (*end || limit < 1 || limit > 1000)) {
         rx_reply_error(r, 400, "bad_query", "limit", "expected 1..1000");
         return;
     }
-    struct rx_store *st = srv(r)->store;
-    json_t *arr = json_array();
-    int64_t last = after;
-    bool more = true;
-    /* a school sees a filtered listing: read on until the page is full */
-    while (more && json_array_size(arr) < (size_t)limit) {
-        char **rec = NULL;
-        size_t n = 0;
-        struct rx_err e;
-        rx_err_clear(&e);
-        if (st->ops->app_list_page(st, last, (unsigned)limit, &rec, &n, &e) < 0) {
-            json_decref(arr);
-            reply_store_error(r, &e);
-            return;
-        }
-        more = n == (size_t)limit;
-        for (size_t i = 0; i < n; i++) {
-            struct rx_application a;
-            memset(&a, 0, sizeof(a));
-            if (json_array_size(arr) >= (size_t)limit)
-                more = true; /* the page is full before this one: the next starts here */
-            else if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
-                last = a.id;
-                if (may_read(w, &a))
-                    json_array_append_new(arr, app_json(&a));
-            }
-            rx_application_free(&a);
-            free(rec[i]);
-        }
-        free(rec);
-    }
-    json_t *o = json_pack("{s:o}", "applications", arr);
-    json_object_set_new(o, "next", more ? json_integer(last) : json_null());
-    rx_reply_json(r, 200, o);
+    struct listing l = {.w = w, .limit = (size_t)limit};
+    reply_listing(r, &l);
 }
 
 /* Whether an application waits for manual review: its check failed, no one decided yet. */
@@ -1990,54 +2091,22 @@ static bool awaits_review(const struct rx_application *a, const char *code)
  * time; ?code= keeps those with that finding, ?school= those listing it.
  * A school account sees only applications listing its school.
  */
+static bool review_keep(const struct listing *l, const struct rx_application *a)
+{
+    return awaits_review(a, l->code) && (!l->school || !*l->school || names_school(a, l->school));
+}
+
 static void h_review_list(struct rx_req *r)
 {
     struct who w;
     if (!require(r, RX_SUBJECT_STAFF, &w))
         return;
-    const char *code = rx_req_query(r, "code"), *school = rx_req_query(r, "school");
-    const char *after_s = rx_req_query(r, "after");
-    char *end;
-    long long after = after_s ? strtoll(after_s, &end, 10) : 0;
-    if (after_s && (*end || after < 0)) {
-        rx_reply_error(r, 400, "bad_query", "after", "expected a non-negative integer");
-        return;
-    }
-    struct rx_store *st = srv(r)->store;
-    json_t *arr = json_array();
-    int64_t last = after;
-    bool more = true;
-    const size_t want = 100;
-    while (more && json_array_size(arr) < want) {
-        char **rec = NULL;
-        size_t n = 0;
-        struct rx_err e;
-        rx_err_clear(&e);
-        if (st->ops->app_list_page(st, last, 500, &rec, &n, &e) < 0) {
-            json_decref(arr);
-            reply_store_error(r, &e);
-            return;
-        }
-        more = n == 500;
-        for (size_t i = 0; i < n; i++) {
-            struct rx_application a;
-            memset(&a, 0, sizeof(a));
-            if (json_array_size(arr) >= want)
-                more = true;
-            else if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
-                last = a.id;
-                if (may_read(&w, &a) && awaits_review(&a, code) &&
-                    (!school || !*school || names_school(&a, school)))
-                    json_array_append_new(arr, app_json(&a));
-            }
-            rx_application_free(&a);
-            free(rec[i]);
-        }
-        free(rec);
-    }
-    json_t *o = json_pack("{s:o}", "applications", arr);
-    json_object_set_new(o, "next", more ? json_integer(last) : json_null());
-    rx_reply_json(r, 200, o);
+    struct listing l = {.w = &w,
+                        .keep = review_keep,
+                        .code = rx_req_query(r, "code"),
+                        .school = rx_req_query(r, "school"),
+                        .limit = 100};
+    reply_listing(r, &l);
 }
 
 /*
@@ -2154,16 +2223,6 @@ static void h_app_list(struct rx_req *r)
 
 /* -------------------------------------------------------------- intake */
 
-static int unit_index(const struct district *d, const char *id)
-{
-    if (!id || !*id)
-        return -1;
-    for (uint32_t k = 0; k < d->in.nunits; k++)
-        if (strcmp(d->in.units[k].id, id) == 0)
-            return (int)k;
-    return -1;
-}
-
 static int32_t date_of(const char *s)
 {
     int y;
@@ -2182,144 +2241,167 @@ static int32_t date_of(const char *s)
  * residence's catchment).  Everything in arena; caller holds the district
  * lock for reading.
  */
+/* The students being gathered from the applications. */
+struct gather {
+    struct rx_server *s;
+    struct rx_arena *arena;
+    struct rx_student *stu;
+    size_t n, cap;
+    uint32_t *refs; /* the district's refs, then each student's lists */
+    size_t nrefs, refcap;
+    int rc;
+    struct rx_err *err;
+};
+
+/* Room for one more student and its lists (at most 10 + 32 refs). */
+static bool gather_room(struct gather *g)
+{
+    if (g->n == g->cap) {
+        struct rx_student *p = realloc(g->stu, 2 * g->cap * sizeof(*p));
+        if (!p)
+            return false;
+        g->stu = p;
+        g->cap *= 2;
+    }
+    if (g->nrefs + 42 > g->refcap) {
+        uint32_t *p = realloc(g->refs, 2 * g->refcap * sizeof(*p));
+        if (!p)
+            return false;
+        g->refs = p;
+        g->refcap *= 2;
+    }
+    return true;
+}
+
+/* One submitted application as the engine's student (see build_intake). */
+static void student_of(struct gather *g, const struct rx_application *a, json_t *body,
+                       const struct rx_idcard *idc)
+{
+    const struct district *d = &g->s->district;
+    json_t *facts = json_object_get(json_object_get(body, "check"), "facts");
+    const char *decision =
+        json_string_value(json_object_get(json_object_get(body, "review"), "decision"));
+    struct rx_student *x = &g->stu[g->n];
+    memset(x, 0, sizeof(*x));
+    x->id = rx_arena_strdup(g->arena, a->pseudonym);
+    x->birth = idc->birth_days;
+    const char *res = json_string_value(json_object_get(facts, "residence_unit"));
+    if (!res && decision && strcmp(decision, "verified") == 0)
+        res = json_string_value(json_object_get(json_object_get(body, "claims"), "residence_unit"));
+    int ru = unit_index(d, res);
+    int hu = unit_index(d, json_string_value(json_object_get(facts, "hukou_unit")));
+    int pu = unit_index(d, json_string_value(json_object_get(facts, "property_unit")));
+    x->residence = ru >= 0 ? (uint32_t)ru : RX_NONE;
+    x->hukou = hu >= 0 ? (uint32_t)hu : RX_NONE;
+    x->hukou_since = date_of(json_string_value(json_object_get(facts, "hukou_since")));
+    x->property = pu >= 0 ? (uint32_t)pu : RX_NONE;
+    x->permit = json_is_true(json_object_get(facts, "residence_permit"));
+    x->insurance_months = (uint16_t)json_integer_value(json_object_get(facts, "insurance_months"));
+    x->special = RX_SN_NONE;
+    x->group = RX_GROUP_NONE;
+    x->linked = RX_NONE;
+    /* private choices: private schools, at most the policy's number */
+    json_t *pc = json_object_get(body, "private_choices");
+    x->priv_first = (uint32_t)g->nrefs;
+    for (size_t k = 0; k < json_array_size(pc) && x->priv_count < d->pol.private_choices; k++) {
+        int sc = school_of(d, json_string_value(json_array_get(pc, k)));
+        if (sc >= 0 && d->in.schools[sc].sector == RX_SECTOR_PRIVATE) {
+            g->refs[g->nrefs++] = (uint32_t)sc;
+            x->priv_count++;
+        }
+    }
+    /* catchment order: only schools of the residence's catchment */
+    json_t *co = json_object_get(body, "catchment_order");
+    x->order_first = (uint32_t)g->nrefs;
+    uint32_t cat = ru >= 0 ? d->in.units[ru].catchment : RX_NONE;
+    for (size_t k = 0; cat != RX_NONE && k < json_array_size(co) && x->order_count < 32; k++) {
+        int sc = school_of(d, json_string_value(json_array_get(co, k)));
+        const struct rx_catchment *c = &d->in.catchments[cat];
+        for (uint32_t m = 0; m < c->count && sc >= 0; m++)
+            if (d->in.refs[c->first + m] == (uint32_t)sc) {
+                g->refs[g->nrefs++] = (uint32_t)sc;
+                x->order_count++;
+                break;
+            }
+    }
+    if (!x->id)
+        g->rc = rx_err_set(g->err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    else
+        g->n++;
+}
+
+static bool gather_visit(void *ctx, struct rx_application *a)
+{
+    struct gather *g = ctx;
+    if (a->status != RX_APP_SUBMITTED)
+        return true;
+    char child[19], g1[19], g2[19];
+    struct rx_err e;
+    rx_err_clear(&e);
+    json_t *body = NULL;
+    struct rx_idcard idc;
+    if (open_people(g->s, a, child, g1, g2, &e) == 0 &&
+        (body = json_loads(a->body ? a->body : "{}", 0, NULL)) != NULL &&
+        rx_idcard_parse(child, today_cst(), &idc, &e) == 0) {
+        if (gather_room(g))
+            student_of(g, a, body, &idc);
+        else
+            g->rc = rx_err_set(g->err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+        sodium_memzero(&idc, sizeof(idc));
+    }
+    json_decref(body);
+    sodium_memzero(child, sizeof(child));
+    sodium_memzero(g1, sizeof(g1));
+    sodium_memzero(g2, sizeof(g2));
+    return g->rc == 0;
+}
+
+/*
+ * The intake as the engine sees it: the district's schools, units and
+ * catchments, and one student per submitted application, with the facts
+ * the records verified (and, where staff decided "verified" in a review,
+ * the claimed residence), the birth date from the sealed ID number, the
+ * family's private choices and catchment order (only schools of the
+ * residence's catchment).  Everything in arena; caller holds the district
+ * lock for reading.
+ */
 static int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *in,
                         struct rx_err *err)
 {
     const struct district *d = &s->district;
-    struct rx_store *st = s->store;
-    *in = d->in;
-    in->checked = false;
-    size_t cap = 1024, n = 0, nrefs = d->in.nrefs, refcap = d->in.nrefs + 4096;
-    struct rx_student *stu = malloc(cap * sizeof(*stu));
-    uint32_t *refs = malloc(refcap * sizeof(*refs));
-    if (!stu || !refs) {
-        free(stu);
-        free(refs);
-        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
-    }
-    memcpy(refs, d->in.refs, (size_t)d->in.nrefs * sizeof(*refs));
-    int64_t last = 0;
-    int rc = 0;
-    for (bool more = true; more && rc == 0;) {
-        char **rec = NULL;
-        size_t got = 0;
-        rc = st->ops->app_list_page(st, last, 1000, &rec, &got, err);
-        if (rc < 0)
-            break;
-        more = got == 1000;
-        for (size_t i = 0; i < got; i++) {
-            struct rx_application a;
-            memset(&a, 0, sizeof(a));
-            struct rx_err e;
-            rx_err_clear(&e);
-            if (rc == 0 && st->ops->app_get(st, rec[i], &a, &e) == 0) {
-                last = a.id;
-                char child[19], g1[19], g2[19];
-                json_t *body = NULL;
-                if (a.status == RX_APP_SUBMITTED && open_people(s, &a, child, g1, g2, &e) == 0 &&
-                    (body = json_loads(a.body ? a.body : "{}", 0, NULL)) != NULL) {
-                    if (n == cap || nrefs + 64 > refcap) {
-                        cap *= n == cap ? 2 : 1;
-                        refcap = nrefs + 64 > refcap ? refcap * 2 : refcap;
-                        struct rx_student *ns = realloc(stu, cap * sizeof(*stu));
-                        stu = ns ? ns : stu;
-                        uint32_t *nr = realloc(refs, refcap * sizeof(*refs));
-                        refs = nr ? nr : refs;
-                        if (!ns || !nr)
-                            rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
-                    }
-                    struct rx_idcard idc;
-                    if (rc == 0 && rx_idcard_parse(child, today_cst(), &idc, &e) == 0) {
-                        json_t *ck = json_object_get(body, "check");
-                        json_t *facts = json_object_get(ck, "facts");
-                        json_t *review = json_object_get(body, "review");
-                        bool verified =
-                            strcmp(json_string_value(json_object_get(review, "decision"))
-                                       ? json_string_value(json_object_get(review, "decision"))
-                                       : "",
-                                   "verified") == 0;
-                        struct rx_student *x = &stu[n];
-                        memset(x, 0, sizeof(*x));
-                        x->id = rx_arena_strdup(arena, a.pseudonym);
-                        x->birth = idc.birth_days;
-                        const char *res =
-                            json_string_value(json_object_get(facts, "residence_unit"));
-                        if (!res && verified)
-                            res = json_string_value(
-                                json_object_get(json_object_get(body, "claims"), "residence_unit"));
-                        int ru = unit_index(d, res);
-                        x->residence = ru >= 0 ? (uint32_t)ru : RX_NONE;
-                        int hu =
-                            unit_index(d, json_string_value(json_object_get(facts, "hukou_unit")));
-                        x->hukou = hu >= 0 ? (uint32_t)hu : RX_NONE;
-                        x->hukou_since =
-                            date_of(json_string_value(json_object_get(facts, "hukou_since")));
-                        int pu = unit_index(
-                            d, json_string_value(json_object_get(facts, "property_unit")));
-                        x->property = pu >= 0 ? (uint32_t)pu : RX_NONE;
-                        x->permit = json_is_true(json_object_get(facts, "residence_permit"));
-                        x->insurance_months = (uint16_t)json_integer_value(
-                            json_object_get(facts, "insurance_months"));
-                        x->special = RX_SN_NONE;
-                        x->group = RX_GROUP_NONE;
-                        x->linked = RX_NONE;
-                        /* private choices: private schools, at most the policy's number */
-                        json_t *pc = json_object_get(body, "private_choices");
-                        x->priv_first = (uint32_t)nrefs;
-                        for (size_t k = 0; k < json_array_size(pc) &&
-                                           x->priv_count < d->pol.private_choices && k < 10;
-                             k++) {
-                            int sc = school_of(d, json_string_value(json_array_get(pc, k)));
-                            if (sc >= 0 && d->in.schools[sc].sector == RX_SECTOR_PRIVATE)
-                                refs[nrefs++] = (uint32_t)sc, x->priv_count++;
-                        }
-                        /* catchment order: only schools of the residence's catchment */
-                        json_t *co = json_object_get(body, "catchment_order");
-                        x->order_first = (uint32_t)nrefs;
-                        uint32_t cat = ru >= 0 ? d->in.units[ru].catchment : RX_NONE;
-                        for (size_t k = 0; cat != RX_NONE && k < json_array_size(co) && k < 32;
-                             k++) {
-                            int sc = school_of(d, json_string_value(json_array_get(co, k)));
-                            const struct rx_catchment *c = &d->in.catchments[cat];
-                            bool in_c = false;
-                            for (uint32_t m = 0; m < c->count && sc >= 0; m++)
-                                in_c |= d->in.refs[c->first + m] == (uint32_t)sc;
-                            if (in_c)
-                                refs[nrefs++] = (uint32_t)sc, x->order_count++;
-                        }
-                        if (!x->id)
-                            rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
-                        else
-                            n++;
-                        sodium_memzero(&idc, sizeof(idc));
-                    }
-                    sodium_memzero(child, sizeof(child));
-                    sodium_memzero(g1, sizeof(g1));
-                    sodium_memzero(g2, sizeof(g2));
-                }
-                json_decref(body);
-            }
-            rx_application_free(&a);
-            free(rec[i]);
-        }
-        free(rec);
-    }
+    struct gather g = {.s = s,
+                       .arena = arena,
+                       .cap = 1024,
+                       .nrefs = d->in.nrefs,
+                       .refcap = d->in.nrefs + 4096,
+                       .err = err};
+    g.stu = malloc(g.cap * sizeof(*g.stu));
+    g.refs = malloc(g.refcap * sizeof(*g.refs));
+    if (g.refs)
+        memcpy(g.refs, d->in.refs, (size_t)d->in.nrefs * sizeof(*g.refs));
+    int64_t last;
+    int rc = !g.stu || !g.refs ? rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory")
+                               : each_app(s->store, 0, gather_visit, &g, &last, err);
+    if (rc > 0 || g.rc < 0)
+        rc = g.rc; /* stopped early: by an error */
     if (rc == 0) {
-        struct rx_student *as = rx_arena_alloc(arena, (n + 1) * sizeof(*as));
-        uint32_t *ar = rx_arena_alloc(arena, (nrefs + 1) * sizeof(*ar));
+        *in = d->in;
+        in->checked = false;
+        struct rx_student *as = rx_arena_alloc(arena, (g.n + 1) * sizeof(*as));
+        uint32_t *ar = rx_arena_alloc(arena, (g.nrefs + 1) * sizeof(*ar));
         if (!as || !ar) {
             rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
         } else {
-            memcpy(as, stu, n * sizeof(*as));
-            memcpy(ar, refs, nrefs * sizeof(*ar));
+            memcpy(as, g.stu, g.n * sizeof(*as));
+            memcpy(ar, g.refs, g.nrefs * sizeof(*ar));
             in->students = as;
-            in->nstudents = (uint32_t)n;
+            in->nstudents = (uint32_t)g.n;
             in->refs = ar;
-            in->nrefs = (uint32_t)nrefs;
+            in->nrefs = (uint32_t)g.nrefs;
         }
     }
-    free(stu);
-    free(refs);
+    free(g.stu);
+    free(g.refs);
     return rc;
 }
 
@@ -2405,83 +2487,84 @@ static json_t *verdict_of(json_t *check)
  * store the new check where the verdict changed (app_recheck: only where
  * nobody edited the application meanwhile), a batch at a time.
  */
+/* A recheck pass: new bodies waiting to be stored, a batch at a time. */
+struct recheck {
+    struct rx_server *s;
+    struct rx_application batch[256];
+    size_t n;
+};
+
+static void recheck_flush(struct recheck *rc)
+{
+    if (!rc->n)
+        return;
+    size_t changed = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    rc->s->store->ops->app_recheck(rc->s->store, "system:records", rc->batch, rc->n, &changed, &e);
+    for (size_t k = 0; k < rc->n; k++)
+        free(rc->batch[k].body);
+    rc->n = 0;
+}
+
+static bool recheck_visit(void *ctx, struct rx_application *a)
+{
+    struct recheck *rc = ctx;
+    struct rx_server *s = rc->s;
+    pthread_mutex_lock(&s->recheck_mu);
+    bool stopping = s->recheck_stop; /* a stopping server does not wait for a whole pass */
+    pthread_mutex_unlock(&s->recheck_mu);
+    if (stopping)
+        return false;
+    char child[19], g1[19], g2[19];
+    struct rx_err e;
+    rx_err_clear(&e);
+    json_t *body = NULL;
+    if (a->status != RX_APP_WITHDRAWN && open_people(s, a, child, g1, g2, &e) == 0 &&
+        (body = json_loads(a->body ? a->body : "{}", 0, NULL)) != NULL) {
+        json_t *now = records_check_json(s, child, g1[0] ? g1 : NULL, g2[0] ? g2 : NULL,
+                                         json_object_get(body, "claims"));
+        json_t *v_old = verdict_of(json_object_get(body, "check"));
+        json_t *v_new = verdict_of(now);
+        if (!json_equal(v_old, v_new)) {
+            json_object_set(body, "check", now);
+            struct rx_application *b = &rc->batch[rc->n];
+            memset(b, 0, sizeof(*b));
+            snprintf(b->receipt, sizeof(b->receipt), "%s", a->receipt);
+            snprintf(b->updated_at, sizeof(b->updated_at), "%s", a->updated_at);
+            snprintf(b->submitted_at, sizeof(b->submitted_at), "%s", a->submitted_at);
+            if ((b->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS)) != NULL &&
+                ++rc->n == sizeof(rc->batch) / sizeof(rc->batch[0]))
+                recheck_flush(rc);
+        }
+        json_decref(now);
+        json_decref(v_old);
+        json_decref(v_new);
+    }
+    json_decref(body);
+    sodium_memzero(child, sizeof(child));
+    sodium_memzero(g1, sizeof(g1));
+    sodium_memzero(g2, sizeof(g2));
+    return true;
+}
+
+/*
+ * Check every live application against the records as they are now, and
+ * store the new check where the verdict changed (app_recheck: only where
+ * nobody edited the application meanwhile), a batch at a time.
+ */
 static void recheck_all(struct rx_server *s)
 {
-    struct rx_store *st = s->store;
-    enum { BATCH = 256 };
-    struct rx_application *batch = calloc(BATCH, sizeof(*batch));
-    if (!batch)
+    struct recheck *rc = calloc(1, sizeof(*rc));
+    if (!rc)
         return;
-    size_t nb = 0;
-    int64_t last = 0;
-    for (bool more = true; more;) {
-        pthread_mutex_lock(&s->recheck_mu);
-        bool stopping = s->recheck_stop; /* a stopping server does not wait for a whole pass */
-        pthread_mutex_unlock(&s->recheck_mu);
-        if (stopping)
-            break;
-        char **rec = NULL;
-        size_t got = 0;
-        struct rx_err e;
-        rx_err_clear(&e);
-        if (st->ops->app_list_page(st, last, 1000, &rec, &got, &e) < 0)
-            break;
-        more = got == 1000;
-        for (size_t i = 0; i <= got; i++) {
-            if (i < got) {
-                struct rx_application a;
-                memset(&a, 0, sizeof(a));
-                char child[19], g1[19], g2[19];
-                json_t *body = NULL;
-                if (st->ops->app_get(st, rec[i], &a, &e) == 0) {
-                    last = a.id;
-                    if (a.status != RX_APP_WITHDRAWN &&
-                        open_people(s, &a, child, g1, g2, &e) == 0 &&
-                        (body = json_loads(a.body ? a.body : "{}", 0, NULL)) != NULL) {
-                        json_t *now =
-                            records_check_json(s, child, g1[0] ? g1 : NULL, g2[0] ? g2 : NULL,
-                                               json_object_get(body, "claims"));
-                        json_t *v_old = verdict_of(json_object_get(body, "check"));
-                        json_t *v_new = verdict_of(now);
-                        if (!json_equal(v_old, v_new)) {
-                            json_object_set_new(body, "check", now);
-                            now = NULL;
-                            struct rx_application *b = &batch[nb];
-                            memset(b, 0, sizeof(*b));
-                            snprintf(b->receipt, sizeof(b->receipt), "%s", a.receipt);
-                            snprintf(b->updated_at, sizeof(b->updated_at), "%s", a.updated_at);
-                            snprintf(b->submitted_at, sizeof(b->submitted_at), "%s",
-                                     a.submitted_at);
-                            b->body = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-                            if (b->body)
-                                nb++;
-                        }
-                        json_decref(now);
-                        json_decref(v_old);
-                        json_decref(v_new);
-                        sodium_memzero(child, sizeof(child));
-                        sodium_memzero(g1, sizeof(g1));
-                        sodium_memzero(g2, sizeof(g2));
-                    }
-                }
-                json_decref(body);
-                rx_application_free(&a);
-                free(rec[i]);
-            }
-            if (nb == BATCH || (i == got && !more && nb)) {
-                size_t changed = 0;
-                rx_err_clear(&e);
-                st->ops->app_recheck(st, "system:records", batch, nb, &changed, &e);
-                for (size_t k = 0; k < nb; k++)
-                    free(batch[k].body);
-                nb = 0;
-            }
-        }
-        free(rec);
-    }
-    for (size_t k = 0; k < nb; k++)
-        free(batch[k].body);
-    free(batch);
+    rc->s = s;
+    int64_t last;
+    struct rx_err e;
+    rx_err_clear(&e);
+    each_app(s->store, 0, recheck_visit, rc, &last, &e);
+    recheck_flush(rc);
+    free(rc);
 }
 
 static void *rechecker_main(void *arg)
@@ -2707,6 +2790,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
     }
     if (rc == 0 && s->district.loaded)
         rc = records_load(s, err);
+    if (rc == 0)
+        window_load(s);
     if (rc == 0 && cfg->demo) {
         /* demo: the application window is open for a month unless staff set one */
         int64_t o, c;

@@ -90,7 +90,7 @@ struct rx_http_config {
 
 int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *why, size_t whylen);
 unsigned rx_http_port(const struct rx_http *h);
-/* Stop accepting, let suspended requests finish (up to wait_ms), then stop. */
+/* Stop accepting, let suspended requests finish (up to 10 s), then stop. */
 void rx_http_stop(struct rx_http *h);
 
 #endif

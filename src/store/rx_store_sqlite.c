@@ -589,32 +589,32 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t size)
  * keys on.  A store that cannot give them would acknowledge writes that a
  * power cut can lose, so it is refused.
  */
-static int writer_pragmas(struct conn *c, struct rx_err *err)
+/* Run set (a PRAGMA that sets), then get, and refuse unless get answers want. */
+static int pragma_expect(struct conn *c, const char *set, const char *get, const char *want,
+                         const char *name, struct rx_err *err)
 {
     char v[32];
-    int rc = pragma_text(c->db, "PRAGMA journal_mode = WAL", v, sizeof(v));
+    int rc = pragma_text(c->db, set, v, sizeof(v));
+    if (rc == SQLITE_OK && get)
+        rc = pragma_text(c->db, get, v, sizeof(v));
     if (rc != SQLITE_OK)
         return db_fail(err, "open", rc);
-    if (strcasecmp(v, "wal") != 0)
-        return rx_err_set(err, -RX_E_IO, NULL, 0, "journal_mode",
-                          "open: expected journal_mode wal, found '%s'", v);
-    rc = pragma_text(c->db, "PRAGMA synchronous = FULL", v, sizeof(v));
-    if (rc == SQLITE_OK)
-        rc = pragma_text(c->db, "PRAGMA synchronous", v, sizeof(v));
-    if (rc != SQLITE_OK)
-        return db_fail(err, "open", rc);
-    if (strcmp(v, "2") != 0)
-        return rx_err_set(err, -RX_E_IO, NULL, 0, "synchronous",
-                          "open: expected synchronous 2 (FULL), found '%s'", v);
-    rc = pragma_text(c->db, "PRAGMA foreign_keys = ON", v, sizeof(v));
-    if (rc == SQLITE_OK)
-        rc = pragma_text(c->db, "PRAGMA foreign_keys", v, sizeof(v));
-    if (rc != SQLITE_OK)
-        return db_fail(err, "open", rc);
-    if (strcmp(v, "1") != 0)
-        return rx_err_set(err, -RX_E_IO, NULL, 0, "foreign_keys",
-                          "open: expected foreign_keys 1, found '%s'", v);
+    if (strcasecmp(v, want) != 0)
+        return rx_err_set(err, -RX_E_IO, NULL, 0, name, "open: expected %s %s, found '%s'", name,
+                          want, v);
     return 0;
+}
+
+static int writer_pragmas(struct conn *c, struct rx_err *err)
+{
+    int rc = pragma_expect(c, "PRAGMA journal_mode = WAL", NULL, "wal", "journal_mode", err);
+    if (rc == 0) /* 2 = FULL: the commit is on disk before the answer */
+        rc = pragma_expect(c, "PRAGMA synchronous = FULL", "PRAGMA synchronous", "2", "synchronous",
+                           err);
+    if (rc == 0)
+        rc = pragma_expect(c, "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1",
+                           "foreign_keys", err);
+    return rc;
 }
 
 /* ================================================================ migrations */

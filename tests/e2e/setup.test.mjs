@@ -413,4 +413,30 @@ describe('setup, window, editing, school rights', () => {
     assert.equal(now.json.application.check.facts.hukou_unit, units[2]);
     assert.equal(now.json.updated_at, made.json.updated_at, 'a recheck is not the family\'s edit');
   });
+  it('answers carry the documented headers; listing queries are checked', async () => {
+    const r = await new Client(srv).request('GET', '/api/health');
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(r.headers.get('referrer-policy'), 'no-referrer');
+    assert.match(r.headers.get('content-type'), /^application\/json/);
+    for (const q of ['limit=0', 'limit=1001', 'limit=x', 'after=-1'])
+      assert.equal((await staff.request('GET', `/api/applications?${q}`)).status, 400, q);
+    assert.equal((await staff.request('GET', '/api/review?after=x')).status, 400);
+  });
+
+  it('ruxue audit verify: the chain of everything above is intact; a recorded head is found', async () => {
+    await srv.stop();
+    const ok = spawnSync(RUXUE, ['audit', 'verify', '--db', srv.db], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    const m = /^audit: (\d+) entries, chain intact, head ([0-9a-f]{64})$/m.exec(ok.stdout);
+    assert.ok(m, ok.stdout);
+    assert.ok(Number(m[1]) > 10, 'uploads, sign-ins and applications are all in it');
+    const head = spawnSync(RUXUE, ['audit', 'verify', '--db', srv.db, '--head', m[2]], { encoding: 'utf8' });
+    assert.equal(head.status, 0, head.stdout + head.stderr);
+    const other = spawnSync(RUXUE, ['audit', 'verify', '--db', srv.db, '--head', '0'.repeat(64)], { encoding: 'utf8' });
+    assert.equal(other.status, 1, other.stdout + other.stderr);
+    assert.match(other.stdout + other.stderr, /not in the chain/);
+    const bad = spawnSync(RUXUE, ['audit', 'verify'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+  });
 });
