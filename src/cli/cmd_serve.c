@@ -18,7 +18,8 @@
 static const char usage[] =
     "usage: ruxue serve [--db FILE] [--port N] [--bind ADDR] [--pii-key FILE]\n"
     "                   [--intake ID] [--web DIR] [--threads N] [--demo]\n"
-    "                   [--demo-password PW] [--district DIR] [--secure-cookies]\n"
+    "                   [--demo-password PW] [--district DIR] [--data DIR]\n"
+    "                   [--secure-cookies]\n"
     "\n"
     "Serve the platform: the HTTP/JSON API of docs/api.md and the web pages.\n"
     "GET /api/health answers 200 once the store is open and migrated.\n"
@@ -43,6 +44,12 @@ static const char usage[] =
     "                        (policy.ini, schools.csv, catchments.csv,\n"
     "                        address_units.csv; docs/formats.md) when the store\n"
     "                        has none yet; staff can also upload the files\n"
+    "      --data DIR        the intake's files: the district as frozen for the\n"
+    "                        lottery, the official result and the signed\n"
+    "                        publication bundle (default: beside the store,\n"
+    "                        ruxue.db -> ruxue-data/).  The lottery secret and the\n"
+    "                        bureau's signing key (bureau.key, bureau.pub) are kept\n"
+    "                        beside the personal-data key, mode 0600\n"
     "      --secure-cookies  mark cookies Secure (when served behind HTTPS)\n"
     "  -h, --help            show this help\n";
 
@@ -56,7 +63,7 @@ static void on_signal(int sig)
 
 int rx_cmd_serve(int argc, char **argv)
 {
-    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE, O_DISTRICT };
+    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE, O_DISTRICT, O_DATA };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"port", required_argument, NULL, 'p'},
@@ -69,6 +76,7 @@ int rx_cmd_serve(int argc, char **argv)
         {"demo-password", required_argument, NULL, O_DEMO_PW},
         {"secure-cookies", no_argument, NULL, O_SECURE},
         {"district", required_argument, NULL, O_DISTRICT},
+        {"data", required_argument, NULL, O_DATA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -129,6 +137,9 @@ int rx_cmd_serve(int argc, char **argv)
             break;
         case O_DISTRICT:
             cfg.district_dir = optarg;
+            break;
+        case O_DATA:
+            cfg.data_dir = optarg;
             break;
         case 'h':
             fputs(usage, stdout);

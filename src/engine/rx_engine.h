@@ -331,4 +331,39 @@ int rx_odds_run(const struct rx_intake *in, const struct rx_policy *pol,
 int32_t rx_days_from_civil(int y, unsigned m, unsigned d);
 void rx_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d);
 
+/* ---------------------------------------------------------------- audit */
+
+/*
+ * Check a result before it is published, from the intake, the policy and
+ * the result alone, without trusting how it was computed:
+ *   - one seat each: every student holds at most one school, of the sector
+ *     its round fills; too young = no seat; placed per round, unplaced,
+ *     ineligible and each school's admitted agree with the assignment;
+ *   - seats kept: no school holds more than its seats, in total and in
+ *     each round on that round's own capacity, except the extra seats that
+ *     keep linked siblings together (at most size - 1 per group placed
+ *     there) and only where the policy grants them;
+ *   - no blocking pair, in every round on that round's own input: no
+ *     student ranks a school above their result (a row before their
+ *     admitted row, or any row when the round did not place them) where
+ *     they have better priority than someone the round admitted there
+ *     (lower key; equal keys: earlier pseudonym), or where the round left
+ *     a seat free while they were eligible there (non-wasteful); each
+ *     school's reported cutoff is the key of its last admitted student.
+ *   - the explanation: the rows of rounds 1-2 are the lists the student
+ *     gave, one row admitted where the assignment says, the rows above it
+ *     below the cutoff, the rows after it not reached.
+ * Ties between equal keys: under linked_extra_seat, linked siblings placed
+ * alike propose as one unit and take the place of its first pseudonym.
+ * Keys and lottery numbers are taken as the rows give them (checking them
+ * needs the seed).  `in` is an intake rx_intake_check accepts.
+ * Each problem goes to report(ctx, msg) (msg names the student's
+ * pseudonym, the school's id and the round), at most max_reports of them
+ * (the count goes on); report may be NULL.  Returns the number of problems
+ * (0 = sound), or -RX_E_NOMEM (err set).  Linear in the students and rows.
+ */
+int rx_result_audit(const struct rx_intake *in, const struct rx_policy *pol,
+                    const struct rx_result *res, void (*report)(void *ctx, const char *msg),
+                    void *ctx, unsigned max_reports, struct rx_err *err);
+
 #endif

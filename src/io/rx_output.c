@@ -487,11 +487,12 @@ static const struct sentences sentences_zh = {
     round_names_zh,
 };
 
-static size_t explain_sentence(const struct ctx *c, uint32_t i, const struct rx_choice *x,
-                               unsigned round, char *buf, size_t size)
+/* c may be NULL (one sentence on its own): the cutoff is then made here. */
+static size_t explain_sentence(const struct rx_output *o, const struct ctx *c, bool english,
+                               uint32_t i, const struct rx_choice *x, unsigned round, char *buf,
+                               size_t size)
 {
-    const struct rx_output *o = c->o;
-    const struct sentences *w = o->english ? &sentences_en : &sentences_zh;
+    const struct sentences *w = english ? &sentences_en : &sentences_zh;
     struct text t;
     t_init(&t, buf, size);
     switch (x->outcome) {
@@ -502,12 +503,18 @@ static size_t explain_sentence(const struct ctx *c, uint32_t i, const struct rx_
         if (o->res->schools[x->school].full[round]) {
             const bool cat = o->in->schools[x->school].sector == RX_SECTOR_PUBLIC;
             char prio[KEY_TEXT_MAX];
-            size_t plen = o->english
+            size_t plen = english
                               ? rx_output_key_text(o->pol, cat, x->key, prio, sizeof(prio))
                               : rx_output_key_text_zh(o->pol, cat, x->key, prio, sizeof(prio));
             size_t clen;
-            const char *cut = o->english ? ctx_cut(c, x->school, round, &clen)
-                                         : ctx_cut_zh(c, x->school, round, &clen);
+            char own[KEY_TEXT_MAX];
+            const char *cut = own;
+            if (!c)
+                clen = cutoff_text(english ? &words_en : &words_zh, o, x->school, round, own,
+                                   sizeof(own));
+            else
+                cut = english ? ctx_cut(c, x->school, round, &clen)
+                              : ctx_cut_zh(c, x->school, round, &clen);
             t_str(&t, w->below[0]);
             t_mem(&t, prio, plen);
             t_str(&t, w->below[1]);
@@ -548,7 +555,7 @@ static void write_explanation(struct rx_csv_writer *w, const struct ctx *c, uint
         rx_output_key_text(o->pol, sc->sector == RX_SECTOR_PUBLIC, x->key, prio, sizeof(prio));
     size_t clen;
     const char *cut = ctx_cut(c, x->school, round, &clen);
-    size_t n = explain_sentence(c, i, x, round, sentence, sizeof(sentence));
+    size_t n = explain_sentence(o, c, o->english, i, x, round, sentence, sizeof(sentence));
 
     rx_csv_write_field(w, id, idlen);
     rx_csv_write_uint(w, rank);
@@ -936,4 +943,29 @@ int rx_output_write(const char *out_dir, const struct rx_output *o, struct rx_er
 fail:
     remove_flat(tmp);
     return err->code ? err->code : -RX_E_IO;
+}
+
+size_t rx_output_sentence(const struct rx_output *o, uint32_t i, const struct rx_choice *x,
+                          bool english, char *buf, size_t size)
+{
+    return explain_sentence(o, NULL, english, i, x, x->round < RX_NROUNDS ? x->round : 0, buf,
+                            size);
+}
+
+size_t rx_output_cutoff_text(const struct rx_output *o, uint32_t school, unsigned round,
+                             bool english, char *buf, size_t size)
+{
+    return cutoff_text(english ? &words_en : &words_zh, o, school, round, buf, size);
+}
+
+const char *rx_output_round_name(unsigned round, bool english)
+{
+    if (round >= RX_NROUNDS)
+        return "";
+    return english ? round_names[round] : round_names_zh[round];
+}
+
+const char *rx_output_outcome_name(unsigned outcome)
+{
+    return outcome_names[outcome <= 3 ? outcome : 3];
 }

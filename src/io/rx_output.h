@@ -88,4 +88,19 @@ size_t rx_output_key_text(const struct rx_policy *pol, bool categories, uint64_t
 size_t rx_output_key_text_zh(const struct rx_policy *pol, bool categories, uint64_t key, char *buf,
                              size_t size);
 
+/*
+ * One row of a student's explanation as a sentence, in English or
+ * Simplified Chinese, exactly as explanations.csv words it ("not admitted:
+ * your priority (...) is below the cutoff (...)"); i is the student, x one
+ * of its rows.  Only o->in, o->pol and o->res are read.  Returns the
+ * length written (buf always terminated; 800 bytes are always enough).
+ */
+size_t rx_output_sentence(const struct rx_output *o, uint32_t i, const struct rx_choice *x,
+                          bool english, char *buf, size_t size);
+/* A school's cutoff in a round as people read it ("not full" / "未满", or the key). */
+size_t rx_output_cutoff_text(const struct rx_output *o, uint32_t school, unsigned round,
+                             bool english, char *buf, size_t size);
+/* "catchment" / "片区"; "admitted", "below_cutoff", "not_reached", "not_eligible". */
+const char *rx_output_round_name(unsigned round, bool english);
+const char *rx_output_outcome_name(unsigned outcome);
 #endif

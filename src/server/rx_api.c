@@ -28,6 +28,8 @@
 #include "../store/rx_store.h"
 #include "rx_http.h"
 #include "rx_server.h"
+#include "rx_intake.h"
+#include "rx_srv.h"
 
 #define SESSION_SECONDS (8 * 3600)
 #define OTP_SECONDS 300
@@ -44,20 +46,6 @@
  * side of refusing).  The keys are hashed with a per-process random key,
  * so collisions cannot be chosen from outside.
  */
-#define RL_SETS 16384
-#define RL_WAYS 4
-
-struct rl_slot {
-    uint64_t key;
-    int64_t window;
-    unsigned count;
-};
-
-struct ratelimit {
-    pthread_mutex_t mu;
-    uint8_t hash_key[crypto_shorthash_KEYBYTES];
-    struct rl_slot slot[RL_SETS][RL_WAYS];
-};
 
 static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
 {
@@ -97,67 +85,25 @@ static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, un
 
 /* ------------------------------------------------------------- server */
 
-/* An id and its index in the district's array, sorted by id. */
-struct id_ix {
-    const char *id;
-    uint32_t i;
-};
-
-/* The district as set up by staff, parsed (no students). */
-struct district {
-    bool loaded;
-    struct rx_arena arena;
-    struct rx_intake in;
-    struct rx_policy pol;
-    struct id_ix *school_ix, *unit_ix; /* ids in byte order, for lookups by id */
-};
-
-static int school_of(const struct district *d, const char *id);
-
-struct rx_server {
-    struct rx_server_config cfg;
-    struct rx_store *store;
-    struct rx_http *http;
-    struct rx_pii_key key;
-    uint8_t otp_key[32];
-    struct ratelimit rl;
-    char web_dir[PATH_MAX];
-    pthread_mutex_t setup_mu;       /* one change of the district at a time */
-    pthread_rwlock_t district_lock; /* guards district */
-    struct district district;
-    struct rx_records_table *records[RX_RECORDS_COUNT]; /* guarded by district_lock */
-    int64_t window_opens, window_closes; /* unix seconds, 0 = no window; district_lock */
-    /* the rechecker: checks every application again when the records change */
-    pthread_t rechecker;
-    bool rechecking;
-    pthread_mutex_t recheck_mu;
-    pthread_cond_t recheck_cv;
-    bool recheck_wanted, recheck_stop;
-    int64_t rechecks_done; /* completed passes, for GET /api/records */
-};
-
-static int32_t today_cst(void);
 static void recheck_request(struct rx_server *s);
-static int open_people(struct rx_server *s, const struct rx_application *a, char child[19],
-                       char g1[19], char g2[19], struct rx_err *err);
 
-static struct rx_server *srv(const struct rx_req *r)
+struct rx_server *srv(const struct rx_req *r)
 {
     return rx_req_app(r);
 }
 
-static int64_t now_s(void)
+int64_t now_s(void)
 {
     return (int64_t)time(NULL);
 }
 
-static void utc_now(char out[24])
+void utc_now(char out[24])
 {
     rx_utc_now(out);
 }
 
 /* A store failure as an HTTP answer: I/O errors are 503, retry later. */
-static void reply_store_error(struct rx_req *r, const struct rx_err *e)
+void reply_store_error(struct rx_req *r, const struct rx_err *e)
 {
     if (e->code == -RX_E_IO || e->code == -RX_E_NOMEM) {
         rx_reply_header(r, "Retry-After", "2");
@@ -170,11 +116,6 @@ static void reply_store_error(struct rx_req *r, const struct rx_err *e)
 
 /* ------------------------------------------------------------ sessions */
 
-struct who {
-    bool signed_in;
-    struct rx_session ss;
-    struct rx_staff staff; /* when kind is staff */
-};
 
 static void token_hash(const char *token, uint8_t out[32])
 {
@@ -222,7 +163,7 @@ static bool origin_ok(struct rx_req *r)
  * The session a handler needs: kind (-1 = any), a state change checks the
  * CSRF token.  Replies 401/403 and returns false when not allowed.
  */
-static bool require(struct rx_req *r, int kind, struct who *w)
+bool require(struct rx_req *r, int kind, struct who *w)
 {
     if (!who_is(r, w)) {
         rx_reply_error(r, 401, "not_signed_in", NULL, "sign in first");
@@ -246,7 +187,7 @@ static bool require(struct rx_req *r, int kind, struct who *w)
 }
 
 /* The audit log's name for a staff member. */
-static void staff_actor(const struct who *w, char out[80])
+void staff_actor(const struct who *w, char out[80])
 {
     snprintf(out, 80, "staff:%s", w->staff.username);
 }
@@ -720,7 +661,7 @@ static json_t *district_json(const struct district *d)
                      "catchments", (int)d->in.ncatchments, "units", (int)d->in.nunits);
 }
 
-static bool staff_may_set_up(struct rx_req *r, const struct who *w)
+bool staff_may_set_up(struct rx_req *r, const struct who *w)
 {
     if (w->staff.role == RX_ROLE_SCHOOL) {
         rx_reply_error(r, 403, "forbidden", NULL,
@@ -752,6 +693,8 @@ static void h_district_put(struct rx_req *r)
 {
     struct who w;
     if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    if (rx_intake_refuse_frozen(r))
         return;
     struct rx_server *s = srv(r);
     enum rx_district_file f;
@@ -840,7 +783,7 @@ static void h_district_get(struct rx_req *r)
 /* -------------------------------------------------------------- window */
 
 /* "2027-05-01T08:00:00+08:00" or "...Z" to unix seconds; -1 when malformed. */
-static int64_t parse_time(const char *s)
+int64_t parse_time(const char *s)
 {
     int y, mo, d, h, mi, sec, n = 0;
     if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
@@ -867,7 +810,7 @@ static int64_t parse_time(const char *s)
     return days * 86400 + h * 3600 + mi * 60 + sec - off;
 }
 
-static void format_time(int64_t t, char out[32])
+void format_time(int64_t t, char out[32])
 {
     time_t tt = (time_t)(t + 8 * 3600);
     struct tm tm;
@@ -898,7 +841,7 @@ static void window_load(struct rx_server *s)
 
 /* The window: 1 open, 0 closed (opens/closes 0 when none is set).  Every
  * change of an application asks, so it is kept in memory, not read. */
-static int window_state(struct rx_server *s, int64_t *opens, int64_t *closes)
+int window_state(struct rx_server *s, int64_t *opens, int64_t *closes)
 {
     pthread_rwlock_rdlock(&s->district_lock);
     *opens = s->window_opens;
@@ -971,6 +914,8 @@ static void h_window_put(struct rx_req *r)
 {
     struct who w;
     if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    if (rx_intake_refuse_frozen(r))
         return;
     static const char *const fields[] = {"opens", "closes", NULL};
     json_t *j = rx_req_json(r, fields);
@@ -1080,7 +1025,8 @@ static int records_load(struct rx_server *s, struct rx_err *err)
 static void h_records_put(struct rx_req *r)
 {
     struct who w;
-    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w) ||
+        rx_intake_refuse_frozen(r))
         return;
     struct rx_server *s = srv(r);
     enum rx_records_kind k;
@@ -1252,7 +1198,7 @@ static json_t *records_check_json(struct rx_server *s, const char *child, const 
 
 static const char *const status_names[] = {"draft", "submitted", "withdrawn"};
 
-static json_t *app_json(const struct rx_application *a)
+json_t *app_json(const struct rx_application *a)
 {
     json_t *body = json_loads(a->body ? a->body : "{}", 0, NULL);
     json_t *o = json_pack(
@@ -1278,7 +1224,7 @@ static bool idem_ok(const char *k)
 }
 
 /* Days since 1970-01-01 of today in China Standard Time. */
-static int32_t today_cst(void)
+int32_t today_cst(void)
 {
     return (int32_t)((time(NULL) + 8 * 3600) / 86400);
 }
@@ -1302,12 +1248,12 @@ static void make_receipt(const char *intake, char out[32])
 }
 
 /* An id among the district's schools of a sector; index or -1. */
-static int school_of(const struct district *d, const char *id)
+int school_of(const struct district *d, const char *id)
 {
     return ix_find(d->school_ix, d->in.nschools, id);
 }
 
-static int unit_index(const struct district *d, const char *id)
+int unit_index(const struct district *d, const char *id)
 {
     return ix_find(d->unit_ix, d->in.nunits, id);
 }
@@ -1548,7 +1494,7 @@ static int seal_people(struct rx_server *s, const char *child, json_t *guardians
 }
 
 /* The sealed numbers back: child[19], guardians g1/g2[19] ("" when none). */
-static int open_people(struct rx_server *s, const struct rx_application *a, char child[19],
+int open_people(struct rx_server *s, const struct rx_application *a, char child[19],
                        char g1[19], char g2[19], struct rx_err *err)
 {
     child[0] = g1[0] = g2[0] = '\0';
@@ -1665,6 +1611,7 @@ static void create_done(struct rx_req *r, void *state)
                        "new application");
         return;
     }
+    rx_intake_place_late(s, &out); /* a late child: rolling admission, before the answer */
     json_t *o = app_json(&out);
     json_object_set_new(o, "note", json_string(no_advantage));
     rx_reply_json(r, existed ? 200 : 201, o);
@@ -1685,10 +1632,15 @@ static void h_app_create(struct rx_req *r)
     json_t *j = rx_req_json(r, app_fields);
     if (!j)
         return;
-    if (!window_open(r) || !app_content_ok(r, j)) {
+    /* after publication, with the window closed, a new child is a late one */
+    int64_t wo, wc;
+    const bool late = !window_state(srv(r), &wo, &wc) && rx_intake_published(srv(r));
+    if ((!late && !window_open(r)) || !app_content_ok(r, j)) {
         json_decref(j);
         return;
     }
+    if (late)
+        json_object_set_new(j, "late", json_true());
     struct rx_server *s = srv(r);
     const char *idn = json_string_value(json_object_get(j, "id_number"));
     struct rx_idcard idc;
@@ -1784,7 +1736,7 @@ static bool names_school(const struct rx_application *a, const char *school)
  * Who may read an application: its family; city and district staff (one
  * district per server); a school only an application that lists it.
  */
-static bool may_read(const struct who *w, const struct rx_application *a)
+bool may_read(const struct who *w, const struct rx_application *a)
 {
     if (w->ss.kind == RX_SUBJECT_FAMILY)
         return a->family == w->ss.subject;
@@ -1815,7 +1767,7 @@ static void h_app_get(struct rx_req *r)
 }
 
 /* The family's own application by the receipt in the path; replies 404 otherwise. */
-static bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a)
+bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a)
 {
     struct rx_err e;
     rx_err_clear(&e);
@@ -1867,6 +1819,7 @@ static void app_change(struct rx_req *r, const struct who *w, struct rx_applicat
         reply_store_error(r, &e);
         return;
     }
+    rx_intake_place_late(srv(r), &now); /* a late child submitted: rolling admission */
     rx_reply_json(r, 200, app_json(&now));
     rx_application_free(&now);
 }
@@ -1923,6 +1876,19 @@ static void h_app_edit(struct rx_req *r)
     rx_application_free(&a);
 }
 
+/* A late child's draft, submitted after publication with the window closed. */
+static bool late_submit(struct rx_server *s, const struct rx_application *a, unsigned status)
+{
+    int64_t wo, wc;
+    if (status != RX_APP_SUBMITTED || a->status != RX_APP_DRAFT || window_state(s, &wo, &wc) ||
+        !rx_intake_published(s))
+        return false;
+    json_t *j = json_loads(a->body ? a->body : "{}", 0, NULL);
+    const bool late = json_is_true(json_object_get(j, "late"));
+    json_decref(j);
+    return late;
+}
+
 static void app_status(struct rx_req *r, unsigned status)
 {
     struct who w;
@@ -1939,7 +1905,7 @@ static void app_status(struct rx_req *r, unsigned status)
     }
     struct rx_application a;
     memset(&a, 0, sizeof(a));
-    if (window_open(r) && own_app(r, &w, &a)) {
+    if (own_app(r, &w, &a) && (late_submit(srv(r), &a, status) || window_open(r))) {
         if (a.status == RX_APP_WITHDRAWN && status != RX_APP_WITHDRAWN)
             rx_reply_error(r, 409, "withdrawn", NULL,
                            "this application was withdrawn; apply again instead");
@@ -1973,9 +1939,7 @@ static void h_app_withdraw(struct rx_req *r)
  * applications possibly left (a listing's "next" page), 0 when it saw them
  * all, or the store's error.
  */
-typedef bool (*app_visit)(void *ctx, struct rx_application *a);
-
-static int each_app(struct rx_store *st, int64_t after, app_visit visit, void *ctx, int64_t *last,
+int each_app(struct rx_store *st, int64_t after, app_visit visit, void *ctx, int64_t *last,
                     struct rx_err *err)
 {
     enum { PAGE = 500 };
@@ -2147,6 +2111,8 @@ static void h_review_decide(struct rx_req *r)
             rx_reply_error(r, 404, "not_found", NULL, "no such application");
         } else if (rc < 0 || !body) {
             reply_store_error(r, &e);
+        } else if (!json_is_true(json_object_get(body, "late")) && rx_intake_refuse_frozen(r)) {
+            /* the frozen list's facts are the lottery's: only late children are reviewed */
         } else if (!json_is_true(json_object_get(json_object_get(body, "check"), "review"))) {
             rx_reply_error(r, 409, "no_review", NULL, "this application's claims all matched");
         } else {
@@ -2176,9 +2142,10 @@ static void h_review_decide(struct rx_req *r)
             } else {
                 struct rx_application now;
                 memset(&now, 0, sizeof(now));
-                if (st->ops->app_get(st, a.receipt, &now, &e) == 0)
+                if (st->ops->app_get(st, a.receipt, &now, &e) == 0) {
+                    rx_intake_place_late(srv(r), &now); /* a late child: placed again */
                     rx_reply_json(r, 200, app_json(&now));
-                else
+                } else
                     reply_store_error(r, &e);
                 rx_application_free(&now);
             }
@@ -2223,7 +2190,7 @@ static void h_app_list(struct rx_req *r)
 
 /* -------------------------------------------------------------- intake */
 
-static int32_t date_of(const char *s)
+int32_t date_of(const char *s)
 {
     int y;
     unsigned m, d;
@@ -2356,6 +2323,35 @@ static bool gather_visit(void *ctx, struct rx_application *a)
     return g->rc == 0;
 }
 
+int student_from_app(struct rx_server *s, const struct rx_application *a,
+                     struct rx_arena *arena, struct rx_student *out, uint32_t *refs,
+                     size_t *nrefs, struct rx_err *err)
+{
+    struct gather g = {.s = s, .arena = arena, .cap = 1, .nrefs = *nrefs, .refcap = *nrefs + 42,
+                       .err = err};
+    g.stu = out;
+    g.refs = refs;
+    char child[19], g1[19], g2[19];
+    json_t *body = NULL;
+    struct rx_idcard idc;
+    int rc = open_people(s, a, child, g1, g2, err);
+    if (rc == 0 && !(body = json_loads(a->body ? a->body : "{}", 0, NULL)))
+        rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "the application's body is not JSON");
+    if (rc == 0)
+        rc = rx_idcard_parse(child, today_cst(), &idc, err);
+    if (rc == 0) {
+        student_of(&g, a, body, &idc);
+        sodium_memzero(&idc, sizeof(idc));
+        rc = g.rc;
+        *nrefs = g.nrefs;
+    }
+    json_decref(body);
+    sodium_memzero(child, sizeof(child));
+    sodium_memzero(g1, sizeof(g1));
+    sodium_memzero(g2, sizeof(g2));
+    return rc;
+}
+
 /*
  * The intake as the engine sees it: the district's schools, units and
  * catchments, and one student per submitted application, with the facts
@@ -2365,7 +2361,7 @@ static bool gather_visit(void *ctx, struct rx_application *a)
  * residence's catchment).  Everything in arena; caller holds the district
  * lock for reading.
  */
-static int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *in,
+int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *in,
                         struct rx_err *err)
 {
     const struct district *d = &s->district;
@@ -2792,6 +2788,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         rc = records_load(s, err);
     if (rc == 0)
         window_load(s);
+    if (rc == 0)
+        rc = rx_intake_open(s, err);
     if (rc == 0 && cfg->demo) {
         /* demo: the application window is open for a month unless staff set one */
         int64_t o, c;
@@ -2800,6 +2798,7 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
             rc = put_window(s, "system:demo", now_s() - 86400, now_s() + 30 * 86400, err);
     }
     if (rc < 0) {
+        rx_intake_close(s);
         if (s->store)
             s->store->ops->close(s->store);
         district_release(&s->district);
@@ -2807,6 +2806,20 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         free(s);
         return rc;
     }
+    /* the routes: this file's and the intake's */
+    s->nroutes = sizeof(routes) / sizeof(routes[0]) + rx_intake_nroutes;
+    s->routes = malloc(s->nroutes * sizeof(*s->routes));
+    if (!s->routes) {
+        rx_intake_close(s);
+        s->store->ops->close(s->store);
+        district_release(&s->district);
+        sodium_memzero(&s->key, sizeof(s->key));
+        free(s);
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    }
+    memcpy(s->routes, routes, sizeof(routes));
+    memcpy(s->routes + sizeof(routes) / sizeof(routes[0]), rx_intake_routes,
+           rx_intake_nroutes * sizeof(*s->routes));
     if (pthread_create(&s->rechecker, NULL, rechecker_main, s) == 0)
         s->rechecking = true;
     struct rx_http_config hc = {
@@ -2815,14 +2828,16 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         .threads = cfg->threads ? cfg->threads : 16,
         .timeout_s = 30,
         .max_conns = 4000,
-        .routes = routes,
-        .nroutes = sizeof(routes) / sizeof(routes[0]),
+        .routes = s->routes,
+        .nroutes = s->nroutes,
         .fallback = h_static,
         .app = s,
     };
     char why[256];
     if (rx_http_start(&hc, &s->http, why, sizeof(why)) < 0) {
         stop_rechecker(s);
+        rx_intake_close(s);
+        free(s->routes);
         s->store->ops->close(s->store);
         district_release(&s->district);
         for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
@@ -2846,6 +2861,8 @@ void rx_server_stop(struct rx_server *s)
         return;
     rx_http_stop(s->http);
     stop_rechecker(s);
+    rx_intake_close(s);
+    free(s->routes);
     s->store->ops->close(s->store);
     district_release(&s->district);
     for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)

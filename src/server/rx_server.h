@@ -18,6 +18,8 @@ struct rx_server_config {
     const char *web_dir;  /* static pages, or NULL */
     const char *intake;   /* the intake id children's pseudonyms are made for */
     const char *district_dir; /* import this district directory when none is stored */
+    const char *data_dir; /* the intake's files (frozen district, result, bundle); NULL =
+                             beside the store: ruxue.db -> ruxue-data */
     bool demo;            /* demo notifier (codes to an outbox staff can read) */
     bool secure_cookies;  /* add Secure to cookies (behind HTTPS) */
 };

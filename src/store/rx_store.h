@@ -109,6 +109,16 @@ struct rx_doc {
 
 void rx_doc_free(struct rx_doc *d);
 
+/* One row of rows_put (all borrowed). */
+struct rx_row {
+    const char *kind;         /* "offer", "result", "wait", "move", "appeal" */
+    const char *key;          /* unique within kind */
+    const char *body;         /* JSON text; NULL = delete the row */
+    const char *audit_action; /* NULL = no audit entry for this row */
+    const char *audit_detail; /* NULL = "" */
+    bool expect_absent;       /* refuse (-RX_E_DUP) when the row exists */
+};
+
 struct rx_store_ops {
     const char *name; /* "sqlite" */
     void (*close)(struct rx_store *s);
@@ -205,6 +215,39 @@ struct rx_store_ops {
      */
     int (*audit_append)(struct rx_store *s, const char *actor, const char *action,
                         const char *object, const char *detail, struct rx_err *err);
+
+    /* The phone number of a family (for notices): -RX_E_REF when there is none. */
+    int (*family_phone)(struct rx_store *s, int64_t family, char phone[32], struct rx_err *err);
+
+    /*
+     * Rows: small JSON documents by (kind, key), for what the intake keeps
+     * after publication (the published result per child, the offers and
+     * their moves, the waitlists, the appeals).  kind is 1-32 of a-z and
+     * '_'; key is 1-200 bytes of UTF-8 without control characters; body is
+     * JSON text (the store does not parse it), up to 1 MiB.
+     *
+     * rows_put writes n rows in one durable transaction, all or none:
+     * body NULL deletes the row (nothing when there is none), else the row
+     * is inserted or replaced.  A row with audit_action set also appends
+     * the audit entry (actor, audit_action, key, audit_detail or "") in
+     * the same transaction.  With expect_absent set, a row that exists
+     * already fails the whole call with -RX_E_DUP (field = its key): a
+     * publication or an appeal never overwrites one.  n may be large
+     * (10^6 rows: a whole intake's result) and 0 (nothing written).
+     */
+    int (*rows_put)(struct rx_store *s, const char *actor, const struct rx_row *rows, size_t n,
+                    struct rx_err *err);
+    /* One row's body (malloc'd, NUL-terminated) into *body: -RX_E_REF when none. */
+    int (*rows_get)(struct rx_store *s, const char *kind, const char *key, char **body,
+                    struct rx_err *err);
+    /*
+     * Every row of kind whose key starts with prefix ("" = all), in key
+     * byte order, read in one snapshot: visit(ctx, key, body) for each
+     * until it returns false.  Returns the number visited, or -RX_E_*.
+     */
+    int64_t (*rows_each)(struct rx_store *s, const char *kind, const char *prefix,
+                         bool (*visit)(void *ctx, const char *key, const char *body), void *ctx,
+                         struct rx_err *err);
 };
 
 struct rx_store {

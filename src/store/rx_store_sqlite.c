@@ -43,13 +43,11 @@
  * Audit.  The writer keeps the head of the audit chain (the last entry's
  * seq and hash) in memory, read from the file at open.  An entry is written
  * inside the savepoint of the job that makes it (app_create, app_update,
- * audit_append), so it commits or is undone with that job's change.  A job
- * that is undone puts the head back as it was before the job; a batch that
- * fails as a whole marks the head stale, and it is read again from the file
- * (at once, or at the start of the next batch, under its write lock).  The
- * head is never re-read while things go well: a tail deleted behind the
- * store's back then shows as a gap at the next entry instead of being
- * covered over.
+ * audit_append, doc_put, app_recheck, rows_put), so it commits or is undone with that job's change.
+ * A job that is undone puts the head back as it was before the job; a batch that fails as a whole
+ * marks the head stale, and it is read again from the file (at once, or at the start of the next
+ * batch, under its write lock).  The head is never re-read while things go well: a tail deleted
+ * behind the store's back then shows as a gap at the next entry instead of being covered over.
  *
  * Time stamps (created_at, updated_at, submitted_at) are UTC text,
  * "2027-05-01T08:00:00Z", taken by the writer unless the caller gave one.
@@ -60,6 +58,14 @@
  * draw another and retry); an all-zero lookup means "no ID number yet" and
  * is stored as NULL, which the live-child index ignores; app_update with a
  * NULL body keeps the body; session_delete of a missing session is 0.
+ * rows_put checks every row and sorts them into key order on the caller's
+ * thread (the writer only writes); its audit entries follow the call's
+ * order; with several rows that exist, -RX_E_DUP names one of them; actor
+ * may be NULL when no row has an audit_action.  rows_get leaves *body as it
+ * was on an error; rows_each takes a NULL prefix as "", and its visitor's
+ * key and body live until it returns.  family_phone answers -RX_E_RANGE for
+ * a stored phone of 32 bytes (check_phone lets it in; phone[32] cannot hold
+ * it with its NUL), rather than cut it short.
  *
  * Left out on purpose ("Bloat"): pruning of expired sessions and codes (an
  * expired row is refused, and the next put for the same key replaces it; a
@@ -100,6 +106,9 @@
 #define AUDIT_FIELD_MAX 200   /* bytes of an audit entry's actor, action, object */
 #define AUDIT_DETAIL_MAX 2000 /* bytes of an audit entry's detail */
 #define AUDIT_DOMAIN "ruxue-audit-v1\n"
+#define ROW_KIND_MAX 32         /* bytes of a row's kind (a-z and '_') */
+#define ROW_KEY_MAX 200         /* bytes of a row's key */
+#define ROW_BODY_MAX (1u << 20) /* bytes of a row's JSON body */
 
 /*
  * The migrations, in order: migrations[i] takes schema version i to i + 1.
@@ -184,6 +193,16 @@ static const char *const migrations[] = {
     "    updated_at TEXT NOT NULL,\n"
     "    updated_by TEXT NOT NULL\n"
     ") WITHOUT ROWID;\n",
+
+    /* 4: rows: small JSON documents by (kind, key), what the intake keeps
+     * after publication (offers, moves, waitlists, appeals, results) */
+    "CREATE TABLE rows (\n"
+    "    kind       TEXT NOT NULL,\n"
+    "    key        TEXT NOT NULL,\n"
+    "    body       TEXT NOT NULL,\n"
+    "    updated_at TEXT NOT NULL,\n"
+    "    PRIMARY KEY (kind, key)\n"
+    ") WITHOUT ROWID;\n",
 };
 
 #define MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -257,6 +276,17 @@ int rx_store_schema_version(void)
     X(DOC_GET, "SELECT body, sha256, updated_at, updated_by FROM documents WHERE name = ?1")       \
     X(APP_RECHECK, "UPDATE applications SET body = ?1 WHERE receipt = ?2 AND updated_at = ?3 "     \
                    "AND status != 2")                                                              \
+    X(FAMILY_PHONE, "SELECT phone FROM families WHERE id = ?1")                                    \
+    X(ROWS_INSERT, "INSERT INTO rows(kind, key, body, updated_at) VALUES (?1, ?2, ?3, ?4)")        \
+    X(ROWS_UPSERT, "INSERT INTO rows(kind, key, body, updated_at) VALUES (?1, ?2, ?3, ?4) "        \
+                   "ON CONFLICT(kind, key) DO UPDATE SET body = excluded.body, "                   \
+                   "updated_at = excluded.updated_at")                                             \
+    X(ROWS_DELETE, "DELETE FROM rows WHERE kind = ?1 AND key = ?2")                                \
+    X(ROWS_EXISTS, "SELECT 1 FROM rows WHERE kind = ?1 AND key = ?2")                              \
+    X(ROWS_GET, "SELECT body FROM rows WHERE kind = ?1 AND key = ?2")                              \
+    X(ROWS_EACH, "SELECT key, body FROM rows WHERE kind = ?1 ORDER BY key")                        \
+    X(ROWS_EACH_RANGE, "SELECT key, body FROM rows WHERE kind = ?1 AND key >= ?2 AND key < ?3 "    \
+                       "ORDER BY key")                                                             \
     X(AUDIT_HEAD, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                         \
     X(AUDIT_INSERT, "INSERT INTO audit(seq, at, actor, action, object, detail, prev, hash) "       \
                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
@@ -304,6 +334,7 @@ enum op {
     OP_PRAGMA,
     OP_DOC_PUT,
     OP_APP_RECHECK,
+    OP_ROWS_PUT,
 };
 
 static const char *const op_name[] = {
@@ -313,7 +344,7 @@ static const char *const op_name[] = {
     [OP_OUTBOX_PUT] = "outbox_put",   [OP_APP_CREATE] = "app_create",
     [OP_APP_UPDATE] = "app_update",   [OP_AUDIT] = "audit_append",
     [OP_PRAGMA] = "pragma",           [OP_DOC_PUT] = "doc_put",
-    [OP_APP_RECHECK] = "app_recheck",
+    [OP_APP_RECHECK] = "app_recheck", [OP_ROWS_PUT] = "rows_put",
 };
 
 /*
@@ -339,6 +370,11 @@ struct job {
     /* doc_put's body (its name is object) */
     const void *blob;
     size_t blob_len;
+    /* rows_put's rows (its actor is actor), written in key order: order (NULL when
+     * rows are in key order already) */
+    const struct rx_row *rows;
+    const struct rx_row *const *order;
+    size_t nrows;
     /* results */
     int rc;                    /* 0 or -RX_E_*: the job's writes were undone */
     int db_rc;                 /* the SQLite code of the job's failure, if it was one */
@@ -1334,6 +1370,102 @@ static int job_app_recheck(struct conn *c, struct chain *ch, struct job *j)
     return 0;
 }
 
+/* A key for err->field, cut to size at a character boundary: the field stays valid UTF-8. */
+static void key_field(const char *key, char *out, size_t size)
+{
+    size_t n = strnlen(key, size);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)key[n] & 0xc0) == 0x80)
+            n--; /* key[n] is the first byte left out: make it a character's first */
+    }
+    memcpy(out, key, n);
+    out[n] = '\0';
+}
+
+/* rows_put's refusal of row i, which exists already. */
+static int rows_dup(struct job *j, size_t i)
+{
+    const struct rx_row *r = &j->rows[i];
+    char field[sizeof(j->err.field)];
+    key_field(r->key, field, sizeof(field));
+    return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, field,
+                      "%s: row %zu: a row of kind '%s' with this key exists already; nothing "
+                      "was written",
+                      op_name[j->op], i + 1, r->kind);
+}
+
+/*
+ * Every row, each statement prepared once and reused, in (kind, key) order:
+ * j->order, which the caller sorted (stable: rows with the same key keep
+ * their call order, so the outcome is the call order's), so the B-tree is
+ * written front to back whatever order the rows came in.  A row with
+ * expect_absent that exists (before the call, or written by an earlier row
+ * of it) fails the job, and the savepoint undoes all of it.  The audit
+ * entries follow in call order.
+ */
+static int job_rows_put(struct conn *c, struct chain *ch, struct job *j)
+{
+    char stamp[24];
+    now_stamp(stamp);
+    sqlite3_stmt *ins, *ups, *del, *ex;
+    int rc = stmt(c, ST_ROWS_INSERT, &ins);
+    if (rc == SQLITE_OK)
+        rc = stmt(c, ST_ROWS_UPSERT, &ups);
+    if (rc == SQLITE_OK)
+        rc = stmt(c, ST_ROWS_DELETE, &del);
+    if (rc == SQLITE_OK)
+        rc = stmt(c, ST_ROWS_EXISTS, &ex);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    for (size_t k = 0; k < j->nrows; k++) {
+        const struct rx_row *r = j->order ? j->order[k] : &j->rows[k];
+        size_t i = (size_t)(r - j->rows);
+        if (!r->body && r->expect_absent) { /* a delete that must find nothing: a check only */
+            b_text(ex, 1, r->kind, &rc);
+            b_text(ex, 2, r->key, &rc);
+            if (rc != SQLITE_OK) {
+                stmt_done(ex);
+                return jfail(j, rc);
+            }
+            int e = exists(ex);
+            if (e < 0)
+                return jfail(j, -e);
+            if (e)
+                return rows_dup(j, i);
+        } else {
+            sqlite3_stmt *q = !r->body ? del : r->expect_absent ? ins : ups;
+            b_text(q, 1, r->kind, &rc);
+            b_text(q, 2, r->key, &rc);
+            if (r->body) {
+                b_text(q, 3, r->body, &rc);
+                b_text(q, 4, stamp, &rc);
+            }
+            rc = finish(q, rc);
+            if (r->expect_absent && is_unique(rc))
+                return rows_dup(j, i);
+            if (rc != SQLITE_OK)
+                return jfail(j, rc);
+        }
+        if (!j->order && r->audit_action) {
+            int ret = job_audit_put(c, ch, j, j->actor, r->audit_action, r->key,
+                                    r->audit_detail ? r->audit_detail : "");
+            if (ret < 0)
+                return ret;
+        }
+    }
+    for (size_t i = 0; j->order && i < j->nrows; i++) {
+        const struct rx_row *r = &j->rows[i];
+        if (r->audit_action) {
+            int ret = job_audit_put(c, ch, j, j->actor, r->audit_action, r->key,
+                                    r->audit_detail ? r->audit_detail : "");
+            if (ret < 0)
+                return ret;
+        }
+    }
+    return 0;
+}
+
 static int job_pragma(struct conn *c, struct job *j)
 {
     int rc = pragma_text(c->db, j->text, j->pragma, sizeof(j->pragma));
@@ -1367,6 +1499,8 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_doc_put(c, ch, j);
     case OP_APP_RECHECK:
         return job_app_recheck(c, ch, j);
+    case OP_ROWS_PUT:
+        return job_rows_put(c, ch, j);
     case OP_PRAGMA:
         return job_pragma(c, j);
     }
@@ -1549,6 +1683,11 @@ static bool fits(const char *s, size_t size)
 static bool utf8_ok(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, s + i, 8), (w & UINT64_C(0x8080808080808080)) == 0)) {
+            i += 8; /* eight ASCII bytes at once: long JSON bodies are mostly ASCII */
+            continue;
+        }
         unsigned char c = s[i];
         size_t len;
         uint32_t cp;
@@ -2444,6 +2583,281 @@ static int sq_doc_get(struct rx_store *base, const char *name, struct rx_doc *ou
     return 0;
 }
 
+/* ---------------------------------------------------------------- families' phones, rows */
+
+static int sq_family_phone(struct rx_store *base, int64_t family, char phone[32],
+                           struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "family_phone";
+    if (!phone)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "phone", "%s: no output", op);
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    char got[PHONE_MAX + 2] = "";
+    size_t len = 0;
+    int rc = stmt(c, ST_FAMILY_PHONE, &q);
+    if (rc == SQLITE_OK) {
+        b_int(q, 1, family, &rc);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            len = (size_t)sqlite3_column_bytes(q, 0);
+            col_text(q, 0, got, sizeof(got));
+        }
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc == SQLITE_DONE)
+        return rx_err_set(err, -RX_E_REF, NULL, 0, "family", "%s: no such family", op);
+    if (rc != SQLITE_ROW)
+        return db_fail(err, op, rc);
+    if (len >= 32) /* the output holds 31 bytes and the NUL: never cut a number short */
+        return rx_err_set(err, -RX_E_RANGE, NULL, 0, "phone",
+                          "%s: the stored phone number is %zu bytes, longer than the output holds "
+                          "(31)",
+                          op, len);
+    memcpy(phone, got, len + 1);
+    return 0;
+}
+
+/* A row's kind: 1-32 of a-z and '_'. */
+static bool row_kind_ok(const char *kind)
+{
+    size_t n = kind ? strnlen(kind, ROW_KIND_MAX + 1) : 0;
+    if (n == 0 || n > ROW_KIND_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((kind[i] >= 'a' && kind[i] <= 'z') || kind[i] == '_'))
+            return false;
+    return true;
+}
+
+static int bad_kind(const char *op, size_t row, struct rx_err *err)
+{
+    char at[32] = "";
+    if (row)
+        snprintf(at, sizeof(at), "row %zu: ", row);
+    return rx_err_set(err, -RX_E_INVAL, NULL, 0, "kind",
+                      "%s: %sexpected kind as 1 to %d of a-z and '_'", op, at, ROW_KIND_MAX);
+}
+
+static int bad_key(const char *op, size_t row, struct rx_err *err)
+{
+    char at[32] = "";
+    if (row)
+        snprintf(at, sizeof(at), "row %zu: ", row);
+    return rx_err_set(err, -RX_E_INVAL, NULL, 0, "key",
+                      "%s: %sexpected key as UTF-8 text of 1 to %d bytes without control "
+                      "characters",
+                      op, at, ROW_KEY_MAX);
+}
+
+/* Row i (0-based) of rows_put: 0 or -RX_E_INVAL naming the field and the row. */
+static int check_row(const struct rx_row *r, size_t i, struct rx_err *err)
+{
+    const char *op = "rows_put";
+    if (!row_kind_ok(r->kind))
+        return bad_kind(op, i + 1, err);
+    if (!plain_text(r->key, 1, ROW_KEY_MAX))
+        return bad_key(op, i + 1, err);
+    if (r->body) {
+        size_t n = strnlen(r->body, ROW_BODY_MAX + 1);
+        if (n > ROW_BODY_MAX || !utf8_ok((const unsigned char *)r->body, n))
+            return rx_err_set(err, -RX_E_INVAL, NULL, 0, "body",
+                              "%s: row %zu: expected body as UTF-8 JSON text of at most %u bytes",
+                              op, i + 1, ROW_BODY_MAX);
+    }
+    if (r->audit_action && !plain_text(r->audit_action, 1, AUDIT_FIELD_MAX))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "audit_action",
+                          "%s: row %zu: expected audit_action as UTF-8 text of 1 to %d bytes "
+                          "without control characters",
+                          op, i + 1, AUDIT_FIELD_MAX);
+    if (r->audit_detail && !plain_text(r->audit_detail, 0, AUDIT_DETAIL_MAX))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "audit_detail",
+                          "%s: row %zu: expected audit_detail as UTF-8 text of at most %d bytes "
+                          "without control characters",
+                          op, i + 1, AUDIT_DETAIL_MAX);
+    return 0;
+}
+
+/* Rows in (kind, key) byte order, as SQLite's BINARY collation sorts them. */
+static int row_order(const struct rx_row *a, const struct rx_row *b)
+{
+    int d = strcmp(a->kind, b->kind);
+    return d ? d : strcmp(a->key, b->key);
+}
+
+/* qsort's comparison of row pointers: by (kind, key), then by place in the call (stable). */
+static int row_ptr_cmp(const void *pa, const void *pb)
+{
+    const struct rx_row *a = *(const struct rx_row *const *)pa;
+    const struct rx_row *b = *(const struct rx_row *const *)pb;
+    int d = row_order(a, b);
+    return d ? d : (a > b) - (a < b);
+}
+
+/*
+ * Every row is checked here, on the caller's thread, before the job is
+ * queued: a refused call writes nothing and holds the writer up for no one.
+ * So is the sort into key order (random inserts into a B-tree much larger
+ * than the page cache cost several times more than ordered ones).  actor
+ * may be NULL when no row has an audit_action.
+ */
+static int sq_rows_put(struct rx_store *base, const char *actor, const struct rx_row *rows,
+                       size_t n, struct rx_err *err)
+{
+    const char *op = "rows_put";
+    if (n && !rows)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "rows", "%s: no rows", op);
+    bool audited = false;
+    for (size_t i = 0; i < n; i++) {
+        int ret = check_row(&rows[i], i, err);
+        if (ret < 0)
+            return ret;
+        audited = audited || rows[i].audit_action;
+    }
+    if ((actor || audited) && !plain_text(actor, 1, AUDIT_FIELD_MAX))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "actor",
+                          "%s: expected actor as UTF-8 text of 1 to %d bytes without control "
+                          "characters",
+                          op, AUDIT_FIELD_MAX);
+    if (n == 0)
+        return 0; /* nothing to write: no job, no fsync */
+    bool sorted = true;
+    for (size_t i = 1; sorted && i < n; i++)
+        sorted = row_order(&rows[i - 1], &rows[i]) <= 0;
+    const struct rx_row **order = NULL;
+    if (!sorted) {
+        order = malloc(n * sizeof(*order));
+        if (!order)
+            return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "%s: out of memory", op);
+        for (size_t i = 0; i < n; i++)
+            order[i] = &rows[i];
+        qsort(order, n, sizeof(*order), row_ptr_cmp);
+    }
+    struct job j = {.op = OP_ROWS_PUT, .actor = actor, .rows = rows, .order = order, .nrows = n};
+    int ret = submit(sq(base), &j, err);
+    free(order);
+    return ret;
+}
+
+static int sq_rows_get(struct rx_store *base, const char *kind, const char *key, char **body,
+                       struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "rows_get";
+    if (!row_kind_ok(kind))
+        return bad_kind(op, 0, err);
+    if (!plain_text(key, 1, ROW_KEY_MAX))
+        return bad_key(op, 0, err);
+    if (!body)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "body", "%s: no output", op);
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    char *got = NULL;
+    int rc = stmt(c, ST_ROWS_GET, &q);
+    if (rc == SQLITE_OK) {
+        b_text(q, 1, kind, &rc);
+        b_text(q, 2, key, &rc);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(q, 0);
+            size_t len = t ? (size_t)sqlite3_column_bytes(q, 0) : 0;
+            got = malloc(len + 1);
+            if (!got) {
+                rc = SQLITE_NOMEM;
+            } else {
+                if (len)
+                    memcpy(got, t, len);
+                got[len] = '\0';
+            }
+        }
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc == SQLITE_DONE)
+        return rx_err_set(err, -RX_E_REF, NULL, 0, "key", "%s: no row of kind '%s' with this key",
+                          op, kind);
+    if (rc != SQLITE_ROW) {
+        free(got);
+        return db_fail(err, op, rc);
+    }
+    *body = got;
+    return 0;
+}
+
+/*
+ * One statement stepped to its end (or to the visitor's stop) is one read
+ * snapshot.  A prefix is the key range [prefix, the prefix with its last
+ * byte one higher): in byte order (BINARY) every key that starts with the
+ * prefix and nothing else falls in it.  A valid UTF-8 prefix has no 0xff
+ * byte, so the last byte can always go one higher.
+ */
+static int64_t sq_rows_each(struct rx_store *base, const char *kind, const char *prefix,
+                            bool (*visit)(void *ctx, const char *key, const char *body), void *ctx,
+                            struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    const char *op = "rows_each";
+    if (!prefix)
+        prefix = "";
+    if (!row_kind_ok(kind))
+        return bad_kind(op, 0, err);
+    if (!plain_text(prefix, 0, ROW_KEY_MAX))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "prefix",
+                          "%s: expected prefix as UTF-8 text of 0 to %d bytes without control "
+                          "characters",
+                          op, ROW_KEY_MAX);
+    if (!visit)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "visit", "%s: no visitor", op);
+    size_t plen = strlen(prefix);
+    char upper[ROW_KEY_MAX + 1];
+    memcpy(upper, prefix, plen + 1);
+    if (plen)
+        upper[plen - 1] = (char)((unsigned char)upper[plen - 1] + 1); /* <= 0xf4 + 1 */
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    int64_t visited = 0;
+    int rc = stmt(c, plen ? ST_ROWS_EACH_RANGE : ST_ROWS_EACH, &q);
+    if (rc == SQLITE_OK) {
+        b_text(q, 1, kind, &rc);
+        if (plen) {
+            b_text(q, 2, prefix, &rc);
+            b_text(q, 3, upper, &rc);
+        }
+        while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+            const char *key = (const char *)sqlite3_column_text(q, 0);
+            const char *body = (const char *)sqlite3_column_text(q, 1);
+            if (!key || !body) {
+                rc = sqlite3_errcode(c->db) == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_CORRUPT;
+                break;
+            }
+            visited++;
+            if (!visit(ctx, key, body)) {
+                rc = SQLITE_DONE;
+                break;
+            }
+            rc = SQLITE_OK;
+        }
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc != SQLITE_DONE)
+        return db_fail(err, op, rc);
+    return visited;
+}
+
 void rx_doc_free(struct rx_doc *d)
 {
     if (d) {
@@ -2480,6 +2894,10 @@ static const struct rx_store_ops sqlite_ops = {
     .app_list_page = sq_app_list_page,
     .app_count = sq_app_count,
     .audit_append = sq_audit_append,
+    .family_phone = sq_family_phone,
+    .rows_put = sq_rows_put,
+    .rows_get = sq_rows_get,
+    .rows_each = sq_rows_each,
 };
 
 void rx_application_free(struct rx_application *a)

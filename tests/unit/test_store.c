@@ -17,6 +17,11 @@
  *   - disk full (a page limit, then a file-size limit that fails the
  *     COMMIT itself) fails the writes with -RX_E_IO, stores none of them,
  *     and the store works again once there is room;
+ *   - rows (family_phone too): put, replace, delete, key-order visits by
+ *     prefix (bytes >= 0x80 included) in one snapshot; expect_absent undoes
+ *     the whole call; audit entries only for rows that ask, in call order;
+ *     bad input refused with nothing written; 100,000 rows in one
+ *     transaction, back in order after a reopen; migration 4 on a v3 store;
  *   - the audit log: one entry per application created or changed (none
  *     for an idempotent repeat or a refused or undone write), in the same
  *     transaction; hashes as the specification says (recomputed here
@@ -1145,6 +1150,7 @@ static void test_audit_migration_2_upgrades_a_version_1_store(void **state)
     f->s = NULL;
     raw(f->path, "DROP TABLE audit", NULL, 0);
     raw(f->path, "DROP TABLE documents", NULL, 0); /* migration 3's, to make it a true v1 */
+    raw(f->path, "DROP TABLE rows", NULL, 0);      /* migration 4's */
     raw(f->path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'", NULL, 0);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     MUST(f->s->ops->health(f->s, &e));
@@ -1443,6 +1449,682 @@ static void test_failed_commit_fails_every_job_of_the_batch(void **state)
     MUST(s->ops->health(s, &e));
 }
 
+/* ================================================================ families' phones, rows */
+
+static void test_family_phone_reads_the_family(void **state)
+{
+    struct rx_store *s = ((struct fx *)*state)->s;
+    struct rx_err e;
+    int64_t a = family(s, "13800000001"), b = family(s, "+86 139 0000 0002");
+    char phone[32];
+    MUST(s->ops->family_phone(s, a, phone, &e));
+    assert_string_equal(phone, "13800000001");
+    MUST(s->ops->family_phone(s, b, phone, &e));
+    assert_string_equal(phone, "+86 139 0000 0002");
+    FAILS(-RX_E_REF, s->ops->family_phone(s, b + 1, phone, &e));
+    assert_string_equal(e.field, "family");
+    FAILS(-RX_E_REF, s->ops->family_phone(s, 0, phone, &e));
+    FAILS(-RX_E_REF, s->ops->family_phone(s, -1, phone, &e));
+    FAILS(-RX_E_INVAL, s->ops->family_phone(s, a, NULL, &e));
+    /* a phone of 32 bytes is stored, but phone[32] holds 31 and the NUL:
+     * refused rather than cut short */
+    int64_t c = family(s, "12345678901234567890123456789012");
+    memset(phone, 'z', sizeof(phone));
+    FAILS(-RX_E_RANGE, s->ops->family_phone(s, c, phone, &e));
+    assert_int_equal(phone[0], 'z'); /* untouched */
+    MUST(s->ops->family_phone(s, a, phone, &e));
+    assert_string_equal(phone, "13800000001");
+}
+
+static int64_t rows_count(const char *path, const char *kind)
+{
+    char sql[128], v[32];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM rows WHERE kind = '%s'", kind);
+    raw(path, sql, v, sizeof(v));
+    return atoll(v);
+}
+
+/* body of (kind, key) must be want; NULL: there must be none. */
+static void row_is(struct rx_store *s, const char *kind, const char *key, const char *want)
+{
+    struct rx_err e;
+    char *body = (char *)"unset";
+    rx_err_clear(&e);
+    int rc = s->ops->rows_get(s, kind, key, &body, &e);
+    if (!want) {
+        if (rc != -RX_E_REF)
+            fail_msg("rows_get %s/%s: expected none, got %d (%s)", kind, key, rc, e.msg);
+        assert_string_equal(body, "unset"); /* untouched */
+        return;
+    }
+    if (rc != 0)
+        fail_msg("rows_get %s/%s: %d %s", kind, key, rc, e.msg);
+    assert_string_equal(body, want);
+    free(body);
+}
+
+static void test_rows_put_get_replace_delete(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    row_is(s, "offer", "P000001", NULL);
+    assert_string_equal(e.field, "");
+
+    /* n = 0: nothing written, not even an empty transaction */
+    int64_t commits = rx_store_sqlite_commits(s);
+    MUST(s->ops->rows_put(s, "staff:demo", NULL, 0, &e));
+    MUST(s->ops->rows_put(s, NULL, NULL, 0, &e));
+    assert_int_equal(rx_store_sqlite_commits(s), commits);
+
+    static const char body2[] = "{\"school\":\"S02\",\"note\":\"\xe4\xb8\x80\\n\\\"\"}\n";
+    struct rx_row put[] = {
+        {.kind = "offer", .key = "P000001", .body = "{\"school\":\"S01\"}"},
+        {.kind = "offer", .key = "P000002", .body = body2},
+        {.kind = "result", .key = "P000001", .body = "{\"placed\":true}"},
+        {.kind = "wait", .key = "S01/000001", .body = ""}, /* empty: stored as it is */
+    };
+    MUST(s->ops->rows_put(s, NULL, put, 4, &e));
+    assert_int_equal(rx_store_sqlite_commits(s), commits + 1); /* one transaction */
+    row_is(s, "offer", "P000001", "{\"school\":\"S01\"}");
+    row_is(s, "offer", "P000002", body2);
+    row_is(s, "result", "P000001", "{\"placed\":true}"); /* the same key, another kind */
+    row_is(s, "wait", "S01/000001", "");
+    row_is(s, "offer", "P000003", NULL);
+    row_is(s, "appeal", "P000001", NULL);
+    char v[64];
+    raw(f->path, "SELECT updated_at FROM rows WHERE kind = 'offer' AND key = 'P000001'", v,
+        sizeof(v));
+    assert_true(strlen(v) == 20 && v[4] == '-' && v[10] == 'T' && v[19] == 'Z');
+
+    /* replace one, delete one, delete one that is not there: 0 */
+    struct rx_row change[] = {
+        {.kind = "offer", .key = "P000001", .body = "{\"school\":\"S09\"}"},
+        {.kind = "offer", .key = "P000002", .body = NULL},
+        {.kind = "offer", .key = "P000404", .body = NULL},
+    };
+    MUST(s->ops->rows_put(s, NULL, change, 3, &e));
+    row_is(s, "offer", "P000001", "{\"school\":\"S09\"}");
+    row_is(s, "offer", "P000002", NULL);
+    row_is(s, "offer", "P000404", NULL);
+    row_is(s, "result", "P000001", "{\"placed\":true}");
+    assert_int_equal(rows_count(f->path, "offer"), 1);
+
+    /* the same key twice in one call: the later row wins */
+    struct rx_row twice[] = {
+        {.kind = "move", .key = "M1", .body = "{\"n\":1}"},
+        {.kind = "move", .key = "M1", .body = "{\"n\":2}"},
+        {.kind = "move", .key = "M2", .body = "{\"n\":1}"},
+        {.kind = "move", .key = "M2", .body = NULL},
+    };
+    MUST(s->ops->rows_put(s, NULL, twice, 4, &e));
+    row_is(s, "move", "M1", "{\"n\":2}");
+    row_is(s, "move", "M2", NULL);
+    /* no audit_action anywhere: no entry */
+    assert_int_equal(audit_rows(f->path), 0);
+
+    /* everything is there after a reopen */
+    reopen(f);
+    s = f->s;
+    row_is(s, "offer", "P000001", "{\"school\":\"S09\"}");
+    row_is(s, "result", "P000001", "{\"placed\":true}");
+    row_is(s, "move", "M1", "{\"n\":2}");
+    row_is(s, "offer", "P000002", NULL);
+    MUST(s->ops->health(s, &e));
+}
+
+/* What a visitor saw: the keys and bodies joined with '|', and when to stop. */
+struct seen {
+    char keys[2048];
+    char bodies[2048];
+    int64_t calls;
+    int64_t stop_after; /* return false on this call (1-based); 0 = never */
+    /* a write from inside the visitor, on its first call */
+    struct rx_store *s;
+    const struct rx_row *put;
+    int put_rc;
+};
+
+static bool see(void *ctx, const char *key, const char *body)
+{
+    struct seen *w = ctx;
+    w->calls++;
+    size_t k = strlen(w->keys), b = strlen(w->bodies);
+    snprintf(w->keys + k, sizeof(w->keys) - k, "%s%s", k ? "|" : "", key);
+    snprintf(w->bodies + b, sizeof(w->bodies) - b, "%s%s", b ? "|" : "", body);
+    if (w->put && w->calls == 1) {
+        struct rx_err e;
+        rx_err_clear(&e);
+        w->put_rc = w->s->ops->rows_put(w->s, NULL, w->put, 1, &e);
+    }
+    return !(w->stop_after && w->calls == w->stop_after);
+}
+
+/*
+ * rows_each(kind, prefix) must visit exactly keys (joined with '|'), in that
+ * order; for kind "offer", each body is "=" and its key.
+ */
+static void each_is(struct rx_store *s, const char *kind, const char *prefix, const char *keys)
+{
+    struct rx_err e;
+    struct seen w;
+    memset(&w, 0, sizeof(w));
+    rx_err_clear(&e);
+    int64_t n = s->ops->rows_each(s, kind, prefix, see, &w, &e);
+    if (n < 0)
+        fail_msg("rows_each %s/'%s': %lld %s", kind, prefix, (long long)n, e.msg);
+    if (strcmp(w.keys, keys) != 0)
+        fail_msg("rows_each %s/'%s': expected '%s', got '%s'", kind, prefix, keys, w.keys);
+    assert_int_equal(n, w.calls);
+    if (strcmp(kind, "offer") != 0)
+        return;
+    char *save = NULL, copy[2048];
+    snprintf(copy, sizeof(copy), "%s", w.bodies);
+    const char *key = keys;
+    for (char *b = strtok_r(copy, "|", &save); b; b = strtok_r(NULL, "|", &save)) {
+        assert_int_equal(b[0], '=');
+        assert_memory_equal(b + 1, key, strlen(b + 1));
+        key += strlen(b + 1) + 1;
+    }
+}
+
+#define E_ACUTE "\xc3\xa9"     /* U+00E9 */
+#define YI "\xe4\xb8\x80"      /* U+4E00 */
+#define TOP "\xf4\x8f\xbf\xbf" /* U+10FFFF, the highest bytes UTF-8 has */
+#define DEL_NEXT "\x7e"        /* '~' */
+
+static void test_rows_each_in_key_order_by_prefix(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    static const char *const keys[] = {
+        "ab",  "a" TOP, "b",  "abc",        "a",      "ac", "a" E_ACUTE, YI "1",
+        "abd", YI,      "a~", "ab" E_ACUTE, "aa" TOP, "A",  "ab0",
+    };
+    enum { NK = sizeof(keys) / sizeof(keys[0]) };
+    struct rx_row rows[2 * NK];
+    char bodies[NK][64];
+    for (int i = 0; i < NK; i++) {
+        snprintf(bodies[i], sizeof(bodies[i]), "=%s", keys[i]);
+        rows[i] = (struct rx_row){.kind = "offer", .key = keys[i], .body = bodies[i]};
+        /* the same keys under another kind, which no visit of "offer" may show */
+        rows[NK + i] = (struct rx_row){.kind = "offers", .key = keys[i], .body = "x"};
+    }
+    MUST(s->ops->rows_put(s, NULL, rows, 2 * NK, &e));
+
+    /* byte order (BINARY): 'A' < 'a' < ... < '~' < 0xc3 < 0xe4 < 0xf4 */
+    each_is(s, "offer", "",
+            "A|a|aa" TOP "|ab|ab0|abc|abd|ab" E_ACUTE "|ac|a~|a" E_ACUTE "|a" TOP "|b|" YI "|" YI
+            "1");
+    each_is(s, "offer", NULL, /* NULL is "" */
+            "A|a|aa" TOP "|ab|ab0|abc|abd|ab" E_ACUTE "|ac|a~|a" E_ACUTE "|a" TOP "|b|" YI "|" YI
+            "1");
+    /* a prefix that is itself a key and a prefix of others */
+    each_is(s, "offer", "a", "a|aa" TOP "|ab|ab0|abc|abd|ab" E_ACUTE "|ac|a~|a" E_ACUTE "|a" TOP);
+    each_is(s, "offer", "ab", "ab|ab0|abc|abd|ab" E_ACUTE);
+    each_is(s, "offer", "abc", "abc");
+    each_is(s, "offer", "abcd", "");
+    each_is(s, "offer", "aa", "aa" TOP);
+    each_is(s, "offer", "a~", "a~");
+    /* prefixes with bytes >= 0x80, the last one ending in 0xbf (0xc0 above it) */
+    each_is(s, "offer", "a" E_ACUTE, "a" E_ACUTE);
+    each_is(s, "offer", "a" TOP, "a" TOP);
+    each_is(s, "offer", YI, YI "|" YI "1");
+    each_is(s, "offer", "b", "b");
+    each_is(s, "offer", "B", "");
+    each_is(s, "offer", "z", "");
+    each_is(s, "offers", "ab", "ab|ab0|abc|abd|ab" E_ACUTE);
+    each_is(s, "wait", "", "");
+
+    /* the visitor stops early: the count is the rows it saw */
+    struct seen w;
+    memset(&w, 0, sizeof(w));
+    w.stop_after = 3;
+    assert_int_equal(s->ops->rows_each(s, "offer", "a", see, &w, &e), 3);
+    assert_string_equal(w.keys, "a|aa" TOP "|ab");
+    memset(&w, 0, sizeof(w));
+    w.stop_after = 1;
+    assert_int_equal(s->ops->rows_each(s, "offer", "", see, &w, &e), 1);
+    assert_string_equal(w.keys, "A");
+
+    /* one snapshot: a row written (and committed) while the visit runs is
+     * not in it, and is there for the next one */
+    struct rx_row late = {.kind = "offer", .key = "abz", .body = "=abz"};
+    memset(&w, 0, sizeof(w));
+    w.s = s;
+    w.put = &late;
+    w.put_rc = 1;
+    assert_int_equal(s->ops->rows_each(s, "offer", "ab", see, &w, &e), 5);
+    assert_int_equal(w.put_rc, 0);
+    assert_string_equal(w.keys, "ab|ab0|abc|abd|ab" E_ACUTE);
+    each_is(s, "offer", "ab", "ab|ab0|abc|abd|abz|ab" E_ACUTE);
+
+    /* refused arguments */
+    memset(&w, 0, sizeof(w));
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, "Offer", "", see, &w, &e));
+    assert_string_equal(e.field, "kind");
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, "", "", see, &w, &e));
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, NULL, "", see, &w, &e));
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, "offer", "a\n", see, &w, &e));
+    assert_string_equal(e.field, "prefix");
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, "offer", "a\xc3", see, &w, &e)); /* cut UTF-8 */
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, "offer", "a\xff", see, &w, &e));
+    FAILS(-RX_E_INVAL, (int)s->ops->rows_each(s, "offer", "", NULL, &w, &e));
+    assert_int_equal(w.calls, 0);
+}
+
+/* The whole call is undone by one row that exists: earlier rows of it and their entries too. */
+static void test_rows_expect_absent_refuses_the_whole_call(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    struct rx_row first[] = {
+        {.kind = "result",
+         .key = "P1",
+         .body = "{\"v\":1}",
+         .expect_absent = true,
+         .audit_action = "result.publish"},
+        {.kind = "intake",
+         .key = "publication",
+         .body = "{\"digest\":\"d1\"}",
+         .expect_absent = true,
+         .audit_action = "intake.publish",
+         .audit_detail = "d1"},
+    };
+    MUST(s->ops->rows_put(s, "staff:demo", first, 2, &e));
+    intact(f->path, 2);
+
+    /* new rows before and after the one that exists: none of them stays */
+    struct rx_row again[] = {
+        {.kind = "result",
+         .key = "P0",
+         .body = "{\"v\":0}",
+         .expect_absent = true,
+         .audit_action = "result.publish"},
+        {.kind = "appeal", .key = "A1", .body = "{}", .audit_action = "appeal.create"},
+        {.kind = "result",
+         .key = "P1",
+         .body = "{\"v\":2}",
+         .expect_absent = true,
+         .audit_action = "result.publish"},
+        {.kind = "result",
+         .key = "P2",
+         .body = "{\"v\":2}",
+         .expect_absent = true,
+         .audit_action = "result.publish"},
+    };
+    int64_t commits = rx_store_sqlite_commits(s);
+    FAILS(-RX_E_DUP, s->ops->rows_put(s, "staff:demo", again, 4, &e));
+    assert_string_equal(e.field, "P1");
+    assert_non_null(strstr(e.msg, "rows_put: row 3:"));
+    row_is(s, "result", "P1", "{\"v\":1}");
+    row_is(s, "result", "P0", NULL);
+    row_is(s, "result", "P2", NULL);
+    row_is(s, "appeal", "A1", NULL);
+    assert_int_equal(audit_rows(f->path), 2);
+    intact(f->path, 2);
+    assert_int_equal(rx_store_sqlite_commits(s), commits + 1); /* its batch committed, empty */
+
+    /* a row written earlier in the same call exists for a later one */
+    struct rx_row dup_in_call[] = {
+        {.kind = "appeal",
+         .key = "A2",
+         .body = "{\"n\":1}",
+         .expect_absent = true,
+         .audit_action = "appeal.create"},
+        {.kind = "appeal",
+         .key = "A2",
+         .body = "{\"n\":2}",
+         .expect_absent = true,
+         .audit_action = "appeal.create"},
+    };
+    FAILS(-RX_E_DUP, s->ops->rows_put(s, "staff:demo", dup_in_call, 2, &e));
+    assert_string_equal(e.field, "A2");
+    row_is(s, "appeal", "A2", NULL);
+
+    /* ... unless an earlier row of the call deleted it: call order decides,
+     * whatever order the keys come in */
+    struct rx_row deleted_between[] = {
+        {.kind = "wait", .key = "S2", .body = "{\"n\":1}"},
+        {.kind = "wait", .key = "S1", .body = "{\"n\":1}", .expect_absent = true},
+        {.kind = "wait", .key = "S1", .body = NULL},
+        {.kind = "wait", .key = "S1", .body = "{\"n\":3}", .expect_absent = true},
+        {.kind = "wait", .key = "S0", .body = "{\"n\":1}"},
+    };
+    MUST(s->ops->rows_put(s, NULL, deleted_between, 5, &e));
+    row_is(s, "wait", "S1", "{\"n\":3}");
+    each_is(s, "wait", "", "S0|S1|S2");
+
+    /* a delete with expect_absent: a check only, refused when the row is there */
+    struct rx_row del_absent[] = {
+        {.kind = "wait", .key = "S9", .body = NULL, .expect_absent = true},
+        {.kind = "wait", .key = "S0", .body = NULL},
+    };
+    MUST(s->ops->rows_put(s, NULL, del_absent, 2, &e));
+    row_is(s, "wait", "S0", NULL);
+    del_absent[0].key = "S2";
+    del_absent[1].key = "S1";
+    FAILS(-RX_E_DUP, s->ops->rows_put(s, NULL, del_absent, 2, &e));
+    assert_string_equal(e.field, "S2");
+    row_is(s, "wait", "S1", "{\"n\":3}");
+    row_is(s, "wait", "S2", "{\"n\":1}");
+
+    /* a long key is named in err->field cut at a character boundary */
+    char longkey[201];
+    memset(longkey, 'k', 46);
+    snprintf(longkey + 46, sizeof(longkey) - 46, "%s", YI YI YI); /* bytes 46..54 */
+    memset(longkey + 55, 'k', 145);
+    longkey[200] = '\0';
+    assert_int_equal(strlen(longkey), 200);
+    struct rx_row lk = {.kind = "appeal", .key = longkey, .body = "{}", .expect_absent = true};
+    MUST(s->ops->rows_put(s, NULL, &lk, 1, &e));
+    FAILS(-RX_E_DUP, s->ops->rows_put(s, NULL, &lk, 1, &e));
+    assert_int_equal(strlen(e.field), 46); /* 一 at 46..48 would end past byte 46 */
+    assert_memory_equal(e.field, longkey, 46);
+    lk.body = NULL;
+    lk.expect_absent = false;
+    MUST(s->ops->rows_put(s, NULL, &lk, 1, &e));
+
+    /* the store goes on: the chain holds exactly the entries that stand */
+    struct rx_row after = {.kind = "appeal",
+                           .key = "A2",
+                           .body = "{\"n\":1}",
+                           .expect_absent = true,
+                           .audit_action = "appeal.create"};
+    MUST(s->ops->rows_put(s, "family:7", &after, 1, &e));
+    intact(f->path, 3);
+}
+
+static void test_rows_audit_entries_in_the_same_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    MUST(s->ops->audit_append(s, "staff:demo", "staff.sign_in", "staff:demo", "", &e));
+    /* keys out of order on purpose: the entries follow the call's order */
+    struct rx_row rows[] = {
+        {.kind = "offer",
+         .key = "P3",
+         .body = "{}",
+         .audit_action = "offer.make",
+         .audit_detail = "S01"},
+        {.kind = "offer", .key = "P1", .body = "{}"},
+        {.kind = "offer", .key = "P2", .body = "{}", .audit_action = "offer.make"},
+        {.kind = "move",
+         .key = "P3/1",
+         .body = NULL,
+         .audit_action = "move.undo",
+         .audit_detail = "from S01 to S02 " YI},
+        {.kind = "offer", .key = "P0", .body = "{}"},
+    };
+    MUST(s->ops->rows_put(s, "staff:district", rows, 5, &e));
+    assert_int_equal(audit_rows(f->path), 4);
+    char v[512];
+    raw(f->path,
+        "SELECT group_concat(actor || ',' || action || ',' || object || ',' || detail, ';') "
+        "FROM (SELECT * FROM audit WHERE seq > 1 ORDER BY seq)",
+        v, sizeof(v));
+    assert_string_equal(v, "staff:district,offer.make,P3,S01;staff:district,offer.make,P2,;"
+                           "staff:district,move.undo,P3/1,from S01 to S02 " YI);
+    intact(f->path, 4);
+    for (int64_t seq = 1; seq <= 4; seq++)
+        entry_matches_spec(f->path, seq);
+    /* the same rows in key order (no sort): the same entries */
+    struct rx_row sorted[] = {
+        {.kind = "offer", .key = "P7", .body = "{}", .audit_action = "offer.make"},
+        {.kind = "offer", .key = "P8", .body = "{}"},
+        {.kind = "offer", .key = "P9", .body = "{}", .audit_action = "offer.make"},
+    };
+    MUST(s->ops->rows_put(s, "staff:district", sorted, 3, &e));
+    raw(f->path, "SELECT group_concat(object, ',') FROM (SELECT object FROM audit ORDER BY seq)", v,
+        sizeof(v));
+    assert_string_equal(v, "staff:demo,P3,P2,P3/1,P7,P9");
+    intact(f->path, 6);
+
+    /* an entry needs an actor; rows without one do not */
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, NULL, rows, 1, &e));
+    assert_string_equal(e.field, "actor");
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, "", rows, 1, &e));
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, "staff:\ndemo", &rows[1], 1, &e));
+    MUST(s->ops->rows_put(s, NULL, &rows[1], 1, &e));
+
+    /* a row refused undoes the entries of the rows before it */
+    struct rx_row bad[] = {
+        {.kind = "offer", .key = "P5", .body = "{}", .audit_action = "offer.make"},
+        {.kind = "offer", .key = "P1", .body = "{}", .expect_absent = true},
+    };
+    FAILS(-RX_E_DUP, s->ops->rows_put(s, "staff:district", bad, 2, &e));
+    row_is(s, "offer", "P5", NULL);
+    intact(f->path, 6);
+    /* and the next entry follows the last one that stands */
+    bad[1].expect_absent = false;
+    MUST(s->ops->rows_put(s, "staff:district", bad, 2, &e));
+    intact(f->path, 7);
+    entry_matches_spec(f->path, 7);
+}
+
+static void test_rows_refuse_bad_input_and_write_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    static char big[(1u << 20) + 2];
+    memset(big, ' ', sizeof(big) - 1);
+    big[0] = '"';
+    big[(1u << 20) - 1] = '"';
+    big[1u << 20] = '\0'; /* 1 MiB exactly: allowed */
+    char key200[202];
+    memset(key200, 'k', 201);
+    key200[201] = '\0';
+    char detail[2002];
+    memset(detail, 'd', 2001);
+    detail[2001] = '\0';
+
+    static const struct {
+        struct rx_row row;
+        const char *field;
+    } bad[] = {
+        {{.kind = "", .key = "k", .body = "{}"}, "kind"},
+        {{.kind = NULL, .key = "k", .body = "{}"}, "kind"},
+        {{.kind = "Offer", .key = "k", .body = "{}"}, "kind"},
+        {{.kind = "of-fer", .key = "k", .body = "{}"}, "kind"},
+        {{.kind = "offer1", .key = "k", .body = "{}"}, "kind"},
+        {{.kind = "abcdefghijklmnopqrstuvwxyzabcdefg", .key = "k", .body = "{}"}, "kind"}, /* 33 */
+        {{.kind = "offer", .key = "", .body = "{}"}, "key"},
+        {{.kind = "offer", .key = NULL, .body = "{}"}, "key"},
+        {{.kind = "offer", .key = "a\tb", .body = "{}"}, "key"},
+        {{.kind = "offer", .key = "a\nb", .body = "{}"}, "key"},
+        {{.kind = "offer", .key = "a\x7f", .body = "{}"}, "key"},
+        {{.kind = "offer", .key = "a\xc2\x85", .body = "{}"}, "key"}, /* C1 (NEL) */
+        {{.kind = "offer", .key = "a\xff", .body = "{}"}, "key"},
+        {{.kind = "offer", .key = "a\xe4\xb8", .body = "{}"}, "key"}, /* cut */
+        {{.kind = "offer", .key = "a\xc0\xaf", .body = "{}"}, "key"}, /* overlong */
+        {{.kind = "offer", .key = "k", .body = "{\"a\":\"\xff\"}"}, "body"},
+        {{.kind = "offer", .key = "k", .body = "{}", .audit_action = ""}, "audit_action"},
+        {{.kind = "offer", .key = "k", .body = "{}", .audit_action = "a\nb"}, "audit_action"},
+        {{.kind = "offer", .key = "k", .body = "{}", .audit_action = "a", .audit_detail = "\x01"},
+         "audit_detail"},
+    };
+    /* every bad row last in a call of good ones: nothing of the call is written */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rx_row rows[3] = {
+            {.kind = "offer", .key = "good1", .body = "{}", .audit_action = "offer.make"},
+            {.kind = "offer", .key = "good2", .body = NULL},
+            bad[i].row,
+        };
+        rx_err_clear(&e);
+        int rc = s->ops->rows_put(s, "staff:demo", rows, 3, &e);
+        if (rc != -RX_E_INVAL || strcmp(e.field, bad[i].field) != 0)
+            fail_msg("bad row %zu: expected -RX_E_INVAL on %s, got %d on '%s' (%s)", i,
+                     bad[i].field, rc, e.field, e.msg);
+        assert_non_null(strstr(e.msg, "rows_put: row 3: "));
+    }
+    /* the key: 200 bytes fine, 201 not; the body: 1 MiB fine, one more not */
+    key200[200] = '\0';
+    struct rx_row r = {.kind = "abcdefghijklmnopqrstuvwxyzabcdef", .key = key200, .body = big};
+    MUST(s->ops->rows_put(s, NULL, &r, 1, &e));
+    key200[200] = 'k';
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, NULL, &r, 1, &e));
+    assert_string_equal(e.field, "key");
+    key200[200] = '\0';
+    big[1u << 20] = ' ';
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, NULL, &r, 1, &e));
+    assert_string_equal(e.field, "body");
+    big[1u << 20] = '\0';
+    r.audit_action = "x";
+    r.audit_detail = detail; /* 2001 bytes */
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, "staff:demo", &r, 1, &e));
+    assert_string_equal(e.field, "audit_detail");
+    FAILS(-RX_E_INVAL, s->ops->rows_put(s, NULL, NULL, 1, &e));
+    assert_string_equal(e.field, "rows");
+
+    char *body = NULL;
+    MUST(s->ops->rows_get(s, "abcdefghijklmnopqrstuvwxyzabcdef", key200, &body, &e));
+    assert_int_equal(strlen(body), 1u << 20);
+    free(body);
+    assert_int_equal(rows_count(f->path, "offer"), 0);
+    assert_int_equal(audit_rows(f->path), 0);
+
+    /* rows_get's arguments */
+    FAILS(-RX_E_INVAL, s->ops->rows_get(s, "Offer", "k", &body, &e));
+    assert_string_equal(e.field, "kind");
+    FAILS(-RX_E_INVAL, s->ops->rows_get(s, "offer", "", &body, &e));
+    assert_string_equal(e.field, "key");
+    FAILS(-RX_E_INVAL, s->ops->rows_get(s, "offer", "a\x01", &body, &e));
+    FAILS(-RX_E_INVAL, s->ops->rows_get(s, "offer", "k", NULL, &e));
+    assert_string_equal(e.field, "body");
+}
+
+/* A large call in random key order: one transaction, every row back in key order, after a reopen.
+ */
+#define MANY 100000
+
+struct many_check {
+    int64_t n;
+    char last[32];
+    bool ok;
+    char msg[160];
+};
+
+static bool many_visit(void *ctx, const char *key, const char *body)
+{
+    struct many_check *m = ctx;
+    char want[32];
+    snprintf(want, sizeof(want), "C%06lld", (long long)m->n);
+    if (m->ok && (strcmp(key, want) != 0 || strncmp(body, "{\"child\":\"", 10) != 0 ||
+                  strncmp(body + 10, key, 7) != 0 || strlen(body) != 300)) {
+        m->ok = false;
+        snprintf(m->msg, sizeof(m->msg), "row %lld: key '%.20s', want '%s'", (long long)m->n, key,
+                 want);
+    }
+    m->n++;
+    return true;
+}
+
+static void test_rows_put_many_round_trips(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    struct rx_row *rows = calloc(MANY, sizeof(*rows));
+    char(*keys)[16] = calloc(MANY, sizeof(*keys));
+    char(*bodies)[304] = calloc(MANY, sizeof(*bodies));
+    assert_non_null(rows);
+    assert_non_null(keys);
+    assert_non_null(bodies);
+    /* the keys C000000 ... in a shuffled order (a fixed LCG, so a failure repeats) */
+    uint32_t *perm = malloc(MANY * sizeof(*perm));
+    assert_non_null(perm);
+    for (uint32_t i = 0; i < MANY; i++)
+        perm[i] = i;
+    uint64_t x = 12345;
+    for (uint32_t i = MANY - 1; i > 0; i--) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        uint32_t k = (uint32_t)((x >> 33) % (i + 1));
+        uint32_t t = perm[i];
+        perm[i] = perm[k];
+        perm[k] = t;
+    }
+    for (uint32_t i = 0; i < MANY; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "C%06u", perm[i]);
+        int m = snprintf(bodies[i], sizeof(bodies[i]),
+                         "{\"child\":\"%s\",\"school\":\"S%03u\",\"rank\":%u,\"pad\":\"", keys[i],
+                         perm[i] % 500, perm[i]);
+        memset(bodies[i] + m, 'x', 298 - (size_t)m);
+        memcpy(bodies[i] + 298, "\"}", 3);
+        rows[i] = (struct rx_row){.kind = "result",
+                                  .key = keys[i],
+                                  .body = bodies[i],
+                                  .expect_absent = true,
+                                  .audit_action = i % 1000 == 0 ? "result.publish" : NULL};
+    }
+    int64_t commits = rx_store_sqlite_commits(s);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    MUST(s->ops->rows_put(s, "staff:demo", rows, MANY, &e));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("rows_put of %d rows: %.2f s\n", MANY,
+                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    assert_int_equal(rx_store_sqlite_commits(s), commits + 1);
+    assert_int_equal(audit_rows(f->path), MANY / 1000);
+
+    for (int pass = 0; pass < 2; pass++) {
+        struct many_check m = {.ok = true};
+        int64_t n = s->ops->rows_each(s, "result", "", many_visit, &m, &e);
+        if (!m.ok)
+            fail_msg("%s", m.msg);
+        assert_int_equal(n, MANY);
+        assert_int_equal(m.n, MANY);
+        /* a prefix: C0123xx, 100 rows */
+        m = (struct many_check){.ok = true, .n = 12300};
+        assert_int_equal(s->ops->rows_each(s, "result", "C0123", many_visit, &m, &e), 100);
+        if (!m.ok)
+            fail_msg("%s", m.msg);
+        for (uint32_t i = 0; i < MANY; i += 9973)
+            row_is(s, "result", keys[i], bodies[i]);
+        reopen(f);
+        s = f->s;
+    }
+    /* publishing again is refused as a whole, and writes nothing */
+    rows[MANY - 1].key = "D000000";
+    FAILS(-RX_E_DUP, s->ops->rows_put(s, "staff:demo", rows, MANY, &e));
+    row_is(s, "result", "D000000", NULL);
+    assert_int_equal(rows_count(f->path, "result"), MANY);
+    intact(f->path, MANY / 1000);
+    free(perm);
+    free(bodies);
+    free(keys);
+    free(rows);
+}
+
+/* A store of schema version 3 gets the rows table at open (migration 4). */
+static void test_rows_migration_4_upgrades_a_version_3_store(void **state)
+{
+    struct fx *f = *state;
+    struct rx_err e;
+    assert_true(rx_store_schema_version() >= 4);
+    MUST(f->s->ops->doc_put(f->s, "staff:demo", "window.json", "{}", 2, &e));
+    f->s->ops->close(f->s);
+    f->s = NULL;
+    raw(f->path, "DROP TABLE rows", NULL, 0);
+    raw(f->path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", NULL, 0);
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    MUST(f->s->ops->health(f->s, &e));
+    struct rx_row r = {.kind = "intake", .key = "publication", .body = "{}"};
+    MUST(f->s->ops->rows_put(f->s, NULL, &r, 1, &e));
+    row_is(f->s, "intake", "publication", "{}");
+    struct rx_doc d;
+    memset(&d, 0, sizeof(d));
+    MUST(f->s->ops->doc_get(f->s, "window.json", &d, &e)); /* older tables untouched */
+    rx_doc_free(&d);
+    char v[16];
+    raw(f->path, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof(v));
+    assert_int_equal(atoi(v), rx_store_schema_version());
+    intact(f->path, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1467,6 +2149,14 @@ int main(void)
         T(test_audit_migration_2_upgrades_a_version_1_store),
         T(test_disk_full_fails_the_write_and_the_store_recovers),
         T(test_failed_commit_fails_every_job_of_the_batch),
+        T(test_family_phone_reads_the_family),
+        T(test_rows_put_get_replace_delete),
+        T(test_rows_each_in_key_order_by_prefix),
+        T(test_rows_expect_absent_refuses_the_whole_call),
+        T(test_rows_audit_entries_in_the_same_transaction),
+        T(test_rows_refuse_bad_input_and_write_nothing),
+        T(test_rows_put_many_round_trips),
+        T(test_rows_migration_4_upgrades_a_version_3_store),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,36 @@
+/*
+ * rx_intake.h - the intake run, results day and appeals (rx_intake.c),
+ * as the rest of the server sees them.
+ */
+#ifndef RX_INTAKE_H
+#define RX_INTAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/rx_err.h"
+#include "../store/rx_store.h"
+#include "rx_http.h"
+
+struct rx_server;
+
+/* At start: the data directory's paths, the ceremony's state, results
+ * day from the store when published; the deadline sweeper. */
+int rx_intake_open(struct rx_server *s, struct rx_err *err);
+void rx_intake_close(struct rx_server *s);
+
+/* The list is frozen (the lottery's freeze): setup and reviews are over. */
+bool rx_intake_frozen(struct rx_server *s);
+/* The result is published: results day, late applications. */
+bool rx_intake_published(struct rx_server *s);
+/* Replies 409 intake_frozen and returns true once frozen. */
+bool rx_intake_refuse_frozen(struct rx_req *r);
+
+/* A late child's application, submitted after publication: placed by
+ * rolling admission (once; nothing when it is not late or placed). */
+void rx_intake_place_late(struct rx_server *s, const struct rx_application *a);
+
+extern const struct rx_route rx_intake_routes[];
+extern const size_t rx_intake_nroutes;
+
+#endif
