@@ -1138,9 +1138,9 @@ static json_t *records_check_json(struct rx_server *s, const char *child, const 
     c.property_cert = pc ? pc : "";
     c.permit = (uint8_t)json_integer_value(json_object_get(claims, "permit"));
     c.insurance = (uint8_t)json_integer_value(json_object_get(claims, "insurance"));
-    c.sibling = json_is_true(json_object_get(claims, "sibling"));
-    c.special_needs = json_is_true(json_object_get(claims, "special_needs"));
-    c.priority_group = json_is_true(json_object_get(claims, "priority_group"));
+    c.sibling = json_object_get(claims, "sibling") != NULL;
+    c.special_needs = json_object_get(claims, "special_needs") != NULL;
+    c.priority_group = json_object_get(claims, "priority_group") != NULL;
     struct rx_records rec;
     struct rx_records_dates dates = {
         .today = today_cst(), .permit_valid_on = RX_DATE_NONE, .hukou_since_max = RX_DATE_NONE};
@@ -1308,6 +1308,15 @@ static const char *const claim_fields[] = {
     "residence_unit", "hukou",         "property_certificate", "permit", "insurance",
     "sibling",        "special_needs", "priority_group",       NULL};
 
+/* The rank of a policy-priority group by name, or -1. */
+static int group_rank(const struct rx_policy *pol, const char *name)
+{
+    for (unsigned k = 0; name && k < pol->ngroups; k++)
+        if (strcmp(pol->groups[k], name) == 0)
+            return (int)k;
+    return -1;
+}
+
 /*
  * The content of an application, checked against the district when it is
  * set up: the private choices are private schools (at most the policy's
@@ -1338,13 +1347,30 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
             return false;
         }
     }
-    static const char *const flags[] = {"hukou", "sibling", "special_needs", "priority_group"};
-    for (int k = 0; k < 4; k++) {
-        json_t *x = json_object_get(claims, flags[k]);
-        if (x && !json_is_boolean(x)) {
-            rx_reply_error(r, 400, "bad_type", flags[k], "expected true or false");
-            return false;
-        }
+    json_t *hk = json_object_get(claims, "hukou");
+    if (hk && !json_is_boolean(hk)) {
+        rx_reply_error(r, 400, "bad_type", "hukou", "expected true or false");
+        return false;
+    }
+    /* the claims other offices settle carry what the rules need of them */
+    json_t *sib = json_object_get(claims, "sibling");
+    if (sib && !json_is_string(sib)) {
+        rx_reply_error(r, 400, "bad_type", "sibling",
+                       "expected the id of the school where a brother or sister is enrolled");
+        return false;
+    }
+    json_t *sn = json_object_get(claims, "special_needs");
+    if (sn && (!json_is_string(sn) || (strcmp(json_string_value(sn), "inclusive") != 0 &&
+                                       strcmp(json_string_value(sn), "special_school") != 0))) {
+        rx_reply_error(r, 400, "bad_type", "special_needs",
+                       "expected inclusive (随班就读) or special_school (特殊教育学校)");
+        return false;
+    }
+    json_t *pg = json_object_get(claims, "priority_group");
+    if (pg && !json_is_string(pg)) {
+        rx_reply_error(r, 400, "bad_type", "priority_group",
+                       "expected the name of one of the policy's priority groups");
+        return false;
     }
     json_t *ru = json_object_get(claims, "residence_unit");
     if (ru &&
@@ -1454,6 +1480,17 @@ static bool app_content_ok(struct rx_req *r, json_t *j)
         if (ok && x && unit_index(d, json_string_value(x)) < 0) {
             rx_reply_error(r, 422, "unknown_unit", "residence_unit",
                            "expected an address unit of the district");
+            ok = false;
+        }
+        if (ok && sib && school_of(d, json_string_value(sib)) < 0) {
+            rx_reply_error(r, 422, "unknown_school", "sibling",
+                           "'%.64s' is not a school of the district", json_string_value(sib));
+            ok = false;
+        }
+        if (ok && pg && group_rank(&d->pol, json_string_value(pg)) < 0) {
+            rx_reply_error(r, 422, "unknown_group", "priority_group",
+                           "'%.64s' is not one of the policy's priority groups",
+                           json_string_value(pg));
             ok = false;
         }
     }
@@ -2220,7 +2257,7 @@ struct gather {
     struct rx_err *err;
 };
 
-/* Room for one more student and its lists (at most 10 + 32 refs). */
+/* Room for one more student and its lists (at most 10 + 32 + 1 refs). */
 static bool gather_room(struct gather *g)
 {
     if (g->n == g->cap) {
@@ -2230,7 +2267,7 @@ static bool gather_room(struct gather *g)
         g->stu = p;
         g->cap *= 2;
     }
-    if (g->nrefs + 42 > g->refcap) {
+    if (g->nrefs + 43 > g->refcap) {
         uint32_t *p = realloc(g->refs, 2 * g->refcap * sizeof(*p));
         if (!p)
             return false;
@@ -2267,6 +2304,28 @@ static void student_of(struct gather *g, const struct rx_application *a, json_t 
     x->special = RX_SN_NONE;
     x->group = RX_GROUP_NONE;
     x->linked = RX_NONE;
+    /*
+     * What other offices settle (no records hold it) counts once staff
+     * verified the application in review: the sibling's school, the
+     * special needs, the priority group.
+     */
+    json_t *claims = json_object_get(body, "claims");
+    const bool verified = decision && strcmp(decision, "verified") == 0;
+    x->sib_first = (uint32_t)g->nrefs;
+    if (verified) {
+        const char *sn = json_string_value(json_object_get(claims, "special_needs"));
+        if (sn)
+            x->special = strcmp(sn, "special_school") == 0 ? RX_SN_SPECIAL_SCHOOL
+                                                             : RX_SN_INCLUSIVE;
+        int gr = group_rank(&d->pol, json_string_value(json_object_get(claims, "priority_group")));
+        if (gr >= 0)
+            x->group = (uint8_t)gr;
+        int sib = school_of(d, json_string_value(json_object_get(claims, "sibling")));
+        if (sib >= 0) {
+            g->refs[g->nrefs++] = (uint32_t)sib;
+            x->sib_count = 1;
+        }
+    }
     /* private choices: private schools, at most the policy's number */
     json_t *pc = json_object_get(body, "private_choices");
     x->priv_first = (uint32_t)g->nrefs;
@@ -2327,7 +2386,7 @@ int student_from_app(struct rx_server *s, const struct rx_application *a,
                      struct rx_arena *arena, struct rx_student *out, uint32_t *refs,
                      size_t *nrefs, struct rx_err *err)
 {
-    struct gather g = {.s = s, .arena = arena, .cap = 1, .nrefs = *nrefs, .refcap = *nrefs + 42,
+    struct gather g = {.s = s, .arena = arena, .cap = 1, .nrefs = *nrefs, .refcap = *nrefs + 43,
                        .err = err};
     g.stu = out;
     g.refs = refs;

@@ -124,7 +124,7 @@ int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *
 
 /*
  * One application as the engine's student, by build_intake's rules (for
- * a late child): its lists are appended to refs at *nrefs (room for 42
+ * a late child): its lists are appended to refs at *nrefs (room for 43
  * more needed), as indices of the district's schools.  district_lock held.
  */
 int student_from_app(struct rx_server *s, const struct rx_application *a,

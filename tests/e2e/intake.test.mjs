@@ -97,6 +97,30 @@ describe('the intake run and results day', () => {
     assert.equal(pub.json.commitment.commitment, c.json.commitment);
   });
 
+  it('claims other offices settle carry what the rules need, checked against the policy', async () => {
+    const client = await familySignIn(srv, staff);
+    const bad = [
+      [{ sibling: true }, 400, 'bad_type'],
+      [{ sibling: 'S-NONE' }, 422, 'unknown_school'],
+      [{ special_needs: true }, 400, 'bad_type'],
+      [{ priority_group: 'vip' }, 422, 'unknown_group'],
+    ];
+    for (const [claims, status, code] of bad) {
+      const r = await client.request('POST', '/api/applications', {
+        json: { id_number: eligibleChildId(), claims }, headers: { 'Idempotency-Key': idemKey() },
+      });
+      assert.equal(r.status, status, `${JSON.stringify(claims)}: ${r.text}`);
+      assert.equal(r.json.error.code, code);
+    }
+    const ok = await client.request('POST', '/api/applications', {
+      json: { id_number: eligibleChildId(), claims: { sibling: pubSchool, special_needs: 'inclusive' } },
+      headers: { 'Idempotency-Key': idemKey() },
+    });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.json.status, 'draft');
+    assert.equal(ok.json.application.check.review, true, 'no records hold these: staff settle them');
+  });
+
   it('families apply: three want the private school, one more the public one', async () => {
     for (let i = 0; i < 4; i++) {
       const client = await familySignIn(srv, staff);
@@ -104,7 +128,8 @@ describe('the intake run and results day', () => {
       const r = await client.request('POST', '/api/applications', {
         json: {
           id_number: child, submit: true, child_name: `孩子${i}`,
-          claims: { residence_unit: unitOfPub },
+          // the third is in a policy-priority group (军人子女): once verified it beats any number
+          claims: i === 2 ? { residence_unit: unitOfPub, priority_group: 'military' } : { residence_unit: unitOfPub },
           private_choices: i < 3 ? [priv] : [],
         },
         headers: { 'Idempotency-Key': idemKey() },
@@ -243,6 +268,8 @@ describe('the intake run and results day', () => {
     }
     const atPriv = fams.filter((f) => f.result.offer.school?.id === priv);
     assert.equal(atPriv.length, 1, 'one seat, one child');
+    assert.equal(atPriv[0], fams[2], 'the verified priority group comes before the lottery');
+    assert.match(fams[2].result.explanation.find((x) => x.school === priv).en, /admitted/);
     const waiting = fams.slice(0, 3).filter((f) => f.result.offer.school?.id !== priv);
     assert.equal(waiting.length, 2);
     for (const f of waiting) {
