@@ -126,6 +126,7 @@ static void token_hash(const char *token, uint8_t out[32])
 static bool who_is(struct rx_req *r, struct who *w)
 {
     memset(w, 0, sizeof(*w));
+    w->s = srv(r);
     const char *tok = rx_req_cookie(r, COOKIE);
     if (!tok || strlen(tok) != 64)
         return false;
@@ -1771,14 +1772,17 @@ static bool names_school(const struct rx_application *a, const char *school)
 
 /*
  * Who may read an application: its family; city and district staff (one
- * district per server); a school only an application that lists it.
+ * district per server); a school only an application that lists it, or
+ * (on results day) whose child holds a seat there.
  */
 bool may_read(const struct who *w, const struct rx_application *a)
 {
     if (w->ss.kind == RX_SUBJECT_FAMILY)
         return a->family == w->ss.subject;
     if (w->staff.role == RX_ROLE_SCHOOL)
-        return w->staff.school[0] && names_school(a, w->staff.school);
+        return w->staff.school[0] && (names_school(a, w->staff.school) ||
+                                      (w->s && rx_intake_seat_at(w->s, a->pseudonym,
+                                                                 w->staff.school)));
     return w->staff.role == RX_ROLE_CITY || w->staff.role == RX_ROLE_DISTRICT;
 }
 

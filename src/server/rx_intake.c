@@ -92,7 +92,8 @@ struct rx_intake_state {
     char secret[PATH_MAX]; /* the bureau's lottery secret (0600), beside the personal-data key */
     char keys[PATH_MAX];   /* the bureau's signing key pair: keys.key, keys.pub */
     bool frozen;           /* lottery/freeze.txt exists */
-    bool published;
+    bool published;        /* set last, once everything below is loaded (read without mu) */
+    bool loaded;           /* the arena and the arrays below are live */
     /* after publication: the frozen district and the seats as they stand */
     struct rx_arena arena;
     struct rx_intake in;
@@ -301,7 +302,7 @@ static void results_release(struct rx_intake_state *st)
     free(st->wcursor);
     free(st->wait);
     free(st->six);
-    if (st->published)
+    if (st->loaded)
         rx_arena_release(&st->arena);
     st->offers = NULL;
     st->slot = NULL;
@@ -310,14 +311,15 @@ static void results_release(struct rx_intake_state *st)
     st->wait = NULL;
     st->six = NULL;
     st->n = st->cap = st->nslot = st->nwait = 0;
-    st->published = false;
+    __atomic_store_n(&st->published, false, __ATOMIC_RELEASE);
+    st->loaded = false;
 }
 
 /* The frozen district, its school index and per-school arrays. */
 static int district_open(struct rx_intake_state *st, struct rx_err *err)
 {
     rx_arena_init(&st->arena, 0);
-    st->published = true; /* the arena is live: results_release frees it */
+    st->loaded = true; /* the arena is live: results_release frees it */
     int rc = rx_district_load(st->district, &st->arena, &st->in, &st->pol, err);
     if (rc < 0)
         return rc;
@@ -463,6 +465,7 @@ static int results_load(struct rx_server *s, struct rx_intake_state *st, struct 
     }
     held_count(st);
     st->seq = (uint64_t)time(NULL) * 1000000u;
+    __atomic_store_n(&st->published, true, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -861,6 +864,7 @@ static int publish_rows(struct rx_server *s, struct rx_intake_state *st, const s
     snprintf(st->published_at, sizeof(st->published_at), "%s", at);
     st->deadline = deadline;
     st->seq = (uint64_t)time(NULL) * 1000000u;
+    __atomic_store_n(&st->published, true, __ATOMIC_RELEASE); /* families see it from now */
     return 0;
 }
 
@@ -1934,6 +1938,78 @@ static void h_moves(struct rx_req *r)
     rx_reply_json(r, 200, json_pack("{s:o}", "moves", rows_list(srv(r), "move", "")));
 }
 
+/*
+ * GET /api/intake/roster?school=ID: the children holding a seat at a
+ * school (offered or accepted), with the names the families gave: what a
+ * school needs to enrol them.  A school account sees its own school only.
+ */
+static void h_roster(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    struct rx_server *s = srv(r);
+    struct rx_intake_state *st = s->intake;
+    const char *school = w.staff.role == RX_ROLE_SCHOOL ? w.staff.school
+                                                         : rx_req_query(r, "school");
+    if (!school || !*school) {
+        rx_reply_error(r, 400, "missing_school", "school", "expected ?school=ID");
+        return;
+    }
+    pthread_mutex_lock(&st->mu);
+    const int sc = st->published ? school_find(st, school) : -1;
+    if (sc < 0) {
+        pthread_mutex_unlock(&st->mu);
+        rx_reply_error(r, st->published ? 404 : 409, st->published ? "not_found" : "not_published",
+                       "school", st->published ? "no such school" : "nothing is published yet");
+        return;
+    }
+    size_t n = 0;
+    struct offer *list = malloc(((size_t)st->held[sc] + 1) * sizeof(*list));
+    for (uint32_t i = 0; list && i < st->n && n < (size_t)st->held[sc]; i++)
+        if (holds_seat(&st->offers[i]) && st->offers[i].school == sc)
+            list[n++] = st->offers[i];
+    pthread_mutex_unlock(&st->mu);
+    if (!list) {
+        rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t k = 0; k < n; k++) {
+        struct rx_application a;
+        memset(&a, 0, sizeof(a));
+        struct rx_err e;
+        rx_err_clear(&e);
+        json_t *body = NULL;
+        if (list[k].receipt[0] && s->store->ops->app_get(s->store, list[k].receipt, &a, &e) == 0)
+            body = json_loads(a.body ? a.body : "{}", 0, NULL);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s}", "receipt", list[k].receipt,
+                           "pseudonym", list[k].pseudonym, "child_name",
+                           json_string_value(json_object_get(body, "child_name")), "masked_id",
+                           a.masked_id[0] ? a.masked_id : NULL, "status",
+                           offer_names[list[k].status], "round",
+                           rx_output_round_name(list[k].round, true)));
+        json_decref(body);
+        rx_application_free(&a);
+    }
+    free(list);
+    rx_reply_json(r, 200, json_pack("{s:s, s:o}", "school", school, "children", arr));
+}
+
+bool rx_intake_seat_at(struct rx_server *s, const char *pseudonym, const char *school)
+{
+    struct rx_intake_state *st = s->intake;
+    if (!st || !__atomic_load_n(&st->published, __ATOMIC_ACQUIRE))
+        return false;
+    pthread_mutex_lock(&st->mu);
+    const int i = offer_find(st, pseudonym);
+    const bool yes = i >= 0 && holds_seat(&st->offers[i]) &&
+                     strcmp(st->in.schools[st->offers[i].school].id, school) == 0;
+    pthread_mutex_unlock(&st->mu);
+    return yes;
+}
+
 /* ------------------------------------------------------------ appeals */
 
 static bool text_ok(const char *t, size_t max)
@@ -2314,6 +2390,7 @@ const struct rx_route rx_intake_routes[] = {
     {"POST", "/api/intake/expire", h_expire, 0},
     {"GET", "/api/intake/seats", h_seats, 0},
     {"GET", "/api/intake/moves", h_moves, 0},
+    {"GET", "/api/intake/roster", h_roster, 0},
     {"GET", "/api/applications/{}/result", h_result, 0},
     {"POST", "/api/applications/{}/accept", h_accept, 0},
     {"POST", "/api/applications/{}/decline", h_decline, 0},

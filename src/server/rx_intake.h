@@ -26,6 +26,9 @@ bool rx_intake_published(struct rx_server *s);
 /* Replies 409 intake_frozen and returns true once frozen. */
 bool rx_intake_refuse_frozen(struct rx_req *r);
 
+/* On results day: the child holds a seat (offered or accepted) at school. */
+bool rx_intake_seat_at(struct rx_server *s, const char *pseudonym, const char *school);
+
 /* A late child's application, submitted after publication: placed by
  * rolling admission (once; nothing when it is not late or placed). */
 void rx_intake_place_late(struct rx_server *s, const struct rx_application *a);

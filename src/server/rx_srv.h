@@ -85,6 +85,7 @@ struct rx_server {
 
 /* Who sent a request (require fills it). */
 struct who {
+    struct rx_server *s; /* the server asked */
     bool signed_in;
     struct rx_session ss;
     struct rx_staff staff; /* when kind is staff */
@@ -110,6 +111,8 @@ void format_time(int64_t t, char out[32]);
 /* The window: 1 open, 0 closed (opens/closes 0 when none is set). */
 int window_state(struct rx_server *s, int64_t *opens, int64_t *closes);
 json_t *app_json(const struct rx_application *a);
+/* Who may read an application: its family; city and district staff; a
+ * school one that lists it or whose child holds a seat there. */
 bool may_read(const struct who *w, const struct rx_application *a);
 int open_people(struct rx_server *s, const struct rx_application *a, char child[19], char g1[19],
                 char g2[19], struct rx_err *err);

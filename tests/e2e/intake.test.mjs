@@ -137,7 +137,7 @@ describe('the intake run and results day', () => {
       assert.equal(r.status, 201, r.text);
       // no records hold this address: the claim goes to manual review, never blocks
       assert.equal(r.json.application.check.review, true, r.text);
-      fams.push({ client, receipt: r.json.receipt, child, pseudonym: r.json.pseudonym });
+      fams.push({ client, receipt: r.json.receipt, child, pseudonym: r.json.pseudonym, name: `孩子${i}` });
     }
     // staff settle the claims in review
     for (const f of fams) {
@@ -297,6 +297,35 @@ describe('the intake run and results day', () => {
     assert.equal(peek.status, 404);
     const anon = await new Client(srv).request('GET', `/api/applications/${fams[0].receipt}/result`);
     assert.equal(anon.status, 401);
+  });
+
+  it('a school sees the children holding its seats, and nothing of the intake steps', async () => {
+    const mk = await staff.request('POST', '/api/staff', {
+      json: { username: 'school-pub', password: 'a-long-password-2', role: 'school', school: pubSchool },
+    });
+    assert.equal(mk.status, 201, mk.text);
+    const school = new Client(srv);
+    const li = await school.request('POST', '/api/staff/login', { json: { username: 'school-pub', password: 'a-long-password-2' } });
+    assert.equal(li.status, 200, li.text);
+    const roster = await school.request('GET', '/api/intake/roster?school=' + priv);
+    assert.equal(roster.status, 200, roster.text);
+    assert.equal(roster.json.school, pubSchool, 'a school account sees its own school only');
+    const names = roster.json.children.map((c) => c.child_name).sort();
+    const expected = fams.filter((f) => f.result.offer.school?.id === pubSchool).map((f) => f.name).sort();
+    assert.equal(expected.length, 3);
+    assert.deepEqual(names, expected);
+    for (const c of roster.json.children) assert.match(c.masked_id, /^\d{4}\*{10}\d{3}[\dX]$/);
+    // it reads a child placed there, even one whose list did not name it, and not the others
+    const here = fams[3];
+    assert.equal(here.result.offer.school.id, pubSchool);
+    assert.equal((await school.request('GET', `/api/applications/${here.receipt}/result`)).status, 200);
+    assert.equal((await school.request('GET', `/api/applications/${fams[2].receipt}`)).status, 404);
+    const seats = await school.request('GET', '/api/intake/seats');
+    assert.deepEqual(seats.json.schools.map((x) => x.school), [pubSchool]);
+    for (const step of ['commit', 'freeze', 'run', 'expire'])
+      assert.equal((await school.request('POST', `/api/intake/${step}`)).status, 403, step);
+    assert.equal((await school.request('GET', '/api/intake/moves')).status, 403);
+    assert.equal((await school.request('GET', '/api/appeals')).status, 403);
   });
 
   it('accept; decline frees the seat for the first on the waitlist, recorded and notified', async () => {
