@@ -339,6 +339,7 @@ struct rx_records_table {
     uint32_t nunit;
     struct strmap certs;  /* property: normalised certificate -> index */
     uint32_t *cert_first; /* property: rows of certificate c are [cert_first[c], cert_first[c+1]) */
+    const char **household; /* hukou: household index (row.aux) -> its number, in the arena */
     struct rx_arena arena;
 };
 
@@ -550,7 +551,7 @@ static int row_hukou(struct parser *P, struct row *r)
                    "found '%.*s'",
                    RX_ID_MAX, shown(hh), hh);
     bool is_new;
-    if (group_intern(P, &P->tmp, hh, r->unit, &r->aux, &is_new) < 0)
+    if (group_intern(P, &P->t->arena, hh, r->unit, &r->aux, &is_new) < 0)
         return P->err->code;
     const struct group *g = &P->group[r->aux];
     if (!is_new && g->unit != r->unit)
@@ -768,6 +769,15 @@ static int parse(struct parser *P, const char *buf, size_t len)
         qsort(t->rows, t->nrows, sizeof(*t->rows), cmp);
     if (find_duplicate(P) < 0)
         return P->err->code;
+    if (kind == RX_RECORDS_HUKOU) {
+        /* the numbers themselves are in t->arena already; keep the index -> number array */
+        uint32_t n = P->groups.n;
+        t->household = rx_arena_alloc(&t->arena, (n ? n : 1) * sizeof(*t->household));
+        if (!t->household)
+            return nomem(P);
+        if (n)
+            memcpy(t->household, P->groups.str, (size_t)n * sizeof(*t->household));
+    }
     if (kind == RX_RECORDS_PROPERTY) {
         uint32_t n = P->groups.n;
         t->certs = P->groups;
@@ -879,37 +889,93 @@ static int claim_people(const struct rx_records_claim *c, int32_t today, struct 
                                           "guardian2_id_number"};
     const char *text[3] = {str(c->child_id), str(c->guardian_id[0]), str(c->guardian_id[1])};
     uint64_t key[3] = {0, 0, 0};
-    for (int k = 0; k < 3; k++) {
+    int rc = 0;
+    for (int k = 0; k < 3 && rc == 0; k++) {
         if (k == 2 && !*text[k])
             break;
         struct rx_idcard id;
         struct rx_err e;
         rx_err_clear(&e);
-        if (rx_idcard_parse(text[k], today, &id, &e) < 0)
-            return rx_err_set(err, -RX_E_INVAL, NULL, 0, fields[k], "%s", e.msg);
+        if (rx_idcard_parse(text[k], today, &id, &e) < 0) {
+            rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, fields[k], "%s", e.msg);
+            break;
+        }
         key[k] = id_pack(id.text);
         sodium_memzero(&id, sizeof(id));
-        for (int j = 0; j < k; j++)
+        for (int j = 0; j < k && rc == 0; j++)
             if (key[j] == key[k])
-                return rx_err_set(err, -RX_E_INVAL, NULL, 0, fields[k],
-                                  "expected a person other than the %s, found the same number",
-                                  j == 0 ? "child" : "first guardian");
+                rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, fields[k],
+                                "expected a person other than the %s, found the same number",
+                                j == 0 ? "child" : "first guardian");
     }
     static const char *const holder_fields[2] = {"residence_permit", "insurance_months"};
     const uint8_t holder[2] = {c->permit, c->insurance};
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2 && rc == 0; k++)
         if (holder[k] > RX_HOLDER_GUARDIAN2 || (holder[k] == RX_HOLDER_GUARDIAN2 && !key[2]))
-            return rx_err_set(err, -RX_E_INVAL, NULL, 0, holder_fields[k],
-                              "expected guardian 1%s as the holder, found %u",
-                              key[2] ? " or 2" : "", holder[k]);
+            rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, holder_fields[k],
+                            "expected guardian 1%s as the holder, found %u", key[2] ? " or 2" : "",
+                            holder[k]);
     const char *res = str(c->residence_unit);
-    if (*res && !rx_csv_id_ok(res, strlen(res)))
-        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "residence_unit",
-                          "expected an address unit id, found '%.*s'", shown(res), res);
-    p->child = key[0];
-    p->guardian[0] = key[1];
-    p->guardian[1] = key[2];
+    if (rc == 0 && *res && !rx_csv_id_ok(res, strlen(res)))
+        rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, "residence_unit",
+                        "expected an address unit id, found '%.*s'", shown(res), res);
+    if (rc == 0) {
+        p->child = key[0];
+        p->guardian[0] = key[1];
+        p->guardian[1] = key[2];
+    }
+    sodium_memzero(key, sizeof(key));
+    return rc;
+}
+
+/*
+ * Everything a check or the evidence needs from a claim before looking
+ * anything up: the people (claim_people), the certificate normalised ("" =
+ * none claimed) and the tables, each in its slot (NULL = not imported).
+ * On error *p is wiped.
+ */
+static int claim_prepare(const struct rx_records *rec, const struct rx_records_claim *claim,
+                         int32_t today, struct people *p, char cert[RX_RECORDS_CERT_MAX + 1],
+                         const struct rx_records_table *tab[RX_RECORDS_COUNT], struct rx_err *err)
+{
+    memset(p, 0, sizeof(*p));
+    cert[0] = '\0';
+    int rc = claim_people(claim, today, p, err);
+    if (rc < 0)
+        return rc;
+    const char *cv = str(claim->property_cert);
+    enum cert_why why = *cv ? cert_normalize(cv, cert) : CERT_OK;
+    if (why != CERT_OK) {
+        rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, "property_cert",
+                        "expected a certificate number of 1 to %d bytes of UTF-8 text, found %s",
+                        RX_RECORDS_CERT_MAX, cert_found(why));
+        goto fail;
+    }
+    for (int k = 0; k < RX_RECORDS_COUNT; k++) {
+        tab[k] = rec ? rec->table[k] : NULL;
+        if (tab[k] && tab[k]->kind != (enum rx_records_kind)k) {
+            rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL,
+                            "expected %s in the records' slot %d, found %s", file_names[k], k,
+                            file_names[tab[k]->kind]);
+            goto fail;
+        }
+    }
     return 0;
+fail:
+    sodium_memzero(p, sizeof(*p));
+    return rc;
+}
+
+/* Who the owner of a property row is, relative to the claim's people. */
+static enum rx_records_role owner_role(uint64_t owner, const struct people *p)
+{
+    if (owner == p->guardian[0])
+        return RX_PERSON_GUARDIAN1;
+    if (p->guardian[1] && owner == p->guardian[1])
+        return RX_PERSON_GUARDIAN2;
+    if (owner == p->child)
+        return RX_PERSON_CHILD;
+    return RX_PERSON_OTHER;
 }
 
 struct checker {
@@ -972,9 +1038,7 @@ static void check_property(struct checker *C, const struct rx_records_table *t, 
         return;
     }
     for (uint32_t i = t->cert_first[c]; i < t->cert_first[c + 1]; i++) {
-        uint64_t owner = t->rows[i].key;
-        if (owner == p->child || owner == p->guardian[0] ||
-            (p->guardian[1] && owner == p->guardian[1])) {
+        if (owner_role(t->rows[i].key, p) != RX_PERSON_OTHER) {
             set_unit(facts->property_unit, t, t->rows[i].unit);
             note(C, RX_REASON_OK, RX_ITEM_PROPERTY_UNIT, RX_DATE_NONE);
             return;
@@ -1029,25 +1093,11 @@ int rx_records_check(const struct rx_records *rec, const struct rx_records_claim
 {
     assert(claim && dates && facts && findings && nfindings);
     struct people p;
-    int rc = claim_people(claim, dates->today, &p, err);
+    char cert[RX_RECORDS_CERT_MAX + 1];
+    const struct rx_records_table *tab[RX_RECORDS_COUNT];
+    int rc = claim_prepare(rec, claim, dates->today, &p, cert, tab, err);
     if (rc < 0)
         return rc;
-    char cert[RX_RECORDS_CERT_MAX + 1] = "";
-    const char *cv = str(claim->property_cert);
-    enum cert_why why = *cv ? cert_normalize(cv, cert) : CERT_OK;
-    if (why != CERT_OK)
-        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "property_cert",
-                          "expected a certificate number of 1 to %d bytes of UTF-8 text, found %s",
-                          RX_RECORDS_CERT_MAX, cert_found(why));
-
-    const struct rx_records_table *tab[RX_RECORDS_COUNT] = {0};
-    for (int k = 0; k < RX_RECORDS_COUNT; k++) {
-        tab[k] = rec ? rec->table[k] : NULL;
-        if (tab[k] && tab[k]->kind != (enum rx_records_kind)k)
-            return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL,
-                              "expected %s in the records' slot %d, found %s", file_names[k], k,
-                              file_names[tab[k]->kind]);
-    }
 
     struct rx_records_facts fx;
     memset(&fx, 0, sizeof(fx));
@@ -1104,6 +1154,118 @@ bool rx_records_need_review(const struct rx_records_finding *findings, unsigned 
         if (rx_records_reason_outcome(findings[i].reason) == RX_OUTCOME_UNVERIFIED)
             return true;
     return false;
+}
+
+/* ============================================================= evidence */
+
+const char *rx_records_role_name(enum rx_records_role role)
+{
+    static const char *const names[] = {"other", "guardian1", "guardian2", "child"};
+    return (unsigned)role < sizeof(names) / sizeof(names[0]) ? names[role] : NULL;
+}
+
+/* A person's hukou row (r may be NULL), the household number masked like messages. */
+static void hukou_row(struct rx_records_hukou_row *out, const struct rx_records_table *t,
+                      const struct row *r)
+{
+    out->since = RX_DATE_NONE;
+    if (!r)
+        return;
+    out->found = true;
+    out->line = r->line;
+    set_unit(out->unit, t, r->unit);
+    out->since = r->date;
+    if (r->aux != RX_NONE) {
+        snprintf(out->household, sizeof(out->household), "%s", t->household[r->aux]);
+        scrub_ids(out->household);
+    }
+}
+
+int rx_records_evidence(const struct rx_records *rec, const struct rx_records_claim *claim,
+                        int32_t today_days, struct rx_records_evidence *out, struct rx_err *err)
+{
+    assert(claim && out);
+    struct people p;
+    char cert[RX_RECORDS_CERT_MAX + 1];
+    const struct rx_records_table *tab[RX_RECORDS_COUNT];
+    int rc = claim_prepare(rec, claim, today_days, &p, cert, tab, err);
+    if (rc < 0)
+        return rc;
+
+    struct rx_records_evidence ev;
+    memset(&ev, 0, sizeof(ev)); /* padding too: *out gets these bytes */
+    ev.guardian2 = p.guardian[1] != 0;
+    const int ng = ev.guardian2 ? 2 : 1;
+
+    /* hukou.csv: the child and each guardian, as check_hukou finds them */
+    const struct rx_records_table *t = tab[RX_RECORDS_HUKOU];
+    ev.hukou.imported = t != NULL;
+    ev.hukou.child.since = RX_DATE_NONE;
+    for (int k = 0; k < 2; k++)
+        ev.hukou.guardian[k].since = RX_DATE_NONE;
+    if (t) {
+        const struct row *c = find_person(t, p.child);
+        hukou_row(&ev.hukou.child, t, c);
+        for (int k = 0; k < ng; k++) {
+            const struct row *g = find_person(t, p.guardian[k]);
+            hukou_row(&ev.hukou.guardian[k], t, g);
+            ev.hukou.guardian[k].same_household = c && g && c->aux != RX_NONE && g->aux == c->aux;
+        }
+    }
+
+    /* property.csv: the claimed certificate's rows, the claim's people first */
+    t = tab[RX_RECORDS_PROPERTY];
+    ev.property.claimed = cert[0] != '\0';
+    ev.property.imported = t != NULL;
+    uint32_t ci = t && cert[0] ? find_cert(t, cert) : RX_NONE;
+    if (ci != RX_NONE) {
+        const uint32_t first = t->cert_first[ci], end = t->cert_first[ci + 1];
+        ev.property.found = true;
+        set_unit(ev.property.unit, t, t->rows[first].unit);
+        ev.property.nowners = end - first;
+        for (int pass = 0; pass < 2; pass++)
+            for (uint32_t i = first; i < end; i++) {
+                enum rx_records_role role = owner_role(t->rows[i].key, &p);
+                if ((role != RX_PERSON_OTHER) != (pass == 0) ||
+                    ev.property.nshown == RX_RECORDS_EVIDENCE_OWNERS)
+                    continue;
+                struct rx_records_owner *o = &ev.property.owner[ev.property.nshown++];
+                id_mask_packed(t->rows[i].key, o->id_masked);
+                o->role = (uint8_t)role;
+                o->line = t->rows[i].line;
+            }
+    }
+
+    /* permits.csv and insurance.csv: each guardian's row, as check_permit and
+       check_insurance find a holder's */
+    t = tab[RX_RECORDS_PERMITS];
+    ev.permits.imported = t != NULL;
+    for (int k = 0; k < 2; k++) {
+        struct rx_records_permit_row *o = &ev.permits.guardian[k];
+        o->valid_until = RX_DATE_NONE;
+        const struct row *r = t && k < ng ? find_person(t, p.guardian[k]) : NULL;
+        if (!r)
+            continue;
+        o->found = true;
+        o->line = r->line;
+        set_unit(o->unit, t, r->unit);
+        o->valid_until = r->date;
+        o->valid = r->date >= today_days;
+    }
+    t = tab[RX_RECORDS_INSURANCE];
+    ev.insurance.imported = t != NULL;
+    for (int k = 0; k < ng && t; k++) {
+        const struct row *r = find_person(t, p.guardian[k]);
+        if (!r)
+            continue;
+        ev.insurance.guardian[k].found = true;
+        ev.insurance.guardian[k].line = r->line;
+        ev.insurance.guardian[k].months = (uint16_t)r->aux;
+    }
+
+    sodium_memzero(&p, sizeof(p));
+    memcpy(out, &ev, sizeof(ev));
+    return 0;
 }
 
 /* ============================================================== policy */

@@ -20,6 +20,9 @@
  *      per claim: a stable reason code with a sentence in Simplified Chinese
  *      and in English.  A claim that is not confirmed leaves its fact empty
  *      and sends the application to manual review; it never blocks it.
+ *      For that review, rx_records_evidence() shows what each table holds
+ *      about the people and the certificate the claim names, ID numbers
+ *      masked.
  *
  * Invariants:
  *   - No I/O, no globals, no printing.  Parsers take a buffer the caller
@@ -31,16 +34,18 @@
  *   - ID numbers in memory: a table keeps each person's normalised number
  *     packed as a 64-bit integer (its 17 digits; the check character
  *     follows from them), which is the number itself in another encoding.
- *     It never leaves the process: no finding, error or fact holds one,
- *     and rx_records_table_free() wipes the rows before freeing them.
+ *     It never leaves the process: no finding, error, fact or evidence
+ *     holds one, and rx_records_table_free() wipes the rows before
+ *     freeing them.
  *     Anything that stores records on disk seals the uploaded file
  *     (rx_pii_seal) and parses it again on start (10^6 rows in well under
  *     a second).
  *
  * Left out on purpose ("bloat"): looking up a record the family did not
- * claim (a fact not claimed stays empty; the family edits the
- * application); fuzzy matching of addresses (units are ids); incremental
- * updates of a table (an upload replaces the table whole); checking
+ * claim for a fact (a fact not claimed stays empty; the family edits the
+ * application; the staff's evidence shows rows but never sets a fact);
+ * fuzzy matching of addresses (units are ids); incremental updates of a
+ * table (an upload replaces the table whole); checking
  * siblings, special needs and priority groups, which other offices settle
  * (reported as `unchecked`).
  */
@@ -54,6 +59,7 @@
 #include "common/rx_err.h"
 #include "engine/rx_engine.h" /* RX_DATE_NONE, struct rx_policy */
 #include "io/rx_csv.h"        /* RX_ID_MAX */
+#include "people/rx_idcard.h" /* RX_IDCARD_LEN */
 
 /* ============================================================== tables */
 
@@ -286,6 +292,117 @@ int rx_records_check(const struct rx_records *rec, const struct rx_records_claim
 
 /* true when a finding is `unverified`: the application goes to manual review. */
 bool rx_records_need_review(const struct rx_records_finding *findings, unsigned n);
+
+/* ============================================================= evidence */
+
+/* Owners of a certificate shown in the evidence; nowners tells how many there are. */
+#define RX_RECORDS_EVIDENCE_OWNERS 8
+
+/* Who an owner of the claimed certificate is, relative to the claim. */
+enum rx_records_role {
+    RX_PERSON_OTHER = 0,     /* none of the people named in the claim */
+    RX_PERSON_GUARDIAN1 = 1, /* guardian_id[0] */
+    RX_PERSON_GUARDIAN2 = 2, /* guardian_id[1] */
+    RX_PERSON_CHILD = 3,     /* child_id */
+};
+
+/* The role's name: "other", "guardian1", "guardian2", "child"; NULL if out of range. */
+const char *rx_records_role_name(enum rx_records_role role);
+
+/* One person's row in hukou.csv. */
+struct rx_records_hukou_row {
+    bool found;               /* the person has a row; else the rest is empty */
+    uint32_t line;            /* its physical line in hukou.csv; 0 = not found */
+    char unit[RX_ID_MAX + 1]; /* address unit of the registration; "" = not found */
+    int32_t since;            /* date registered there (迁入日期); RX_DATE_NONE = not found */
+    char household[RX_ID_MAX + 1]; /* household number (户号); "" = none in the file or not
+                                      found.  Any run of 10+ digits (or X) is masked like an ID
+                                      number (first 4 [and last 4 when 18+] kept): compare
+                                      households with same_household, not by this text */
+    bool same_household;           /* guardians only: both the child's and this row have a
+                                      household number and it is the same (the check's
+                                      hukou_not_with_guardian rule); always false for the child */
+};
+
+/* One guardian's row in permits.csv. */
+struct rx_records_permit_row {
+    bool found;               /* the guardian has a permit on record; else the rest is empty */
+    uint32_t line;            /* its physical line in permits.csv; 0 = not found */
+    char unit[RX_ID_MAX + 1]; /* address unit of the residence on the permit */
+    int32_t valid_until;      /* last day it is valid; RX_DATE_NONE = not found */
+    bool valid;               /* valid_until >= the today_days given (the check may use the
+                                 policy's date instead: rx_records_dates.permit_valid_on) */
+};
+
+/* One guardian's row in insurance.csv. */
+struct rx_records_insurance_row {
+    bool found;      /* the guardian has a row; else months is 0 */
+    uint32_t line;   /* its physical line in insurance.csv; 0 = not found */
+    uint16_t months; /* continuous months paid, 0..RX_RECORDS_MAX_MONTHS */
+};
+
+/* One owner of the claimed certificate (one row of property.csv). */
+struct rx_records_owner {
+    char id_masked[RX_IDCARD_LEN + 1]; /* the owner's ID number masked: "1101**********002X" */
+    uint8_t role;                      /* enum rx_records_role */
+    uint32_t line;                     /* its physical line in property.csv */
+};
+
+/*
+ * What the record tables hold about the people and the certificate named
+ * in a claim, whether or not the claim matched, for staff in manual review
+ * ("the evidence side by side").  Plain data, no pointers; no ID number in
+ * full, only masked (and no packed one).  Entries for guardian 2 are empty
+ * when the claim names none (guardian2 false).  A table not imported has
+ * imported == false and every entry of its section empty: "not imported",
+ * not "not found".
+ */
+struct rx_records_evidence {
+    bool guardian2; /* the claim names a second guardian */
+    struct {
+        bool imported; /* hukou.csv is imported */
+        struct rx_records_hukou_row child;
+        struct rx_records_hukou_row guardian[2]; /* [0] = guardian 1, [1] = guardian 2 */
+    } hukou;
+    struct {
+        bool claimed;             /* the claim names a certificate; else nothing is looked up */
+        bool imported;            /* property.csv is imported */
+        bool found;               /* the certificate (normalised) has rows */
+        char unit[RX_ID_MAX + 1]; /* address unit of the home; "" = not found */
+        uint32_t nowners;         /* its owners on record (rows), possibly more than shown */
+        uint32_t nshown;          /* owner[0..nshown): min(nowners, RX_RECORDS_EVIDENCE_OWNERS),
+                                     the people named in the claim first, then the others, each
+                                     group in ID-number order */
+        struct rx_records_owner owner[RX_RECORDS_EVIDENCE_OWNERS];
+    } property;
+    struct {
+        bool imported; /* permits.csv is imported */
+        struct rx_records_permit_row guardian[2];
+    } permits;
+    struct {
+        bool imported; /* insurance.csv is imported */
+        struct rx_records_insurance_row guardian[2];
+    } insurance;
+};
+
+/*
+ * Fill *out with the evidence for a claim: the child's and each guardian's
+ * hukou.csv row, the claimed certificate's property.csv rows (each owner
+ * masked, with their role), each guardian's permit (valid on today_days or
+ * not) and insurance months.  Looks rows up exactly as rx_records_check
+ * does, for every person named whatever was claimed (the claim's hukou,
+ * permit and insurance flags select nothing here); it sets no fact and
+ * makes no finding.  For staff only: it shows records the family may not
+ * have claimed.
+ *
+ * today_days is the day ID numbers' birth dates must not pass (as
+ * rx_records_dates.today) and the day permits are judged valid on.
+ * Returns 0, or -RX_E_INVAL for a malformed claim with the same err->field
+ * as rx_records_check (or a table in the wrong slot); *out is set only on
+ * success.  Pure and thread-safe like the check.
+ */
+int rx_records_evidence(const struct rx_records *rec, const struct rx_records_claim *claim,
+                        int32_t today_days, struct rx_records_evidence *out, struct rx_err *err);
 
 /*
  * The claims the policy uses, as a bit set (1u << RX_ITEM_*): the

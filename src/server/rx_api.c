@@ -712,6 +712,10 @@ static void h_district_put(struct rx_req *r)
     struct rx_err e;
     rx_err_clear(&e);
     pthread_mutex_lock(&s->setup_mu); /* one change of the district at a time */
+    if (rx_intake_refuse_frozen(r)) { /* again, now that no freeze can be under way */
+        pthread_mutex_unlock(&s->setup_mu);
+        return;
+    }
     int rc = district_parse(s, f, body, len, &d, &e);
     if (rc == 0 && strcmp(d.pol.intake, s->cfg.intake) != 0) {
         rc = rx_err_set(&e, -RX_E_INVAL, "policy.ini", 0, "intake",
@@ -939,7 +943,14 @@ static void h_window_put(struct rx_req *r)
     staff_actor(&w, actor);
     struct rx_err e;
     rx_err_clear(&e);
-    if (put_window(srv(r), actor, o, c, &e) < 0) {
+    pthread_mutex_lock(&srv(r)->setup_mu); /* not while a freeze is under way */
+    if (rx_intake_refuse_frozen(r)) {
+        pthread_mutex_unlock(&srv(r)->setup_mu);
+        return;
+    }
+    int rc = put_window(srv(r), actor, o, c, &e);
+    pthread_mutex_unlock(&srv(r)->setup_mu);
+    if (rc < 0) {
         reply_store_error(r, &e);
         return;
     }
@@ -1043,6 +1054,10 @@ static void h_records_put(struct rx_req *r)
     struct rx_err e;
     rx_err_clear(&e);
     pthread_mutex_lock(&s->setup_mu);
+    if (rx_intake_refuse_frozen(r)) { /* again, now that no freeze can be under way */
+        pthread_mutex_unlock(&s->setup_mu);
+        return;
+    }
     pthread_rwlock_rdlock(&s->district_lock);
     int rc = records_parse(s, k, body, len, &t, &e);
     pthread_rwlock_unlock(&s->district_lock);
@@ -1917,17 +1932,13 @@ static void h_app_edit(struct rx_req *r)
     rx_application_free(&a);
 }
 
-/* A late child's draft, submitted after publication with the window closed. */
+/* A draft submitted after publication, with the window closed: a late
+ * child (a draft is never in the frozen list, whenever it was begun). */
 static bool late_submit(struct rx_server *s, const struct rx_application *a, unsigned status)
 {
     int64_t wo, wc;
-    if (status != RX_APP_SUBMITTED || a->status != RX_APP_DRAFT || window_state(s, &wo, &wc) ||
-        !rx_intake_published(s))
-        return false;
-    json_t *j = json_loads(a->body ? a->body : "{}", 0, NULL);
-    const bool late = json_is_true(json_object_get(j, "late"));
-    json_decref(j);
-    return late;
+    return status == RX_APP_SUBMITTED && a->status == RX_APP_DRAFT &&
+           !window_state(s, &wo, &wc) && rx_intake_published(s);
 }
 
 static void app_status(struct rx_req *r, unsigned status)
@@ -1946,7 +1957,18 @@ static void app_status(struct rx_req *r, unsigned status)
     }
     struct rx_application a;
     memset(&a, 0, sizeof(a));
-    if (own_app(r, &w, &a) && (late_submit(srv(r), &a, status) || window_open(r))) {
+    const bool late = own_app(r, &w, &a) && late_submit(srv(r), &a, status);
+    if (late) {
+        json_t *b = json_loads(a.body ? a.body : "{}", 0, NULL);
+        json_object_set_new(b, "late", json_true());
+        char *text = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(b);
+        if (text)
+            app_change(r, &w, &a, status, text, NULL, 0);
+        else
+            rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
+        free(text);
+    } else if (a.receipt[0] && window_open(r)) {
         if (a.status == RX_APP_WITHDRAWN && status != RX_APP_WITHDRAWN)
             rx_reply_error(r, 409, "withdrawn", NULL,
                            "this application was withdrawn; apply again instead");
@@ -2146,6 +2168,8 @@ static void h_review_decide(struct rx_req *r)
         rx_reply_error(r, 400, "missing_note", "note",
                        "a decision needs a note of at most 2000 bytes: what was seen");
     } else {
+        /* setup_mu: a decision is never stored after a freeze that did not see it */
+        pthread_mutex_lock(&srv(r)->setup_mu);
         int rc = st->ops->app_get(st, rx_req_param(r), &a, &e);
         json_t *body = rc == 0 ? json_loads(a.body ? a.body : "{}", 0, NULL) : NULL;
         if (rc == -RX_E_REF || (rc == 0 && !may_read(&w, &a))) {
@@ -2192,10 +2216,141 @@ static void h_review_decide(struct rx_req *r)
             }
             free(text);
         }
+        pthread_mutex_unlock(&srv(r)->setup_mu);
         json_decref(body);
     }
     json_decref(j);
     rx_application_free(&a);
+}
+
+/* ------------------------------------------------------------ evidence */
+
+static json_t *date_json(int32_t d)
+{
+    if (d == RX_DATE_NONE)
+        return json_null();
+    int y;
+    unsigned m, dd;
+    rx_civil_from_days(d, &y, &m, &dd);
+    char t[16];
+    snprintf(t, sizeof(t), "%04d-%02u-%02u", y, m, dd);
+    return json_string(t);
+}
+
+static json_t *hukou_row_json(const struct rx_records_hukou_row *h, bool guardian)
+{
+    if (!h->found)
+        return json_pack("{s:b}", "found", 0);
+    json_t *j = json_pack("{s:b, s:i, s:s, s:o, s:s}", "found", 1, "line", (int)h->line, "unit",
+                          h->unit, "since", date_json(h->since), "household", h->household);
+    if (guardian)
+        json_object_set_new(j, "same_household", json_boolean(h->same_household));
+    return j;
+}
+
+/*
+ * GET /api/applications/{receipt}/evidence (city and district staff): the
+ * claims next to what the records hold about the people and the
+ * certificate they name, row by row with the line of the uploaded file,
+ * whether or not the claim matched; ID numbers masked.  What the reviewer
+ * needs to settle a claim without asking the family for paper.
+ */
+static void h_evidence(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    if (w.staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL, "the records are for the bureau's staff");
+        return;
+    }
+    struct rx_server *s = srv(r);
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = s->store->ops->app_get(s->store, rx_req_param(r), &a, &e);
+    if (rc == -RX_E_REF) {
+        rx_reply_error(r, 404, "not_found", NULL, "no such application");
+        return;
+    }
+    char child[19], g1[19], g2[19];
+    json_t *body = NULL;
+    if (rc == 0)
+        rc = open_people(s, &a, child, g1, g2, &e);
+    if (rc == 0 && !(body = json_loads(a.body ? a.body : "{}", 0, NULL)))
+        rc = rx_err_set(&e, -RX_E_INVAL, NULL, 0, NULL, "the application is not JSON");
+    if (rc < 0) {
+        rx_application_free(&a);
+        reply_store_error(r, &e);
+        return;
+    }
+    json_t *claims = json_object_get(body, "claims");
+    struct rx_records_claim c;
+    memset(&c, 0, sizeof(c));
+    c.child_id = child;
+    c.guardian_id[0] = g1[0] ? g1 : NULL;
+    c.guardian_id[1] = g2[0] ? g2 : NULL;
+    const char *pc = json_string_value(json_object_get(claims, "property_certificate"));
+    c.property_cert = pc ? pc : "";
+    c.residence_unit = "";
+    struct rx_records rec;
+    struct rx_records_evidence ev;
+    pthread_rwlock_rdlock(&s->district_lock);
+    for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
+        rec.table[k] = s->records[k];
+    rc = g1[0] ? rx_records_evidence(&rec, &c, today_cst(), &ev, &e)
+               : rx_err_set(&e, -RX_E_INVAL, NULL, 0, "guardians",
+                            "no guardian's ID number: the records cannot be searched");
+    pthread_rwlock_unlock(&s->district_lock);
+    sodium_memzero(child, sizeof(child));
+    sodium_memzero(g1, sizeof(g1));
+    sodium_memzero(g2, sizeof(g2));
+    json_t *out = json_pack("{s:s, s:O, s:O}", "receipt", a.receipt, "claims",
+                            claims ? claims : json_object(), "check",
+                            json_object_get(body, "check") ?: json_null());
+    if (rc < 0) {
+        json_object_set_new(out, "records", json_null());
+        json_object_set_new(out, "problem", json_string(e.msg));
+    } else {
+        const int ng = ev.guardian2 ? 2 : 1;
+        json_t *hg = json_array(), *pg = json_array(), *ig = json_array(), *owners = json_array();
+        for (int k = 0; k < ng; k++) {
+            json_array_append_new(hg, hukou_row_json(&ev.hukou.guardian[k], true));
+            const struct rx_records_permit_row *p = &ev.permits.guardian[k];
+            json_array_append_new(
+                pg, p->found ? json_pack("{s:b, s:i, s:s, s:o, s:b}", "found", 1, "line",
+                                         (int)p->line, "unit", p->unit, "valid_until",
+                                         date_json(p->valid_until), "valid", p->valid)
+                             : json_pack("{s:b}", "found", 0));
+            const struct rx_records_insurance_row *in = &ev.insurance.guardian[k];
+            json_array_append_new(ig, in->found ? json_pack("{s:b, s:i, s:i}", "found", 1, "line",
+                                                            (int)in->line, "months",
+                                                            (int)in->months)
+                                                : json_pack("{s:b}", "found", 0));
+        }
+        for (uint32_t k = 0; k < ev.property.nshown; k++)
+            json_array_append_new(owners,
+                                  json_pack("{s:s, s:s, s:i}", "id_number",
+                                            ev.property.owner[k].id_masked, "role",
+                                            rx_records_role_name(ev.property.owner[k].role),
+                                            "line", (int)ev.property.owner[k].line));
+        json_object_set_new(
+            out, "records",
+            json_pack("{s:{s:b, s:o, s:o}, s:{s:b, s:b, s:b, s:s?, s:i, s:o}, s:{s:b, s:o}, "
+                      "s:{s:b, s:o}}",
+                      "hukou", "imported", ev.hukou.imported, "child",
+                      hukou_row_json(&ev.hukou.child, false), "guardians", hg, "property",
+                      "claimed", ev.property.claimed, "imported", ev.property.imported, "found",
+                      ev.property.found, "unit", ev.property.found ? ev.property.unit : NULL,
+                      "owners_on_record", (int)ev.property.nowners, "owners", owners, "permits",
+                      "imported", ev.permits.imported, "guardians", pg, "insurance", "imported",
+                      ev.insurance.imported, "guardians", ig));
+    }
+    sodium_memzero(&ev, sizeof(ev));
+    json_decref(body);
+    rx_application_free(&a);
+    rx_reply_json(r, 200, out);
 }
 
 static void h_app_list(struct rx_req *r)
@@ -2718,6 +2873,7 @@ static const struct rx_route routes[] = {
     {"POST", "/api/applications/{}/withdraw", h_app_withdraw, 0},
     {"POST", "/api/applications/{}/review", h_review_decide, 0},
     {"GET", "/api/review", h_review_list, 0},
+    {"GET", "/api/applications/{}/evidence", h_evidence, 0},
     {"POST", "/api/intake/dry-run", h_dry_run, 0},
     {"GET", "/api/district", h_district_get, 0},
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},

@@ -100,7 +100,7 @@ struct rx_intake_state {
     struct rx_policy pol;
     struct school_ix *six; /* school ids in byte order */
     char digest[65];
-    char published_at[24];
+    char published_at[32];
     int64_t deadline;
     struct offer *offers;
     uint32_t n, cap;
@@ -560,6 +560,9 @@ static int official_run(struct rx_intake_state *st, struct run *run, struct rx_e
     memset(run, 0, sizeof(*run));
     rx_arena_init(&run->arena, 0);
     run->problems.problems = json_array();
+    if (!ceremony_file(st, "draw.txt"))
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL,
+                          "the lottery has not been drawn: commit, freeze and draw first");
     int rc = rx_district_load(st->district, &run->arena, &run->in, &run->pol, err);
     if (rc == 0) {
         rc = rx_ceremony_seed(st->district, &run->in, &run->pol, &run->c, err);
@@ -802,8 +805,8 @@ static int publish_rows(struct rx_server *s, struct rx_intake_state *st, const s
     if (rc == 0 && (!rows || !wkeys || !wbodies))
         rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     char pubtext[512] = "";
-    char at[24], dl[32];
-    utc_now(at);
+    char at[32], dl[32];
+    format_time(now_s(), at);
     time_text(deadline, dl);
     if (rc == 0) {
         size_t m = 0;
@@ -920,7 +923,7 @@ struct change {
 struct move {
     uint32_t who;
     int32_t from, to;
-    char why[16]; /* "declined", "expired", "moved" (the seat freed) */
+    char why[16]; /* "waitlist": moved up the waitlist of `to` */
 };
 
 struct batch {
@@ -1365,14 +1368,47 @@ static bool staff_step(struct rx_req *r, struct who *w, const char *const *field
     return true;
 }
 
-static void audit(struct rx_server *s, const struct who *w, const char *action,
-                  const char *detail)
+/*
+ * A step done: its record in the store (rows "intake", key = the step),
+ * with its audit entry in the same transaction.  The files of the step
+ * are written already; when this fails the step answers 503 and doing it
+ * again is safe (each step repeats as a no-op), and records it then.  A
+ * step done again with its record there already writes nothing.
+ */
+static int record_step(struct rx_server *s, const struct who *w, const char *step,
+                       const char *digest, struct rx_err *err)
 {
-    char actor[80];
+    char *old = NULL;
+    int rc = s->store->ops->rows_get(s->store, "intake", step, &old, err);
+    free(old);
+    if (rc == 0)
+        return 0;
+    if (rc != -RX_E_REF)
+        return rc;
+    rx_err_clear(err);
+    char actor[80], at[32], action[32], body[256];
     staff_actor(w, actor);
+    format_time(now_s(), at);
+    snprintf(action, sizeof(action), "intake.%s", step);
+    snprintf(body, sizeof(body), "{\"intake\":\"%s\",\"digest\":\"%s\",\"at\":\"%s\"}",
+             s->cfg.intake, digest, at);
+    struct rx_row row = {.kind = "intake", .key = step, .body = body, .audit_action = action,
+                         .audit_detail = digest};
+    return s->store->ops->rows_put(s->store, actor, &row, 1, err);
+}
+
+/* The step's answer once its record is stored (503 when it cannot be). */
+static void reply_step(struct rx_req *r, const struct who *w, const char *step,
+                       const char *digest, json_t *answer)
+{
     struct rx_err e;
     rx_err_clear(&e);
-    s->store->ops->audit_append(s->store, actor, action, s->cfg.intake, detail, &e);
+    if (record_step(srv(r), w, step, digest, &e) < 0) {
+        json_decref(answer);
+        reply_store_error(r, &e);
+        return;
+    }
+    rx_reply_json(r, 200, answer);
 }
 
 /* POST /api/intake/commit: the bureau's secret, committed to in public. */
@@ -1388,12 +1424,13 @@ static void h_commit(struct rx_req *r)
     struct rx_err e;
     rx_err_clear(&e);
     struct rx_ceremony c;
+    memset(&c, 0, sizeof(c));
     pthread_mutex_lock(&st->mu);
-    int rc = ceremony_file(st, "commitment.txt")
-                 ? rx_err_set(&e, -RX_E_STATE, "lottery/commitment.txt", 0, NULL,
-                              "the bureau has committed to its secret already")
-                 : materialize(s, st, false, &e);
-    if (rc == 0)
+    /* committed already: the same commitment again (a new secret would be another) */
+    const bool again = ceremony_file(st, "commitment.txt");
+    int rc = again ? rx_ceremony_read(st->lottery, "lottery/", &c, &e)
+                   : materialize(s, st, false, &e);
+    if (rc == 0 && !again)
         rc = rx_ceremony_commit(st->district, st->secret, &c, &e);
     pthread_mutex_unlock(&st->mu);
     if (rc < 0) {
@@ -1402,8 +1439,9 @@ static void h_commit(struct rx_req *r)
     }
     char hex[65];
     rx_hex(c.commitment, 32, hex);
-    audit(s, &w, "intake.commit", hex);
-    rx_reply_json(r, 200, json_pack("{s:s, s:s}", "commitment", hex, "at", c.committed_at));
+    reply_step(r, &w, "commit", hex,
+               json_pack("{s:s, s:s, s:b}", "commitment", hex, "at", c.committed_at, "again",
+                         again));
 }
 
 /* POST /api/intake/freeze: after the window closes, the list of applicants is fixed. */
@@ -1461,11 +1499,9 @@ static void h_freeze(struct rx_req *r)
     }
     char hex[65];
     rx_hex(cer.frozen_digest, 32, hex);
-    if (!again)
-        audit(s, &w, "intake.freeze", hex);
-    rx_reply_json(r, 200,
-                  json_pack("{s:i, s:s, s:s, s:b}", "applicants", (int)cer.applicants,
-                            "frozen_digest", hex, "at", cer.frozen_at, "again", again));
+    reply_step(r, &w, "freeze", hex,
+               json_pack("{s:i, s:s, s:s, s:b}", "applicants", (int)cer.applicants,
+                         "frozen_digest", hex, "at", cer.frozen_at, "again", again));
 }
 
 /* POST /api/intake/draw {"entropy": "..."}: the secret revealed, the seed derived. */
@@ -1492,7 +1528,9 @@ static void h_draw(struct rx_req *r)
     struct rx_ceremony c;
     bool again = false;
     pthread_mutex_lock(&st->mu);
-    int rc = rx_ceremony_draw(st->district, st->secret, entropy, &c, &again, &e);
+    int rc = st->frozen ? rx_ceremony_draw(st->district, st->secret, entropy, &c, &again, &e)
+                        : rx_err_set(&e, -RX_E_STATE, NULL, 0, NULL,
+                                     "freeze the list first (POST /api/intake/freeze)");
     pthread_mutex_unlock(&st->mu);
     json_decref(body);
     if (rc < 0) {
@@ -1502,10 +1540,9 @@ static void h_draw(struct rx_req *r)
     char seed[65], secret[65];
     rx_hex(c.seed, 32, seed);
     rx_hex(c.secret, 32, secret);
-    if (!again)
-        audit(s, &w, "intake.draw", seed);
-    rx_reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:b}", "entropy", c.entropy, "secret",
-                                     secret, "seed", seed, "at", c.drawn_at, "again", again));
+    reply_step(r, &w, "draw", seed,
+               json_pack("{s:s, s:s, s:s, s:s, s:b}", "entropy", c.entropy, "secret", secret,
+                         "seed", seed, "at", c.drawn_at, "again", again));
 }
 
 /* POST /api/intake/run: the official allocation with the drawn seed, checked. */
@@ -1534,7 +1571,15 @@ static void h_run(struct rx_req *r)
         reply_step_error(r, &e);
         return;
     }
-    audit(s, &w, "intake.run", run.digest);
+    /* each run is its own entry: the digest shows it was the same */
+    char actor[80];
+    staff_actor(&w, actor);
+    if (s->store->ops->audit_append(s->store, actor, "intake.run", s->cfg.intake, run.digest,
+                                    &e) < 0) {
+        run_release(&run);
+        reply_store_error(r, &e);
+        return;
+    }
     rx_reply_json(r, 200, run_json(&run));
     run_release(&run);
 }
@@ -1930,12 +1975,52 @@ static void h_seats(struct rx_req *r)
 }
 
 /* GET /api/intake/moves: every move of results day (city and district staff). */
+/* The bureau's own lists: city and district staff (403 for a school). */
+static bool bureau_only(struct rx_req *r, struct who *w)
+{
+    if (!require(r, RX_SUBJECT_STAFF, w))
+        return false;
+    if (w->staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL,
+                       "for the bureau's staff; a school sees its own seats and roster");
+        return false;
+    }
+    return true;
+}
+
+static int cmp_at(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "at")) ?: "";
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "at")) ?: "";
+    int c = strcmp(x, y);
+    return c ? c
+             : strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")) ?: "",
+                      json_string_value(json_object_get(*(json_t *const *)b, "id")) ?: "");
+}
+
+/* A JSON array sorted by its elements' "at" (then "id"). */
+static json_t *by_time(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **v = malloc((n + 1) * sizeof(*v));
+    if (!v)
+        return arr;
+    for (size_t k = 0; k < n; k++)
+        v[k] = json_incref(json_array_get(arr, k));
+    qsort(v, n, sizeof(*v), cmp_at);
+    json_array_clear(arr);
+    for (size_t k = 0; k < n; k++)
+        json_array_append_new(arr, v[k]);
+    free(v);
+    return arr;
+}
+
 static void h_moves(struct rx_req *r)
 {
     struct who w;
-    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+    if (!bureau_only(r, &w))
         return;
-    rx_reply_json(r, 200, json_pack("{s:o}", "moves", rows_list(srv(r), "move", "")));
+    rx_reply_json(r, 200, json_pack("{s:o}", "moves", by_time(rows_list(srv(r), "move", ""))));
 }
 
 /*
@@ -2070,6 +2155,16 @@ static void h_appeal(struct rx_req *r)
                        "a result can be appealed once it is published");
         return;
     }
+    pthread_mutex_lock(&s->intake->mu);
+    const bool has_result = offer_find(s->intake, a.pseudonym) >= 0;
+    pthread_mutex_unlock(&s->intake->mu);
+    if (!has_result) {
+        json_decref(j);
+        rx_application_free(&a);
+        rx_reply_error(r, 409, "no_result", NULL,
+                       "this application has no result to appeal: submit it first");
+        return;
+    }
     char prefix[64], key[80], at[24];
     snprintf(prefix, sizeof(prefix), "%s.", a.receipt);
     struct appeal_count c = {0};
@@ -2132,7 +2227,7 @@ static bool keep_open(void *ctx, const char *key, const char *body)
 static void h_appeals(struct rx_req *r)
 {
     struct who w;
-    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+    if (!bureau_only(r, &w))
         return;
     const char *status = rx_req_query(r, "status");
     json_t *arr;
@@ -2144,14 +2239,14 @@ static void h_appeals(struct rx_req *r)
     } else {
         arr = rows_list(srv(r), "appeal", "");
     }
-    rx_reply_json(r, 200, json_pack("{s:o}", "appeals", arr));
+    rx_reply_json(r, 200, json_pack("{s:o}", "appeals", by_time(arr)));
 }
 
 /* POST /api/appeals/{id}/answer {"answer": ...}: staff answer; the family is told. */
 static void h_appeal_answer(struct rx_req *r)
 {
     struct who w;
-    if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+    if (!bureau_only(r, &w))
         return;
     static const char *const fields[] = {"answer", NULL};
     json_t *j = rx_req_json(r, fields);
@@ -2176,6 +2271,13 @@ static void h_appeal_answer(struct rx_req *r)
         json_decref(j);
         json_decref(ap);
         rx_reply_error(r, 404, "not_found", NULL, "no such appeal");
+        return;
+    }
+    if (rc == 0 && strcmp(json_string_value(json_object_get(ap, "status")) ?: "", "open") != 0) {
+        json_decref(j);
+        json_decref(ap);
+        rx_reply_error(r, 409, "answered", NULL,
+                       "this appeal has its answer; the family can appeal again");
         return;
     }
     if (rc < 0) {
@@ -2306,17 +2408,19 @@ void rx_intake_place_late(struct rx_server *s, const struct rx_application *a)
     if (rc == 0) {
         char text[512], dl[32];
         time_text(o.deadline, dl);
-        if (o.school >= 0)
+        if (o.school >= 0) {
+            const struct rx_school *sc = &st->in.schools[o.school];
+            const char *name = sc->name ? sc->name : sc->id;
             snprintf(text, sizeof(text),
-                     "【入学】申请 %s：随到随办，您的孩子获得 %s 的学位，请在 %s 前确认。/ "
-                     "Application %s: a seat at %s by rolling admission; accept it by %s.",
-                     a->receipt, st->in.schools[o.school].id, dl, a->receipt,
-                     st->in.schools[o.school].id, dl);
-        else
+                     "【入学】申请 %s：随到随办，您的孩子获得 %s（%s）的学位，请在 %s 前确认。/ "
+                     "Application %s: a seat at %s (%s) by rolling admission; accept it by %s.",
+                     a->receipt, name, sc->id, dl, a->receipt, name, sc->id, dl);
+        } else {
             snprintf(text, sizeof(text),
-                     "【入学】申请 %s：暂无空余学位，教育局将人工安排。/ Application %s: no "
-                     "school has a free seat; the bureau places the child by hand.",
-                     a->receipt, a->receipt);
+                     "【入学】申请 %s：暂未安排学位，请登录查看原因。/ Application %s: no seat "
+                     "yet (%.160s); sign in to see why.",
+                     a->receipt, a->receipt, o.reason);
+        }
         notify(s, a->family, text);
     }
 }
@@ -2354,8 +2458,20 @@ int rx_intake_open(struct rx_server *s, struct rx_err *err)
     int rc = paths_init(st, &s->cfg, err);
     if (rc == 0) {
         st->frozen = ceremony_file(st, "freeze.txt");
-        rc = results_load(s, st, err);
+        /* the store remembers a freeze: the data directory must hold it */
+        char *row = NULL;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (!st->frozen && s->store->ops->rows_get(s->store, "intake", "freeze", &row, &e) == 0)
+            rc = rx_err_set(err, -RX_E_STATE, st->lottery, 0, NULL,
+                            "the store says the list was frozen (%.120s), but this data "
+                            "directory has no freeze.txt: start with the --data directory of "
+                            "this intake",
+                            row);
+        free(row);
     }
+    if (rc == 0)
+        rc = results_load(s, st, err);
     if (rc == 0 && pthread_create(&st->sweeper, NULL, sweeper_main, s) == 0)
         st->sweeping = true;
     return rc;

@@ -73,6 +73,11 @@ describe('the intake run and results day', () => {
     assert.equal(r.json.phase, 'setup');
     assert.equal(r.json.commitment, null);
     assert.equal(r.json.publication, null);
+    for (const step of ['run', 'draw']) {
+      const early = await staff.request('POST', `/api/intake/${step}`, step === 'draw' ? { json: { entropy: 'x' } } : {});
+      assert.equal(early.status, 409, `${step}: ${early.text}`);
+      assert.equal(early.json.error.code, 'intake_step');
+    }
   });
 
   it('setup: the private school has one seat; the bureau commits to its secret', async () => {
@@ -91,7 +96,9 @@ describe('the intake run and results day', () => {
     assert.equal(c.status, 200, c.text);
     assert.match(c.json.commitment, /^[0-9a-f]{64}$/);
     const again = await staff.request('POST', '/api/intake/commit');
-    assert.equal(again.status, 409, 'a commitment is made once');
+    assert.equal(again.status, 200, 'a commitment is made once: asked again, the same one');
+    assert.equal(again.json.again, true);
+    assert.equal(again.json.commitment, c.json.commitment);
     const pub = await new Client(srv).request('GET', '/api/intake');
     assert.equal(pub.json.phase, 'committed');
     assert.equal(pub.json.commitment.commitment, c.json.commitment);
@@ -424,6 +431,8 @@ describe('the intake run and results day', () => {
       json: { answer: '经核实，恢复其在原学校的学位，请于三日内确认。' },
     });
     assert.equal(ans.status, 200, ans.text);
+    const twice = await staff.request('POST', `/api/appeals/${encodeURIComponent(id)}/answer`, { json: { answer: 'x' } });
+    assert.equal(twice.status, 409, 'an answer is never overwritten');
     const q2 = await staff.request('GET', '/api/appeals?status=open');
     assert.ok(!q2.json.appeals.some((x) => x.id === id));
     const seen = await second.client.request('GET', `/api/applications/${second.receipt}/result`);

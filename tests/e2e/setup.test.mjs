@@ -290,6 +290,25 @@ describe('setup, window, editing, school rights', () => {
     });
     assert.equal(fixed.status, 200, fixed.text);
     assert.deepEqual(fixed.json.application.check.findings.map((x) => x.code).filter((c) => c !== 'ok'), []);
+    // the evidence side by side: the records' rows next to the claims, numbers masked
+    const ev = await staff.request('GET', `/api/applications/${good.json.receipt}/evidence`);
+    assert.equal(ev.status, 200, ev.text);
+    const rec = ev.json.records;
+    assert.equal(ev.json.claims.property_certificate, cert);
+    assert.equal(rec.hukou.child.found, true);
+    assert.equal(rec.hukou.child.unit, u1);
+    assert.equal(rec.hukou.child.since, '2021-01-01');
+    assert.equal(rec.hukou.guardians[0].same_household, true);
+    assert.equal(rec.property.found, true);
+    assert.equal(rec.property.owners[0].role, 'guardian1');
+    assert.equal(rec.property.owners[0].id_number, g1.slice(0, 4) + '*'.repeat(10) + g1.slice(14));
+    assert.equal(rec.permits.guardians[1].found, true);
+    assert.equal(rec.permits.guardians[1].valid, false);
+    assert.equal(rec.permits.guardians[1].valid_until, '2020-01-01');
+    assert.equal(rec.insurance.guardians[0].months, 36);
+    for (const n of [child, g1, g2]) assert.ok(!ev.text.includes(n), 'the evidence shows numbers masked');
+    assert.equal((await fam.request('GET', `/api/applications/${good.json.receipt}/evidence`)).status, 403);
+
     const needGuardian = await fam.request('POST', '/api/applications', {
       json: { id_number: randomChildId(), guardians: [g1], claims: { permit: 2 } },
       headers: { 'Idempotency-Key': idemKey() },

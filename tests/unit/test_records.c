@@ -8,7 +8,10 @@
  * number.  Checks: one family per situation of the issue (everything
  * matching, two owners with the guardian second, a home owned by someone
  * else, a permit expired, no records at all, ...), and the last test
- * proves every reason code was produced by some check above.
+ * proves every reason code was produced by some check above.  Evidence:
+ * the same families seen side by side with their rows (owners masked and
+ * with their role, an expired permit, a child missing from hukou.csv, a
+ * table not imported), every struct scanned for ID numbers, whole or packed.
  *
  * ID numbers are made with an independent reference check character
  * (make_id, from the standard's weights 2^(18-i) mod 11), as in
@@ -837,6 +840,421 @@ static void test_check_refuses_malformed_claims(void **state)
     assert_int_equal(r.rc, -RX_E_INVAL);
 }
 
+/* ============================================================ evidence */
+
+/* n bytes at hay hold the m bytes of needle somewhere. */
+static bool bytes_hold(const void *hay, size_t n, const void *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp((const char *)hay + i, needle, m) == 0)
+            return true;
+    return false;
+}
+
+/* The 17 digits of a number as the tables pack them (and so as a 64-bit integer). */
+static uint64_t packed(const char *id)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 17; i++)
+        v = v * 10 + (uint64_t)(id[i] - '0');
+    return v;
+}
+
+/*
+ * No ID number in the evidence's bytes: no run of 18 digits or 'X'
+ * anywhere (padding included), none of the test's numbers as text, in
+ * lowercase-x form or packed.
+ */
+static void assert_no_id_in(const void *buf, size_t n, const char *const *ids, size_t nids)
+{
+    const unsigned char *b = buf;
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool idch = (b[i] >= '0' && b[i] <= '9') || b[i] == 'X' || b[i] == 'x';
+        run = idch ? run + 1 : 0;
+        assert_true(run < RX_IDCARD_LEN);
+    }
+    for (size_t k = 0; k < nids; k++) {
+        assert_false(bytes_hold(buf, n, ids[k], RX_IDCARD_LEN));
+        assert_false(bytes_hold(buf, n, ids[k], 17)); /* the digits without the check char */
+        uint64_t v = packed(ids[k]);
+        assert_false(bytes_hold(buf, n, &v, sizeof(v)));
+    }
+}
+
+static void assert_no_known_id(const struct rx_records_evidence *ev)
+{
+    const char *ids[] = {CHILD, CHILD2, G1, G2, STRANGER, GRANNY};
+    assert_no_id_in(ev, sizeof(*ev), ids, sizeof(ids) / sizeof(ids[0]));
+}
+
+/* The evidence for a claim, which must succeed and hold no ID number. */
+static struct rx_records_evidence evidence(const struct rx_records *rec,
+                                           const struct rx_records_claim *c, int32_t today)
+{
+    struct rx_records_evidence ev;
+    memset(&ev, 0xA5, sizeof(ev)); /* what the function does not set shows */
+    struct rx_err err;
+    rx_err_clear(&err);
+    int rc = rx_records_evidence(rec, c, today, &ev, &err);
+    if (rc != 0) {
+        char line[512];
+        fprintf(stderr, "unexpected error: %s\n", rx_err_format(&err, line, sizeof(line)));
+    }
+    assert_int_equal(rc, 0);
+    assert_no_known_id(&ev);
+    return ev;
+}
+
+static void assert_owner(const struct rx_records_owner *o, const char *id,
+                         enum rx_records_role role, uint32_t line)
+{
+    char masked[RX_IDCARD_LEN + 1];
+    rx_idcard_mask(id, masked);
+    assert_string_equal(o->id_masked, masked);
+    assert_int_equal(o->role, role);
+    assert_int_equal(o->line, line);
+}
+
+static void assert_hukou_not_found(const struct rx_records_hukou_row *h)
+{
+    assert_false(h->found);
+    assert_int_equal(h->line, 0);
+    assert_string_equal(h->unit, "");
+    assert_int_equal(h->since, RX_DATE_NONE);
+    assert_string_equal(h->household, "");
+    assert_false(h->same_household);
+}
+
+static void test_evidence_family_with_everything_matching(void **state)
+{
+    struct fixture *fx = *state;
+    struct rx_records_claim c = family();
+    c.residence_unit = "U1";
+    c.hukou = true;
+    c.property_cert = "京（2020）朝阳区不动产权第 0001234 号"; /* normalised like the check */
+    c.permit = RX_HOLDER_GUARDIAN1;
+    c.insurance = RX_HOLDER_GUARDIAN1;
+    struct result r = check(&fx->rec, &c, RX_DATE_NONE);
+    assert_int_equal(r.rc, 0);
+    assert_false(rx_records_need_review(r.f, r.n));
+
+    struct rx_records_evidence ev = evidence(&fx->rec, &c, TODAY);
+    assert_true(ev.guardian2);
+    /* hukou.csv: the child with G1 in H1; G2 has no row */
+    assert_true(ev.hukou.imported);
+    assert_true(ev.hukou.child.found);
+    assert_int_equal(ev.hukou.child.line, 2);
+    assert_string_equal(ev.hukou.child.unit, "U1");
+    assert_int_equal(ev.hukou.child.since, day(2021, 5, 1));
+    assert_string_equal(ev.hukou.child.household, "H1");
+    assert_false(ev.hukou.child.same_household);
+    assert_true(ev.hukou.guardian[0].found);
+    assert_int_equal(ev.hukou.guardian[0].line, 3);
+    assert_string_equal(ev.hukou.guardian[0].unit, "U1");
+    assert_int_equal(ev.hukou.guardian[0].since, day(2015, 1, 1));
+    assert_string_equal(ev.hukou.guardian[0].household, "H1");
+    assert_true(ev.hukou.guardian[0].same_household);
+    assert_hukou_not_found(&ev.hukou.guardian[1]);
+    /* property.csv: two owners, the guardian first, then the other one */
+    assert_true(ev.property.claimed);
+    assert_true(ev.property.imported);
+    assert_true(ev.property.found);
+    assert_string_equal(ev.property.unit, "U1");
+    assert_int_equal(ev.property.nowners, 2);
+    assert_int_equal(ev.property.nshown, 2);
+    assert_owner(&ev.property.owner[0], G2, RX_PERSON_GUARDIAN2, 3);
+    assert_owner(&ev.property.owner[1], STRANGER, RX_PERSON_OTHER, 2);
+    assert_string_equal(rx_records_role_name(ev.property.owner[0].role), "guardian2");
+    /* permits.csv: both guardians' rows, G2's expired; insurance.csv: G1 only */
+    assert_true(ev.permits.imported);
+    assert_true(ev.permits.guardian[0].found);
+    assert_int_equal(ev.permits.guardian[0].line, 2);
+    assert_string_equal(ev.permits.guardian[0].unit, "U2");
+    assert_int_equal(ev.permits.guardian[0].valid_until, day(2027, 6, 30));
+    assert_true(ev.permits.guardian[0].valid);
+    assert_true(ev.permits.guardian[1].found);
+    assert_false(ev.permits.guardian[1].valid);
+    assert_true(ev.insurance.imported);
+    assert_true(ev.insurance.guardian[0].found);
+    assert_int_equal(ev.insurance.guardian[0].line, 2);
+    assert_int_equal(ev.insurance.guardian[0].months, 36);
+    assert_false(ev.insurance.guardian[1].found);
+    assert_int_equal(ev.insurance.guardian[1].line, 0);
+    assert_int_equal(ev.insurance.guardian[1].months, 0);
+
+    /* the same whatever was claimed: the claim's flags select nothing */
+    struct rx_records_claim bare = family();
+    bare.property_cert = c.property_cert;
+    struct rx_records_evidence ev2 = evidence(&fx->rec, &bare, TODAY);
+    assert_memory_equal(&ev, &ev2, sizeof(ev));
+}
+
+static void test_evidence_property_owned_by_someone_else(void **state)
+{
+    struct fixture *fx = *state;
+    struct rx_records_claim c = family();
+    c.property_cert = "b-2";
+    struct result r = check(&fx->rec, &c, RX_DATE_NONE);
+    assert_finding(&r, RX_ITEM_PROPERTY_UNIT, RX_REASON_OWNER_NOT_GUARDIAN);
+
+    struct rx_records_evidence ev = evidence(&fx->rec, &c, TODAY);
+    assert_true(ev.property.claimed && ev.property.imported && ev.property.found);
+    assert_string_equal(ev.property.unit, "U4");
+    assert_int_equal(ev.property.nowners, 1);
+    assert_int_equal(ev.property.nshown, 1);
+    assert_owner(&ev.property.owner[0], STRANGER, RX_PERSON_OTHER, 4);
+    /* masked independently of rx_idcard_mask: first 4, 10 stars, last 4 */
+    assert_memory_equal(ev.property.owner[0].id_masked, "3101**********", 14);
+    assert_string_equal(ev.property.owner[0].id_masked + 14, STRANGER + 14);
+    assert_string_equal(rx_records_role_name(RX_PERSON_OTHER), "other");
+
+    /* a certificate not on record, and none claimed */
+    c.property_cert = "B-3";
+    ev = evidence(&fx->rec, &c, TODAY);
+    assert_true(ev.property.claimed && ev.property.imported);
+    assert_false(ev.property.found);
+    assert_string_equal(ev.property.unit, "");
+    assert_int_equal(ev.property.nowners, 0);
+    assert_int_equal(ev.property.nshown, 0);
+    c.property_cert = NULL;
+    ev = evidence(&fx->rec, &c, TODAY);
+    assert_false(ev.property.claimed);
+    assert_true(ev.property.imported);
+    assert_false(ev.property.found);
+}
+
+/* Owners' roles, and a certificate with more owners than are shown. */
+static void test_evidence_owner_roles_claimants_first(void **state)
+{
+    (void)state;
+    enum { N = 11 };
+    char ids[N][19];
+    const char *idp[N + 6];
+    const char *text = "certificate,unit,owner_id_number\n";
+    char *buf = malloc(4096);
+    snprintf(buf, 4096, "%s", text);
+    for (int i = 0; i < N; i++) {
+        char d17[18];
+        snprintf(d17, sizeof(d17), "11010519300101%03d", i); /* before every claimant's */
+        make_id(d17, ids[i]);
+        idp[i] = ids[i];
+        snprintf(buf + strlen(buf), 4096 - strlen(buf), "M-1,U2,%s\n", ids[i]);
+    }
+    /* the child and both guardians own it too, last in the file and in ID order */
+    snprintf(buf + strlen(buf), 4096 - strlen(buf), "M-1,U2,%s\nM-1,U2,%s\nM-1,U2,%s\n", STRANGER,
+             CHILD, G1);
+    struct rx_records_table *t = parse_ok(RX_RECORDS_PROPERTY, buf);
+    struct rx_records rec = {.table = {[RX_RECORDS_PROPERTY] = t}};
+    struct rx_records_claim c = {
+        .child_id = CHILD, .guardian_id = {STRANGER, G1}, .property_cert = "m-1"};
+    struct rx_records_evidence ev = evidence(&rec, &c, TODAY);
+    idp[N] = CHILD, idp[N + 1] = G1, idp[N + 2] = STRANGER, idp[N + 3] = G2;
+    idp[N + 4] = GRANNY, idp[N + 5] = CHILD2;
+    assert_no_id_in(&ev, sizeof(ev), idp, N + 6);
+    assert_int_equal(ev.property.nowners, N + 3);
+    assert_int_equal(ev.property.nshown, RX_RECORDS_EVIDENCE_OWNERS);
+    /* the claimants first, by number: G1 (1101..1988..), CHILD (1101..2020..), STRANGER
+       (3101..), then the others (1101..1930..), who come before them in the table */
+    assert_owner(&ev.property.owner[0], G1, RX_PERSON_GUARDIAN2, N + 4);
+    assert_owner(&ev.property.owner[1], CHILD, RX_PERSON_CHILD, N + 3);
+    assert_owner(&ev.property.owner[2], STRANGER, RX_PERSON_GUARDIAN1, N + 2);
+    for (unsigned k = 3; k < RX_RECORDS_EVIDENCE_OWNERS; k++)
+        assert_owner(&ev.property.owner[k], ids[k - 3], RX_PERSON_OTHER, 2 + (k - 3));
+    /* the check agrees that a claimant owns it */
+    struct result r = check(&rec, &c, RX_DATE_NONE);
+    assert_finding(&r, RX_ITEM_PROPERTY_UNIT, RX_REASON_OK);
+    assert_string_equal(rx_records_role_name(RX_PERSON_CHILD), "child");
+    assert_string_equal(rx_records_role_name(RX_PERSON_GUARDIAN1), "guardian1");
+    assert_null(rx_records_role_name((enum rx_records_role)4));
+    rx_records_table_free(t);
+    free(buf);
+}
+
+static void test_evidence_permit_expired(void **state)
+{
+    struct fixture *fx = *state;
+    struct rx_records_claim c = family();
+    c.permit = RX_HOLDER_GUARDIAN2;
+    struct result r = check(&fx->rec, &c, RX_DATE_NONE);
+    const struct rx_records_finding *f = finding(&r, RX_ITEM_RESIDENCE_PERMIT, 0);
+    assert_non_null(f);
+    assert_int_equal(f->reason, RX_REASON_PERMIT_EXPIRED);
+
+    struct rx_records_evidence ev = evidence(&fx->rec, &c, TODAY);
+    const struct rx_records_permit_row *p = &ev.permits.guardian[1];
+    assert_true(p->found);
+    assert_false(p->valid);
+    assert_int_equal(p->valid_until, day(2026, 10, 31));
+    assert_int_equal(p->valid_until, f->date);
+    assert_string_equal(p->unit, "U2");
+    assert_int_equal(p->line, 3);
+    /* valid through its last day */
+    ev = evidence(&fx->rec, &c, day(2026, 10, 31));
+    assert_true(ev.permits.guardian[1].valid);
+    /* no permit on record: not found, not "expired" */
+    struct rx_records_claim g = {.child_id = CHILD2, .guardian_id = {GRANNY}};
+    ev = evidence(&fx->rec, &g, TODAY);
+    assert_true(ev.permits.imported);
+    assert_false(ev.guardian2);
+    for (int k = 0; k < 2; k++) {
+        assert_false(ev.permits.guardian[k].found);
+        assert_false(ev.permits.guardian[k].valid);
+        assert_int_equal(ev.permits.guardian[k].valid_until, RX_DATE_NONE);
+        assert_string_equal(ev.permits.guardian[k].unit, "");
+    }
+}
+
+static void test_evidence_child_missing_from_hukou(void **state)
+{
+    struct fixture *fx = *state;
+    char nobody[19];
+    make_id("11010520210707008", nobody);
+    struct rx_records_claim c = {.child_id = nobody, .guardian_id = {G1, G2}, .hukou = true};
+    struct result r = check(&fx->rec, &c, RX_DATE_NONE);
+    assert_finding(&r, RX_ITEM_HUKOU_UNIT, RX_REASON_HUKOU_NOT_FOUND);
+
+    struct rx_records_evidence ev = evidence(&fx->rec, &c, TODAY);
+    const char *ids[] = {nobody};
+    assert_no_id_in(&ev, sizeof(ev), ids, 1);
+    assert_true(ev.hukou.imported);
+    assert_hukou_not_found(&ev.hukou.child);
+    /* the guardian's row is there, but there is no household to share */
+    assert_true(ev.hukou.guardian[0].found);
+    assert_string_equal(ev.hukou.guardian[0].household, "H1");
+    assert_false(ev.hukou.guardian[0].same_household);
+    assert_hukou_not_found(&ev.hukou.guardian[1]);
+
+    /* hukou_not_with_guardian and hukou_moved_recently, side by side */
+    struct rx_records_claim g = {.child_id = CHILD2, .guardian_id = {G1}, .hukou = true};
+    r = check(&fx->rec, &g, day(2025, 8, 31));
+    assert_non_null(finding(&r, RX_ITEM_HUKOU_UNIT, 2));
+    ev = evidence(&fx->rec, &g, TODAY);
+    assert_int_equal(ev.hukou.child.since, day(2026, 3, 1));
+    assert_string_equal(ev.hukou.child.household, "H2");
+    assert_string_equal(ev.hukou.guardian[0].household, "H1");
+    assert_false(ev.hukou.guardian[0].same_household);
+}
+
+static void test_evidence_tables_not_imported(void **state)
+{
+    struct fixture *fx = *state;
+    struct rx_records only_hukou = {.table = {[RX_RECORDS_HUKOU] = fx->t[RX_RECORDS_HUKOU]}};
+    struct rx_records_claim c = family();
+    c.property_cert = "B-2";
+    struct rx_records_evidence ev = evidence(&only_hukou, &c, TODAY);
+    assert_true(ev.hukou.imported);
+    assert_true(ev.hukou.child.found);
+    assert_true(ev.property.claimed);
+    assert_false(ev.property.imported);
+    assert_false(ev.property.found);
+    assert_int_equal(ev.property.nowners, 0);
+    assert_false(ev.permits.imported);
+    assert_false(ev.insurance.imported);
+    for (int k = 0; k < 2; k++) {
+        assert_false(ev.permits.guardian[k].found);
+        assert_int_equal(ev.permits.guardian[k].valid_until, RX_DATE_NONE);
+        assert_false(ev.insurance.guardian[k].found);
+    }
+    /* no records at all, or none imported: every section says so */
+    struct rx_records none = {.table = {NULL}};
+    const struct rx_records *recs[2] = {&none, NULL};
+    for (int k = 0; k < 2; k++) {
+        ev = evidence(recs[k], &c, TODAY);
+        assert_false(ev.hukou.imported || ev.property.imported || ev.permits.imported ||
+                     ev.insurance.imported);
+        assert_hukou_not_found(&ev.hukou.child);
+        assert_hukou_not_found(&ev.hukou.guardian[0]);
+        assert_true(ev.property.claimed);
+        assert_false(ev.property.found);
+    }
+    /* an empty table is imported: its rows are simply not found */
+    struct rx_records_table *empty = parse_ok(RX_RECORDS_INSURANCE, "id_number,months\n");
+    only_hukou.table[RX_RECORDS_INSURANCE] = empty;
+    ev = evidence(&only_hukou, &c, TODAY);
+    assert_true(ev.insurance.imported);
+    assert_false(ev.insurance.guardian[0].found);
+    rx_records_table_free(empty);
+}
+
+/*
+ * A household number that is an ID number shows masked; households still
+ * compare.  Rows without a household number share none.
+ */
+static void test_evidence_household_numbers(void **state)
+{
+    (void)state;
+    const char *text = fmt("id_number,unit,since,household\n"
+                           "%s,U3,2026-03-01,%s\n"
+                           "%s,U3,1990-01-01,%s\n",
+                           CHILD2, GRANNY, GRANNY, GRANNY);
+    struct rx_records_table *t = parse_ok(RX_RECORDS_HUKOU, text);
+    struct rx_records rec = {.table = {[RX_RECORDS_HUKOU] = t}};
+    struct rx_records_claim c = {.child_id = CHILD2, .guardian_id = {GRANNY}};
+    struct rx_records_evidence ev = evidence(&rec, &c, TODAY);
+    char masked[19];
+    rx_idcard_mask(GRANNY, masked);
+    assert_string_equal(ev.hukou.child.household, masked);
+    assert_string_equal(ev.hukou.guardian[0].household, masked);
+    assert_true(ev.hukou.guardian[0].same_household);
+    rx_records_table_free(t);
+
+    t = parse_ok(RX_RECORDS_HUKOU, fmt("id_number,unit,since,household\n"
+                                       "%s,U3,2026-03-01,\n"
+                                       "%s,U3,1990-01-01,\n",
+                                       CHILD2, GRANNY));
+    rec.table[RX_RECORDS_HUKOU] = t;
+    ev = evidence(&rec, &c, TODAY);
+    assert_true(ev.hukou.child.found && ev.hukou.guardian[0].found);
+    assert_string_equal(ev.hukou.child.household, "");
+    assert_string_equal(ev.hukou.guardian[0].household, "");
+    assert_false(ev.hukou.guardian[0].same_household);
+    rx_records_table_free(t);
+}
+
+static void test_evidence_refuses_malformed_claims(void **state)
+{
+    struct fixture *fx = *state;
+    char badcheck[19];
+    memcpy(badcheck, G1, 19);
+    badcheck[17] = badcheck[17] == '0' ? '1' : '0';
+    struct {
+        struct rx_records_claim c;
+        const char *field;
+    } cases[] = {
+        {{.child_id = NULL, .guardian_id = {G1}}, "child_id_number"},
+        {{.child_id = CHILD, .guardian_id = {badcheck}}, "guardian1_id_number"},
+        {{.child_id = CHILD, .guardian_id = {G1, CHILD}}, "guardian2_id_number"},
+        {{.child_id = CHILD, .guardian_id = {G1}, .insurance = RX_HOLDER_GUARDIAN2},
+         "insurance_months"},
+        {{.child_id = CHILD, .guardian_id = {G1}, .residence_unit = "U 1"}, "residence_unit"},
+        {{.child_id = CHILD, .guardian_id = {G1}, .property_cert = " \xE3\x80\x80"},
+         "property_cert"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rx_records_evidence ev, before;
+        memset(&ev, 0x5A, sizeof(ev));
+        memcpy(&before, &ev, sizeof(ev));
+        struct rx_err err;
+        rx_err_clear(&err);
+        assert_int_equal(rx_records_evidence(&fx->rec, &cases[i].c, TODAY, &ev, &err), -RX_E_INVAL);
+        assert_string_equal(err.field, cases[i].field);
+        assert_false(holds_a_whole_id(err.msg));
+        assert_memory_equal(&ev, &before, sizeof(ev)); /* untouched */
+        /* the check refuses it the same way */
+        struct result r = check(&fx->rec, &cases[i].c, RX_DATE_NONE);
+        assert_int_equal(r.rc, -RX_E_INVAL);
+        assert_string_equal(r.err.field, cases[i].field);
+    }
+    struct rx_records swapped = fx->rec;
+    swapped.table[RX_RECORDS_HUKOU] = fx->t[RX_RECORDS_PERMITS];
+    struct rx_records_claim c = family();
+    struct rx_records_evidence ev;
+    struct rx_err err;
+    rx_err_clear(&err);
+    assert_int_equal(rx_records_evidence(&swapped, &c, TODAY, &ev, &err), -RX_E_INVAL);
+}
+
 /* ======================================================= texts, policy */
 
 static void test_reason_codes_are_unique_with_two_sentences(void **state)
@@ -1085,6 +1503,16 @@ int main(void)
         cmocka_unit_test(test_check_empty_tables_find_nothing),
         cmocka_unit_test_setup_teardown(test_check_claims_nothing_finds_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_refuses_malformed_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_family_with_everything_matching, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_property_owned_by_someone_else, setup,
+                                        teardown),
+        cmocka_unit_test(test_evidence_owner_roles_claimants_first),
+        cmocka_unit_test_setup_teardown(test_evidence_permit_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_child_missing_from_hukou, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_tables_not_imported, setup, teardown),
+        cmocka_unit_test(test_evidence_household_numbers),
+        cmocka_unit_test_setup_teardown(test_evidence_refuses_malformed_claims, setup, teardown),
         cmocka_unit_test(test_reason_codes_are_unique_with_two_sentences),
         cmocka_unit_test(test_policy_items_ask_only_what_the_policy_uses),
         cmocka_unit_test_setup_teardown(test_damaged_files_fail_cleanly, setup, teardown),
