@@ -1957,8 +1957,8 @@ static void app_status(struct rx_req *r, unsigned status)
     }
     struct rx_application a;
     memset(&a, 0, sizeof(a));
-    const bool late = own_app(r, &w, &a) && late_submit(srv(r), &a, status);
-    if (late) {
+    const bool mine = own_app(r, &w, &a); /* replied 404 when not */
+    if (mine && late_submit(srv(r), &a, status)) {
         json_t *b = json_loads(a.body ? a.body : "{}", 0, NULL);
         json_object_set_new(b, "late", json_true());
         char *text = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -1968,7 +1968,7 @@ static void app_status(struct rx_req *r, unsigned status)
         else
             rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
         free(text);
-    } else if (a.receipt[0] && window_open(r)) {
+    } else if (mine && window_open(r)) {
         if (a.status == RX_APP_WITHDRAWN && status != RX_APP_WITHDRAWN)
             rx_reply_error(r, 409, "withdrawn", NULL,
                            "this application was withdrawn; apply again instead");
