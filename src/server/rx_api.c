@@ -1829,6 +1829,9 @@ bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a)
     rx_err_clear(&e);
     int rc = srv(r)->store->ops->app_get(srv(r)->store, rx_req_param(r), a, &e);
     if (rc == -RX_E_REF || (rc == 0 && a->family != w->ss.subject)) {
+        /* someone else's: nothing of it stays in *a for the caller to act on */
+        rx_application_free(a);
+        memset(a, 0, sizeof(*a));
         rx_reply_error(r, 404, "not_found", NULL, "no such application");
         return false;
     }
