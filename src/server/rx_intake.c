@@ -57,6 +57,8 @@
 #define APPEALS_OPEN_MAX 3  /* open appeals per application */
 #define APPEAL_TEXT_MAX 2000
 
+#define ROUND_MANUAL 255 /* a seat the bureau gave by hand (offer.round) */
+
 enum offer_status { OF_NONE = 0, OF_OFFERED, OF_ACCEPTED, OF_DECLINED, OF_EXPIRED, OF_COUNT };
 static const char *const offer_names[OF_COUNT] = {"none", "offered", "accepted", "declined",
                                                   "expired"};
@@ -129,6 +131,11 @@ static int school_find(const struct rx_intake_state *st, const char *id)
     struct school_ix key = {.id = id}, *f;
     f = bsearch(&key, st->six, st->in.nschools, sizeof(*st->six), cmp_six);
     return f ? (int)f->i : -1;
+}
+
+static const char *round_name(unsigned round)
+{
+    return round == ROUND_MANUAL ? "manual" : rx_output_round_name(round, true);
 }
 
 static bool holds_seat(const struct offer *o)
@@ -1148,7 +1155,13 @@ static struct notice *batch_notices(const struct rx_intake_state *st, const stru
         time_text(o->deadline, dl);
         nt[k].family = o->family;
         const char *name = sc->name ? sc->name : sc->id;
-        if (o->status == OF_ACCEPTED)
+        if (strcmp(b->m[i].why, "by_hand") == 0)
+            snprintf(nt[k].text, sizeof(nt[k].text),
+                     "【入学】申请 %s：教育局为您的孩子安排了 %s（%s）的学位，请在 %s 前确认。"
+                     "/ Application %s: the bureau gave your child a seat at %s (%s); accept "
+                     "it by %s.",
+                     o->receipt, name, sc->id, dl, o->receipt, name, sc->id, dl);
+        else if (o->status == OF_ACCEPTED)
             snprintf(nt[k].text, sizeof(nt[k].text),
                      "【入学】申请 %s：候补递补，您的孩子获得 %s（%s）的学位，您排在更前的志愿，"
                      "已为您确认。/ Application %s: a seat at %s (%s) came free from the "
@@ -1731,7 +1744,7 @@ static json_t *offer_json(const struct rx_intake_state *st, const struct offer *
     return json_pack("{s:s, s:o, s:s, s:s?, s:s?}", "status", offer_names[o->status], "school",
                      holds_seat(o) || o->status >= OF_DECLINED ? school_json(st, o->school)
                                                               : json_null(),
-                     "round", rx_output_round_name(o->round, true), "deadline",
+                     "round", round_name(o->round), "deadline",
                      dl[0] ? dl : NULL, "reason", o->reason[0] ? o->reason : NULL);
 }
 
@@ -2074,7 +2087,7 @@ static void h_roster(struct rx_req *r)
                            json_string_value(json_object_get(body, "child_name")), "masked_id",
                            a.masked_id[0] ? a.masked_id : NULL, "status",
                            offer_names[list[k].status], "round",
-                           rx_output_round_name(list[k].round, true)));
+                           round_name(list[k].round)));
         json_decref(body);
         rx_application_free(&a);
     }
@@ -2093,6 +2106,121 @@ bool rx_intake_seat_at(struct rx_server *s, const char *pseudonym, const char *s
                      strcmp(st->in.schools[st->offers[i].school].id, school) == 0;
     pthread_mutex_unlock(&st->mu);
     return yes;
+}
+
+static bool text_ok(const char *t, size_t max);
+
+/*
+ * POST /api/intake/place {"receipt", "school", "note"} (city and district
+ * staff): a seat given by hand - to a child the run left without one, a
+ * late child no school could take, or after an appeal.  The school must
+ * have a free seat; a seat the child held is given up and goes down its
+ * waitlist.  Recorded as a move ("by hand", with the note) and notified.
+ */
+static void h_place(struct rx_req *r)
+{
+    struct who w;
+    if (!bureau_only(r, &w))
+        return;
+    static const char *const fields[] = {"receipt", "school", "note", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *receipt = json_string_value(json_object_get(j, "receipt"));
+    const char *school = json_string_value(json_object_get(j, "school"));
+    const char *note = json_string_value(json_object_get(j, "note"));
+    struct rx_server *s = srv(r);
+    struct rx_intake_state *st = s->intake;
+    if (!text_ok(note, 500)) {
+        json_decref(j);
+        rx_reply_error(r, 400, "missing_note", "note",
+                       "a seat given by hand needs a note of at most 500 bytes: why");
+        return;
+    }
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = receipt ? s->store->ops->app_get(s->store, receipt, &a, &e) : -RX_E_REF;
+    if (rc == -RX_E_REF || rc == -RX_E_INVAL) {
+        json_decref(j);
+        rx_application_free(&a);
+        rx_reply_error(r, 404, "not_found", "receipt", "no such application");
+        return;
+    }
+    if (rc < 0) {
+        json_decref(j);
+        rx_application_free(&a);
+        reply_store_error(r, &e);
+        return;
+    }
+    char actor[80];
+    staff_actor(&w, actor);
+    int status = 200;
+    const char *code = NULL, *field = NULL;
+    char msg[200] = "";
+    struct notice *nt = NULL;
+    size_t nnt = 0;
+    json_t *answer = NULL;
+    pthread_mutex_lock(&st->mu);
+    const int who = st->published ? offer_find(st, a.pseudonym) : -1;
+    const int sc = st->published ? school_find(st, school) : -1;
+    if (!st->published) {
+        status = 409, code = "not_published";
+        snprintf(msg, sizeof(msg), "nothing is published yet");
+    } else if (who < 0) {
+        status = 409, code = "no_result", field = "receipt";
+        snprintf(msg, sizeof(msg), "this application is not in the result: submit it first");
+    } else if (sc < 0) {
+        status = 404, code = "not_found", field = "school";
+        snprintf(msg, sizeof(msg), "no such school");
+    } else if (st->offers[who].school == sc && holds_seat(&st->offers[who])) {
+        /* there already: the same answer again */
+    } else if (st->held[sc] >= st->in.schools[sc].seats) {
+        status = 409, code = "no_free_seat", field = "school";
+        snprintf(msg, sizeof(msg), "%s has no free seat (%d of %d held)", st->in.schools[sc].id,
+                 (int)st->held[sc], (int)st->in.schools[sc].seats);
+    } else {
+        const struct offer cur = st->offers[who];
+        struct batch b = {0};
+        struct offer o = cur;
+        o.school = sc;
+        o.round = ROUND_MANUAL;
+        o.status = OF_OFFERED;
+        o.pos = 0; /* the bureau's choice: on no waitlist from here */
+        o.deadline = move_deadline(st, now_s());
+        o.reason[0] = 0;
+        if (offer_set(st, &b, (uint32_t)who, &o, "offer.place")) {
+            batch_move(&b, (uint32_t)who, holds_seat(&cur) ? cur.school : -1, sc, "by_hand");
+            if (holds_seat(&cur))
+                seats_freed(st, &b, cur.school, now_s());
+        }
+        if (batch_write(s, st, &b, actor, &e) < 0) {
+            batch_undo(st, &b);
+            status = -1;
+        } else {
+            nt = batch_notices(st, &b, &nnt);
+        }
+        batch_free(&b);
+    }
+    if (status == 200)
+        answer = offer_json(st, &st->offers[who]);
+    pthread_mutex_unlock(&st->mu);
+    if (status == 200 && s->store->ops->audit_append(s->store, actor, "offer.place.note",
+                                                     a.receipt, note, &e) < 0)
+        status = -1;
+    json_decref(j);
+    rx_application_free(&a);
+    if (status < 0) {
+        json_decref(answer);
+        reply_store_error(r, &e);
+    } else if (status != 200) {
+        rx_reply_error(r, (unsigned)status, code, field, "%s", msg);
+    } else {
+        rx_reply_json(r, 200, answer);
+    }
+    if (nt)
+        send_notices(s, nt, nnt);
 }
 
 /* ------------------------------------------------------------ appeals */
@@ -2504,6 +2632,7 @@ const struct rx_route rx_intake_routes[] = {
     {"POST", "/api/intake/run", h_run, 0},
     {"POST", "/api/intake/publish", h_publish, 4096},
     {"POST", "/api/intake/expire", h_expire, 0},
+    {"POST", "/api/intake/place", h_place, 4096},
     {"GET", "/api/intake/seats", h_seats, 0},
     {"GET", "/api/intake/moves", h_moves, 0},
     {"GET", "/api/intake/roster", h_roster, 0},

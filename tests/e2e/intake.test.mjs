@@ -440,6 +440,27 @@ describe('the intake run and results day', () => {
     assert.equal(seen.json.appeals[0].status, 'answered');
     assert.match(seen.json.appeals[0].answer, /恢复/);
     assert.equal((await school.request('GET', '/api/appeals')).status, 401);
+
+    // the appeal upheld: the bureau gives the seat back by hand
+    const noNote = await staff.request('POST', '/api/intake/place', { json: { receipt: second.receipt, school: pubSchool } });
+    assert.equal(noNote.status, 400);
+    const full = await staff.request('POST', '/api/intake/place', { json: { receipt: second.receipt, school: priv, note: '申诉' } });
+    assert.equal(full.status, 409);
+    assert.equal(full.json.error.code, 'no_free_seat');
+    const place = await staff.request('POST', '/api/intake/place', {
+      json: { receipt: second.receipt, school: pubSchool, note: '申诉成立：住院证明已核验' },
+    });
+    assert.equal(place.status, 200, place.text);
+    assert.equal(place.json.status, 'offered');
+    assert.equal(place.json.round, 'manual');
+    assert.equal(place.json.school.id, pubSchool);
+    const back = await second.client.request('GET', `/api/applications/${second.receipt}/result`);
+    assert.equal(back.json.offer.status, 'offered');
+    assert.ok(back.json.moves.some((m) => m.why === 'by_hand' && m.to === pubSchool), back.text);
+    const acc = await second.client.request('POST', `/api/applications/${second.receipt}/accept`);
+    assert.equal(acc.status, 200, acc.text);
+    assert.equal(acc.json.status, 'accepted');
+    assert.equal((await second.client.request('POST', '/api/intake/place', { json: { receipt: second.receipt, school: pubSchool, note: 'x' } })).status, 403);
   });
 
   it('a restart keeps results day: offers, moves, waitlists, appeals; the audit chain verifies', async () => {
