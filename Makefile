@@ -32,7 +32,8 @@ $(ASAN_BUILD)/build.ninja:
 deps:
 	tools/deps.sh test
 
-run: deps all
+run: all
+	@tools/deps.sh run
 	./$(BUILD)/ruxue demo --students $(DEMO_STUDENTS) --schools $(DEMO_SCHOOLS) --seed 1 --out $(DEMO)
 	./$(BUILD)/ruxue allocate $(DEMO) --out $(DEMO)/result --seed 0000000000000000000000000000000000000000000000000000000000000001
 	@echo
@@ -42,7 +43,12 @@ run: deps all
 	./$(BUILD)/ruxue serve --demo --db $(DEMO)/ruxue.db --pii-key $(DEMO_KEYS)/pii.key \
 	  --district $(DEMO) --port $(PORT) --web web
 
-test: deps all $(ASAN_BUILD)/build.ninja
+# npm ci when package-lock.json is newer than what is installed
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+test: deps all node_modules/.package-lock.json $(ASAN_BUILD)/build.ninja
 	meson test -C $(BUILD) --print-errorlogs
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

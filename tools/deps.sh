@@ -1,23 +1,31 @@
 #!/bin/sh
 # tools/deps.sh - install the Debian packages ruxue needs, only what is missing.
 #
-# Usage: tools/deps.sh [build|test|bench]   (default: test, which is a superset)
+# Usage: tools/deps.sh [build|run|test|bench]   (default: test, which is a superset of run)
 # As root it runs apt-get; otherwise it prints the exact sudo line and fails.
 set -eu
 
 BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev"
-TEST_PKGS="python3 nodejs"
+# the pages' Leaflet and Chart.js come from Debian (served under /vendor/)
+RUN_PKGS="libjs-leaflet libjs-chart.js"
+# browser tests: npm ci installs playwright-core, which drives Debian's chromium
+TEST_PKGS="$RUN_PKGS python3 nodejs npm chromium"
 BENCH_PKGS="time wrk"
 
 case "${1:-test}" in
 build) want="$BUILD_PKGS" ;;
+run) want="$BUILD_PKGS $RUN_PKGS" ;;
 test) want="$BUILD_PKGS $TEST_PKGS" ;;
 bench) want="$BUILD_PKGS $BENCH_PKGS" ;;
-*) echo "usage: tools/deps.sh [build|test|bench]" >&2; exit 2 ;;
+*) echo "usage: tools/deps.sh [build|run|test|bench]" >&2; exit 2 ;;
 esac
 
 missing=""
 for p in $want; do
+    # npm: any npm will do (NodeSource's nodejs carries its own and conflicts with Debian's)
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
+        continue
+    fi
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi

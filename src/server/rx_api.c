@@ -28,7 +28,9 @@
 #include "../store/rx_store.h"
 #include "rx_http.h"
 #include "rx_server.h"
+#include "rx_console.h"
 #include "rx_intake.h"
+#include "rx_public.h"
 #include "rx_srv.h"
 
 #define SESSION_SECONDS (8 * 3600)
@@ -2824,25 +2826,54 @@ static const char *content_type(const char *path)
                  {".json", "application/json"},
                  {".svg", "image/svg+xml"},
                  {".png", "image/png"},
-                 {".ico", "image/x-icon"}};
+                 {".ico", "image/x-icon"},
+                 {".txt", "text/plain; charset=utf-8"},
+                 {".csv", "text/csv; charset=utf-8"},
+                 {".ini", "text/plain; charset=utf-8"},
+                 {".pub", "text/plain; charset=utf-8"},
+                 {".sig", "application/octet-stream"},
+                 {".mjs", "text/javascript; charset=utf-8"}};
     for (size_t k = 0; dot && k < sizeof(types) / sizeof(types[0]); k++)
         if (strcmp(dot, types[k].ext) == 0)
             return types[k].type;
     return "application/octet-stream";
 }
 
+/*
+ * Where a path's file is: the pages (--web); /vendor/leaflet/ and
+ * /vendor/chart.js/ from Debian's libjs-leaflet and libjs-chart.js (the
+ * pages load nothing from outside the server); /publication/ the signed
+ * bundle once published, so anyone can download and verify it.
+ */
+static bool static_file(struct rx_server *s, const char *path, char file[PATH_MAX])
+{
+    static const struct {
+        const char *prefix, *dir;
+    } vendor[] = {{"/vendor/leaflet/", "/usr/share/javascript/leaflet/"},
+                  {"/vendor/chart.js/", "/usr/share/javascript/chart.js/"}};
+    for (size_t k = 0; k < sizeof(vendor) / sizeof(vendor[0]); k++)
+        if (strncmp(path, vendor[k].prefix, strlen(vendor[k].prefix)) == 0)
+            return rx_pathf(file, PATH_MAX, "%s%s", vendor[k].dir,
+                            path + strlen(vendor[k].prefix)) == 0;
+    if (strncmp(path, "/publication/", 13) == 0) {
+        const char *pub = rx_intake_publication_dir(s);
+        return pub && path[13] &&
+               rx_pathf(file, PATH_MAX, "%s/%s", pub, path + 13) == 0;
+    }
+    return s->web_dir[0] && rx_pathf(file, PATH_MAX, "%s%s%s", s->web_dir, path,
+                                     path[strlen(path) - 1] == '/' ? "index.html" : "") == 0;
+}
+
 static void h_static(struct rx_req *r)
 {
     struct rx_server *s = srv(r);
     const char *path = rx_req_path(r);
-    if (strcmp(rx_req_method(r), "GET") != 0 || !s->web_dir[0] || strncmp(path, "/api/", 5) == 0 ||
-        strstr(path, "..") || strchr(path, '\\')) {
+    char file[PATH_MAX];
+    if (strcmp(rx_req_method(r), "GET") != 0 || strncmp(path, "/api/", 5) == 0 ||
+        strstr(path, "..") || strchr(path, '\\') || !static_file(s, path, file)) {
         rx_reply_error(r, 404, "not_found", NULL, "no such resource");
         return;
     }
-    char file[PATH_MAX];
-    rx_pathf(file, sizeof(file), "%s%s%s", s->web_dir, path,
-             path[strlen(path) - 1] == '/' ? "index.html" : "");
     char *buf = NULL;
     size_t len = 0;
     struct rx_err e;
@@ -3028,8 +3059,17 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         free(s);
         return rc;
     }
-    /* the routes: this file's and the intake's */
-    s->nroutes = sizeof(routes) / sizeof(routes[0]) + rx_intake_nroutes;
+    /* the routes: this file's, the intake's, the console's, the public side's */
+    const struct {
+        const struct rx_route *r;
+        size_t n;
+    } tables[] = {{routes, sizeof(routes) / sizeof(routes[0])},
+                  {rx_intake_routes, rx_intake_nroutes},
+                  {rx_console_routes, rx_console_nroutes},
+                  {rx_public_routes, rx_public_nroutes}};
+    s->nroutes = 0;
+    for (size_t k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
+        s->nroutes += tables[k].n;
     s->routes = malloc(s->nroutes * sizeof(*s->routes));
     if (!s->routes) {
         rx_intake_close(s);
@@ -3039,9 +3079,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         free(s);
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
-    memcpy(s->routes, routes, sizeof(routes));
-    memcpy(s->routes + sizeof(routes) / sizeof(routes[0]), rx_intake_routes,
-           rx_intake_nroutes * sizeof(*s->routes));
+    for (size_t k = 0, at = 0; k < sizeof(tables) / sizeof(tables[0]); at += tables[k++].n)
+        memcpy(s->routes + at, tables[k].r, tables[k].n * sizeof(*s->routes));
     if (pthread_create(&s->rechecker, NULL, rechecker_main, s) == 0)
         s->rechecking = true;
     struct rx_http_config hc = {

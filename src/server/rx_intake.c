@@ -2095,6 +2095,37 @@ static void h_roster(struct rx_req *r)
     rx_reply_json(r, 200, json_pack("{s:s, s:o}", "school", school, "children", arr));
 }
 
+int rx_intake_offer_view(struct rx_server *s, const char *pseudonym, struct rx_offer_view *out)
+{
+    struct rx_intake_state *st = s->intake;
+    memset(out, 0, sizeof(*out));
+    if (!st || !__atomic_load_n(&st->published, __ATOMIC_ACQUIRE))
+        return -1;
+    pthread_mutex_lock(&st->mu);
+    const int i = offer_find(st, pseudonym);
+    if (i >= 0) {
+        const struct offer *o = &st->offers[i];
+        if (o->school >= 0) {
+            const struct rx_school *sc = &st->in.schools[o->school];
+            snprintf(out->school, sizeof(out->school), "%s", sc->id);
+            snprintf(out->school_name, sizeof(out->school_name), "%s", sc->name ? sc->name : sc->id);
+        }
+        snprintf(out->status, sizeof(out->status), "%s", offer_names[o->status]);
+        snprintf(out->round, sizeof(out->round), "%s", round_name(o->round));
+        snprintf(out->receipt, sizeof(out->receipt), "%s", o->receipt);
+        time_text(o->status == OF_OFFERED ? o->deadline : 0, out->deadline);
+        snprintf(out->digest, sizeof(out->digest), "%s", st->digest);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return i >= 0 ? 0 : -1;
+}
+
+const char *rx_intake_publication_dir(struct rx_server *s)
+{
+    return s->intake && __atomic_load_n(&s->intake->published, __ATOMIC_ACQUIRE) ? s->intake->pub
+                                                                                   : NULL;
+}
+
 bool rx_intake_seat_at(struct rx_server *s, const char *pseudonym, const char *school)
 {
     struct rx_intake_state *st = s->intake;

@@ -29,6 +29,21 @@ bool rx_intake_refuse_frozen(struct rx_req *r);
 /* On results day: the child holds a seat (offered or accepted) at school. */
 bool rx_intake_seat_at(struct rx_server *s, const char *pseudonym, const char *school);
 
+/* A child's seat on results day, as a copy (for the admission notice). */
+struct rx_offer_view {
+    char receipt[32];
+    char school[64], school_name[256]; /* "" when no seat */
+    char status[16];                   /* none, offered, accepted, declined, expired */
+    char round[16];                    /* private, catchment, overflow, rolling, manual */
+    char deadline[32];                 /* an offered seat's deadline, else "" */
+    char digest[65];                   /* the published result's digest */
+};
+/* 0 with *out filled, -1 when nothing is published or the child is not in the result. */
+int rx_intake_offer_view(struct rx_server *s, const char *pseudonym, struct rx_offer_view *out);
+
+/* The publication bundle's directory once published, else NULL. */
+const char *rx_intake_publication_dir(struct rx_server *s);
+
 /* A late child's application, submitted after publication: placed by
  * rolling admission (once; nothing when it is not late or placed). */
 void rx_intake_place_late(struct rx_server *s, const struct rx_application *a);
