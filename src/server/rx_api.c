@@ -1314,11 +1314,74 @@ static void h_form(struct rx_req *r)
                 claims, json_pack("{s:s, s:s, s:s}", "field", claim_items[k].field, "label_zh",
                                   rx_records_item_label(claim_items[k].item, false), "label_en",
                                   rx_records_item_label(claim_items[k].item, true)));
-    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s}", "intake", s->district.pol.intake, "policy",
-                          s->district.pol.name, "claims", claims, "private_choices",
-                          (int)s->district.pol.private_choices, "note", no_advantage);
+    const struct district *d = &s->district;
+    json_t *groups = json_array(), *priv = json_array();
+    for (unsigned k = 0; k < d->pol.ngroups; k++)
+        json_array_append_new(groups, json_string(d->pol.groups[k]));
+    for (uint32_t k = 0; k < d->in.nschools; k++)
+        if (d->in.schools[k].sector == RX_SECTOR_PRIVATE)
+            json_array_append_new(priv, json_pack("{s:s, s:s}", "id", d->in.schools[k].id, "name",
+                                                  d->in.schools[k].name ? d->in.schools[k].name
+                                                                        : d->in.schools[k].id));
+    char cutoff[16];
+    int y;
+    unsigned m, dd;
+    rx_civil_from_days(d->pol.cutoff_birth, &y, &m, &dd);
+    snprintf(cutoff, sizeof(cutoff), "%04d-%02u-%02u", y, m, dd);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s, s:s, s:o, s:o}", "intake", d->pol.intake,
+                          "policy", d->pol.name, "claims", claims, "private_choices",
+                          (int)d->pol.private_choices, "note", no_advantage, "cutoff_birth_date",
+                          cutoff, "priority_groups", groups, "private_schools", priv);
     pthread_rwlock_unlock(&s->district_lock);
     rx_reply_json(r, 200, o);
+}
+
+/* A unit as the form shows it: its catchment's public schools, in order. */
+static json_t *unit_json(const struct district *d, uint32_t u)
+{
+    const struct rx_unit *un = &d->in.units[u];
+    json_t *schools = json_array();
+    if (un->catchment != RX_NONE) {
+        const struct rx_catchment *c = &d->in.catchments[un->catchment];
+        for (uint32_t k = 0; k < c->count; k++) {
+            const struct rx_school *sc = &d->in.schools[d->in.refs[c->first + k]];
+            json_array_append_new(schools, json_pack("{s:s, s:s}", "id", sc->id, "name",
+                                                     sc->name ? sc->name : sc->id));
+        }
+    }
+    return json_pack("{s:s, s:s, s:o}", "id", un->id, "name", un->name ? un->name : un->id,
+                     "catchment_schools", schools);
+}
+
+/*
+ * GET /api/form/units?q=TEXT: the address units whose id or name contains
+ * the text (at most 20, for the form's address field), each with its
+ * catchment's public schools, the schools a family orders.  Anyone may
+ * read it: the units and catchments are public.
+ */
+static void h_form_units(struct rx_req *r)
+{
+    struct rx_server *s = srv(r);
+    const char *q = rx_req_query(r, "q");
+    if (!q || !*q || strlen(q) > 64) {
+        rx_reply_error(r, 400, "bad_query", "q", "expected ?q= with 1 to 64 bytes of the address");
+        return;
+    }
+    pthread_rwlock_rdlock(&s->district_lock);
+    if (!s->district.loaded) {
+        pthread_rwlock_unlock(&s->district_lock);
+        rx_reply_error(r, 409, "no_district", NULL, "the district is not set up yet");
+        return;
+    }
+    const struct district *d = &s->district;
+    json_t *arr = json_array();
+    for (uint32_t u = 0; u < d->in.nunits && json_array_size(arr) < 20; u++) {
+        const struct rx_unit *un = &d->in.units[u];
+        if (strstr(un->id, q) || (un->name && strstr(un->name, q)))
+            json_array_append_new(arr, unit_json(d, u));
+    }
+    pthread_rwlock_unlock(&s->district_lock);
+    rx_reply_json(r, 200, json_pack("{s:o}", "units", arr));
 }
 
 /* What a family may claim (docs/records.md): each is checked against the records. */
@@ -2913,6 +2976,7 @@ static const struct rx_route routes[] = {
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},
     {"GET", "/api/window", h_window_get, 0},
     {"GET", "/api/form", h_form, 0},
+    {"GET", "/api/form/units", h_form_units, 0},
     {"GET", "/api/records", h_records_get, 0},
     {"PUT", "/api/records/{}", h_records_put, 256u << 20},
     {"PUT", "/api/window", h_window_put, 4096},

@@ -382,6 +382,18 @@ describe('setup, window, editing, school rights', () => {
       assert.ok(fields.includes(f), `${f} in ${fields}`);
     assert.ok(form.json.claims.every((c) => c.label_zh && c.label_en));
     assert.equal(form.json.private_choices, 2);
+    // what the form offers to choose from: the policy's groups, the private schools, the cutoff
+    assert.deepEqual(form.json.priority_groups, ['military', 'special_needs']);
+    assert.deepEqual(form.json.private_schools.map((x) => x.id), byKind('private'));
+    assert.equal(form.json.cutoff_birth_date, '2020-08-31');
+    const units = csvRows(readFileSync(join(district, 'address_units.csv'), 'utf8')).slice(1);
+    const found = await new Client(srv).request('GET', `/api/form/units?q=${encodeURIComponent(units[0][1])}`);
+    assert.equal(found.status, 200, found.text);
+    const u = found.json.units.find((x) => x.id === units[0][0]);
+    assert.ok(u, found.text);
+    const catchment = csvRows(readFileSync(join(district, 'catchments.csv'), 'utf8')).find((c) => c[0] === units[0][4]);
+    assert.deepEqual(u.catchment_schools.map((x) => x.id), catchment[1].split(';'));
+    assert.equal((await new Client(srv).request('GET', '/api/form/units')).status, 400);
     // a policy without the migrant-children category (居住证 + 社保)
     const original = readFileSync(join(district, 'policy.ini'), 'utf8');
     const lines = original.split('\n');
