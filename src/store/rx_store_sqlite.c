@@ -3141,3 +3141,57 @@ int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int6
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "head", "audit verify: no recorded head");
     return audit_walk(db_path, want, want_seq, entries, head, bad_seq, why, whylen, err);
 }
+
+int rx_store_audit_page(const char *db_path, int64_t after, unsigned limit,
+                        void (*visit)(void *ctx, const struct rx_audit_entry *e), void *ctx,
+                        bool *more, struct rx_err *err)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    *more = false;
+    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(db, 2000);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT seq, at, actor, action, object, detail, hash FROM audit "
+                                "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        rx_err_set(err, -RX_E_IO, "audit", 0, NULL, "cannot read the audit log: %s",
+                   db ? sqlite3_errmsg(db) : "out of memory");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, (int64_t)limit + 1);
+    unsigned n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            *more = true;
+            continue;
+        }
+        n++;
+        struct rx_audit_entry e = {.seq = sqlite3_column_int64(st, 0)};
+#define COL(i) ((const char *)sqlite3_column_text(st, (i)) ? (const char *)sqlite3_column_text(st, (i)) : "")
+        e.at = COL(1);
+        e.actor = COL(2);
+        e.action = COL(3);
+        e.object = COL(4);
+        e.detail = COL(5);
+#undef COL
+        const void *h = sqlite3_column_blob(st, 6);
+        if (h && sqlite3_column_bytes(st, 6) == 32)
+            memcpy(e.hash, h, 32);
+        visit(ctx, &e);
+    }
+    if (rc != SQLITE_DONE) {
+        rx_err_set(err, -RX_E_IO, "audit", 0, NULL, "cannot read the audit log: %s",
+                   sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = SQLITE_OK;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -RX_E_IO;
+}

@@ -7,6 +7,7 @@
 #ifndef RX_STORE_SQLITE_H
 #define RX_STORE_SQLITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,5 +82,22 @@ int rx_store_audit_verify(const char *db_path, int64_t *entries, uint8_t head[32
 int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int64_t *want_seq,
                                int64_t *entries, uint8_t head[32], int64_t *bad_seq, char *why,
                                size_t whylen, struct rx_err *err);
+
+/* One entry of the audit log as read (strings live until the visit returns). */
+struct rx_audit_entry {
+    int64_t seq;
+    const char *at, *actor, *action, *object, *detail;
+    uint8_t hash[32];
+};
+
+/*
+ * The entries with seq > after, in seq order, at most limit of them:
+ * visit(ctx, e) for each; *more is set when entries are left after them.
+ * Read-only, on a connection of its own, like rx_store_audit_verify (for
+ * the staff console's viewer and operators' tools).  0 or -RX_E_IO.
+ */
+int rx_store_audit_page(const char *db_path, int64_t after, unsigned limit,
+                        void (*visit)(void *ctx, const struct rx_audit_entry *e), void *ctx,
+                        bool *more, struct rx_err *err);
 
 #endif
