@@ -5,11 +5,13 @@
 # As root it runs apt-get; otherwise it prints the exact sudo line and fails.
 set -eu
 
-BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev"
+# libqrencode-dev: the admission notice's QR code (src/io/rx_notice.c)
+BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libqrencode-dev"
 # the pages' Leaflet and Chart.js come from Debian (served under /vendor/)
 RUN_PKGS="libjs-leaflet libjs-chart.js"
 # browser tests: npm ci installs playwright-core, which drives Debian's chromium
-TEST_PKGS="$RUN_PKGS python3 nodejs npm chromium"
+# fonts-noto-cjk: Chinese glyphs in the browser tests' screenshots (docs/screenshots/)
+TEST_PKGS="$RUN_PKGS python3 nodejs npm chromium fonts-noto-cjk"
 BENCH_PKGS="time wrk"
 
 case "${1:-test}" in

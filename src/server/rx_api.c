@@ -49,7 +49,7 @@
  * so collisions cannot be chosen from outside.
  */
 
-static bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
+bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
 {
     char text[256];
     int n = snprintf(text, sizeof(text), "%s%c%s", kind, 0, who);

@@ -2120,6 +2120,11 @@ int rx_intake_offer_view(struct rx_server *s, const char *pseudonym, struct rx_o
     return i >= 0 ? 0 : -1;
 }
 
+const char *rx_intake_key_prefix(struct rx_server *s)
+{
+    return s->intake->keys;
+}
+
 const char *rx_intake_publication_dir(struct rx_server *s)
 {
     return s->intake && __atomic_load_n(&s->intake->published, __ATOMIC_ACQUIRE) ? s->intake->pub

@@ -41,6 +41,9 @@ struct rx_offer_view {
 /* 0 with *out filled, -1 when nothing is published or the child is not in the result. */
 int rx_intake_offer_view(struct rx_server *s, const char *pseudonym, struct rx_offer_view *out);
 
+/* The bureau's signing key pair: PREFIX.key (0600) and PREFIX.pub. */
+const char *rx_intake_key_prefix(struct rx_server *s);
+
 /* The publication bundle's directory once published, else NULL. */
 const char *rx_intake_publication_dir(struct rx_server *s);
 

@@ -137,4 +137,8 @@ int student_from_app(struct rx_server *s, const struct rx_application *a,
 /* The family's own application by the receipt in the path; replies 404 otherwise. */
 bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a);
 
+/* A request of kind by who (an address, a user) within its per-minute
+ * allowance?  Counted in fixed minutes (rx_api.c, "rate limits"). */
+bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute);
+
 #endif
