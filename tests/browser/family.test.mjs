@@ -2,8 +2,11 @@
 // against the real server, from sign-in to an accepted seat:
 //
 //   sign in with a code (from the demo outbox) -> ID numbers checked as they
-//   are typed -> two children applied for: one whose claims match the
-//   uploaded records, one whose do not (the reason shown, manual review) ->
+//   are typed, a child born after the cutoff warned of (not refused) -> two
+//   children applied for, each address found by typing part of its name and
+//   chosen, a private school chosen from the list: one whose claims match the
+//   uploaded records (a one-school catchment), one whose do not (the reason
+//   shown, manual review; a multi-school catchment ordered by keyboard) ->
 //   the status follows the review -> (staff, through the API: commit, close
 //   the window, freeze, draw, run, publish) -> the result with the
 //   explanation and each school's cutoff -> the lottery number computed in
@@ -34,11 +37,13 @@ function csvRows(text) {
 const child1 = id('51010720200302001');
 const child2 = id('51010720200704002');
 const g1 = id('51010719880115003');
+// born after the cutoff: too young for this intake (warned of, not refused)
+const young = id('51010720200905004');
 const cert = '川(2020)成都市不动产权第0012345号';
 
 describe('the family portal', () => {
   let srv, staff, b, tmp, district;
-  let priv, pubSchool, unitOfPub;
+  let priv, pubSchool, unitOfPub, nameOfPub, multiUnit, multiSchools;
   let phone; // the phone-sized page: {context, page, problems}
   const receipts = {};
 
@@ -53,7 +58,12 @@ describe('the family portal', () => {
     priv = schools.slice(1).find((r) => r[2] === 'private')[0];
     const single = catchments.find((c) => !c[1].includes(';'));
     pubSchool = single[1];
-    unitOfPub = units.find((u) => u[4] === single[0])[0];
+    [unitOfPub, nameOfPub] = units.find((u) => u[4] === single[0]);
+    // a unit of a multi-school catchment (多校划片) for the second child
+    const multi = catchments.find((c) => c[1].includes(';'));
+    assert.ok(multi, 'the demo district has a multi-school catchment');
+    multiSchools = multi[1].split(';');
+    multiUnit = units.find((u) => u[4] === multi[0]);
     srv = await startServer({ extraArgs: ['--web', WEB, '--district', district] });
     staff = await staffLogin(srv);
     // the private school has one seat, so one of the two children waits for it
@@ -85,6 +95,21 @@ describe('the family portal', () => {
   const heading = (page) => page.locator('main h2').first().textContent();
   // the portal is one page whose views follow the hash: wait for the view asked for
   const view = (page, v) => page.waitForSelector(`main[data-view="${v}"]`);
+  // the catchment's schools as the form lists them, in order
+  const catchmentList = (page) => page.$$eval('#catchment-list li', (els) => els.map((e) => e.dataset.school));
+  /**
+   * Find an address by typing part of its name in the residence field, as a
+   * family does; returns the radio button of the unit, once listed.
+   */
+  async function searchUnit(page, name, unit) {
+    await page.fill('#c-residence_unit', '');
+    // part of the name: its first two characters (the list then holds several units)
+    await page.locator('#c-residence_unit').pressSequentially(name.slice(0, 2), { delay: 30 });
+    const radio = page.locator(`#unit-options input[type=radio][value="${unit}"]`);
+    await radio.waitFor();
+    assert.match(await page.textContent('#c-residence_unit-status'), /找到 \d+ 个地址/);
+    return radio;
+  }
 
   it('the front page links to the three portals', async () => {
     const { page, problems } = await b.desktop();
@@ -138,6 +163,29 @@ describe('the family portal', () => {
     assert.deepEqual(unlabelled, []);
     const form = (await new Client(srv).request('GET', '/api/form')).json;
     for (const c of form.claims) assert.ok(await page.isVisible(`#c-${c.field}`), c.field);
+    // what the family chooses from comes from the form: the private schools and the priority groups
+    assert.deepEqual(await page.$$eval('#pc-0 option', (els) => els.map((e) => e.value).filter(Boolean)),
+      form.private_schools.map((x) => x.id));
+    if (form.claims.some((c) => c.field === 'priority_group'))
+      assert.deepEqual(await page.$$eval('#c-priority_group option', (els) => els.map((e) => e.value)), ['', ...form.priority_groups]);
+    // a child born after the cutoff: warned next to the ID number (in Chinese and English), not refused
+    assert.equal(form.cutoff_birth_date, '2020-08-31');
+    await page.fill('#id_number', young);
+    await page.waitForSelector('#id_number-age:not(:empty)');
+    assert.match(await page.textContent('#id_number-age'), /2020-09-05.*晚于.*2020-08-31.*年龄不够.*仍可以提交/);
+    assert.equal(await page.textContent('#id_number-err'), '');
+    assert.equal(await page.getAttribute('#id_number', 'aria-invalid'), null);
+    assert.match(await page.getAttribute('#id_number', 'aria-describedby'), /id_number-age/);
+    await shot(page, 'family-form-young-phone');
+    await page.click('[data-lang-switch]');
+    await page.waitForFunction(() => document.documentElement.lang === 'en');
+    assert.match(await page.textContent('#id_number-age'), /too young for this intake.*ineligible/);
+    await page.click('[data-lang-switch]');
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+    // born on or before the cutoff: no warning
+    await page.fill('#id_number', child1);
+    assert.equal(await page.textContent('#id_number-age'), '');
+    await page.fill('#id_number', '');
     // a mistyped check character shows next to the field as soon as it is typed
     const wrong = child1.slice(0, 17) + (child1[17] === '0' ? '1' : '0');
     await page.locator('#id_number').pressSequentially(wrong);
@@ -161,10 +209,23 @@ describe('the family portal', () => {
     await page.fill('#g1', g1);
     assert.equal(await page.textContent('#id_number-err'), '');
     assert.equal(await page.textContent('#g1-err'), '');
-    await page.fill('#c-residence_unit', unitOfPub);
+    const radio = await searchUnit(page, nameOfPub, unitOfPub);
+    await radio.check();
+    await page.waitForSelector('#unit-chosen:not([hidden])');
+    assert.equal(await page.textContent('#unit-chosen-name'), nameOfPub);
+    assert.match(await page.textContent('#unit-chosen-id'), new RegExp(unitOfPub));
+    // one school in the catchment: shown as the school the child is zoned to, nothing to order
+    assert.match(await page.textContent('#zoned-school'), new RegExp(pubSchool));
+    assert.equal(await page.locator('#catchment-list').count(), 0);
+    // every field has its label, the addresses found too
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('#app-form input, #app-form select, #app-form textarea')]
+      .filter((el) => !el.labels || el.labels.length === 0).map((el) => el.id || el.name));
+    assert.deepEqual(unlabelled, []);
     await page.check('#c-hukou');
     await page.fill('#c-property_certificate', cert);
-    await page.fill('#pc-0', priv);
+    // a private school from the list; a school chosen once cannot be chosen again
+    await page.selectOption('#pc-0', priv);
+    assert.equal(await page.locator(`#pc-1 option[value="${priv}"]`).isDisabled(), true);
     await shot(page, 'family-form-phone');
     await page.click('#submit');
     await page.waitForSelector('#submitted-banner');
@@ -190,12 +251,36 @@ describe('the family portal', () => {
     await page.fill('#child_name', '王小红');
     await page.fill('#id_number', child2);
     await page.fill('#g1', g1);
-    await page.fill('#c-residence_unit', unitOfPub);
+    // the address by keyboard: type, arrow down into the list, arrow to the unit, Enter
+    await searchUnit(page, multiUnit[1], multiUnit[0]);
+    const listed = await page.$$eval('#unit-options input[type=radio]', (els) => els.map((e) => e.value));
+    await page.press('#c-residence_unit', 'ArrowDown');
+    for (let k = 0; k < listed.indexOf(multiUnit[0]); k++) await page.keyboard.press('ArrowDown');
+    assert.equal(await page.evaluate(() => document.activeElement.value), multiUnit[0]);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#unit-chosen:not([hidden])');
+    assert.equal(await page.textContent('#unit-chosen-name'), multiUnit[1]);
+    assert.equal(await page.locator('#submitted-banner').count(), 0, 'Enter on an address does not send the form');
+    // several schools in the catchment (多校划片): the family orders them, by keyboard
+    assert.deepEqual(await catchmentList(page), multiSchools);
+    assert.match(await page.textContent('#co-multi'), /多校划片/);
+    await page.focus(`#catchment-list button[data-move="1"][data-id="${multiSchools[0]}"]`);
+    await page.keyboard.press('Enter');
+    const ordered = [multiSchools[1], multiSchools[0], ...multiSchools.slice(2)];
+    assert.deepEqual(await catchmentList(page), ordered);
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.id), multiSchools[0], 'the focus stays on the school moved');
+    assert.match(await page.textContent('#catchment-status'), /现在是第 2 位/);
     await page.check('#c-hukou');
-    await page.fill('#pc-0', priv);
+    await page.selectOption('#pc-0', priv);
+    await shot(page, 'family-form-order-phone');
     await page.click('#submit');
     await page.waitForSelector('#submitted-banner');
     receipts.second = (await page.textContent('#receipt')).trim();
+    // what was sent: the unit chosen, the order given, the private school chosen
+    const sent = await page.evaluate((r) => fetch(`/api/applications/${r}`).then((x) => x.json()), receipts.second);
+    assert.equal(sent.application.claims.residence_unit, multiUnit[0]);
+    assert.deepEqual(sent.application.catchment_order, ordered);
+    assert.deepEqual(sent.application.private_choices, [priv]);
     const codes = await page.$$eval('.finding', (els) => els.map((e) => e.dataset.code));
     assert.ok(codes.includes('hukou_not_found'), String(codes));
     const hk = page.locator('.finding[data-code=hukou_not_found]');

@@ -14,7 +14,7 @@
 
 import { api, me, setCsrf } from '/common/api.js';
 import { applyI18n, t } from '/common/i18n.js';
-import { idProblem, normalise } from '/family/idnumber.js';
+import { birthDate, idProblem, normalise } from '/family/idnumber.js';
 import { lotteryNumber } from '/family/lottery.js';
 
 const main = document.getElementById('main');
@@ -84,6 +84,8 @@ const ERRORS = {
   not_signed_in: { zh: '登录已过期，请重新登录', en: 'your session has ended; sign in again' },
   duplicate_child: { zh: '这个孩子已经有一份有效的申请', en: 'this child already has a live application' },
   window_closed: { zh: '现在不在申请时间内', en: 'the application window is closed' },
+  unit_not_chosen: { zh: '请从找到的地址中选择一个（或清空此项）', en: 'choose one of the addresses found (or empty the field)' },
+  unit_search: { zh: '暂时无法查找地址，请稍后再试', en: 'the addresses cannot be searched just now; try again in a moment' },
   unknown_unit: { zh: '本区没有这个地址编号，请对照划片范围表', en: 'the district has no address unit with this id; see the catchment list' },
   unknown_school: { zh: '本区没有这所学校（民办志愿须是本区民办学校）', en: 'no such school in the district (private choices must be private schools of the district)' },
   too_many_choices: { zh: '民办志愿超过了政策允许的数量', en: 'more private choices than the policy allows' },
@@ -174,8 +176,8 @@ const OFFER = {
 // what to give, in plain words, and which records it is checked against.
 const CLAIMS = {
   residence_unit: {
-    help: { zh: '孩子实际居住地址的编号（小区或门牌），如 U000123，可在教育局公布的划片范围表中查到。',
-      en: 'the id of the address unit (residential compound or street number) where the child lives, e.g. U000123, as listed in the bureau’s catchment table.' },
+    help: { zh: '输入孩子实际居住的小区名或门牌的几个字（或地址编号，如 U000123），再从找到的地址中选择一个。',
+      en: 'type a few characters of the name of the residential compound or street number where the child lives (or its id, e.g. U000123), then choose it from the addresses found.' },
     source: { zh: '核对：与已核实的户籍、房产或居住证地址比对', en: 'checked against: the address of the verified hukou, property or residence permit' },
   },
   hukou: {
@@ -209,7 +211,7 @@ const CLAIMS = {
     source: { zh: '由残疾人教育专家委员会评估确认（不在本平台核对）', en: 'confirmed by the disability assessment committee (not checked here)' },
   },
   priority_group: {
-    help: { zh: '属于政策性照顾对象（如军人子女）时填写类别名称；不属于请留空。', en: 'if the child is in a policy-priority group (e.g. children of military personnel), its name; otherwise leave empty.' },
+    help: { zh: '属于政策性照顾对象（如军人子女）时选择类别；不属于请选“无”。', en: 'if the child is in a policy-priority group (e.g. children of military personnel), which one; otherwise “none”.' },
     source: { zh: '由出具证明的部门确认（不在本平台核对）', en: 'confirmed by the office that issues it (not checked here)' },
   },
 };
@@ -223,6 +225,15 @@ const ITEM = {
   sibling_schools: { zh: '兄弟姐妹在读', en: 'sibling enrolled' },
   special_needs: { zh: '特殊教育需要', en: 'special needs' },
   priority_group: { zh: '政策性照顾', en: 'policy-priority group' },
+};
+// The policy's priority groups by name (docs/formats.md, priority_groups); another name is shown as it is.
+const GROUPS = {
+  military: { zh: '军人子女', en: 'children of military personnel' },
+  special_needs: { zh: '随班就读的特殊教育需要儿童', en: 'special educational needs, in a regular school' },
+  martyr: { zh: '烈士子女', en: 'children of martyrs' },
+  talent: { zh: '引进人才子女', en: 'children of recruited talent' },
+  police: { zh: '公安英模和因公牺牲伤残警察子女', en: 'children of decorated or fallen police officers' },
+  firefighter: { zh: '消防救援人员子女', en: 'children of firefighters' },
 };
 const NO_ADVANTAGE = { zh: '提交时间先后不影响录取结果：申请期内任何时间提交都一样，不必抢先。',
   en: 'The time of submission gives no advantage: any time within the window is the same; there is no need to hurry.' };
@@ -365,6 +376,18 @@ function claimBlock(c, form) {
   const label = { zh: c.label_zh, en: c.label_en };
   const desc = `aria-describedby="${id}-hint ${id}-src ${id}-err"`;
   const hint = `<p class="hint" id="${id}-hint">${P(d.help)}</p><p class="source" id="${id}-src">${P(d.source)}</p>`;
+  if (k === 'residence_unit')
+    return `<div class="claim unit-search">
+      <label for="${id}">${P(label)}</label>${hint}
+      <input id="${id}" name="${k}" type="search" autocomplete="off" maxlength="40" enterkeyhint="search"
+             aria-describedby="${id}-hint ${id}-src ${id}-status ${id}-err" aria-controls="unit-results">
+      <p class="hint" id="${id}-status" aria-live="polite"></p>
+      <fieldset id="unit-results" class="choices" hidden><legend>${L('找到的地址：选择一个', 'Addresses found: choose one')}</legend>
+        <div id="unit-options"></div></fieldset>
+      <p class="chosen" id="unit-chosen" hidden>${L('已选择的居住地址', 'Chosen residence')}:
+        <strong id="unit-chosen-name"></strong> <span class="mono muted" id="unit-chosen-id"></span>
+        <button type="button" class="secondary small" id="unit-clear">${L('清除', 'Clear')}</button></p>
+      ${errSlot(id, k)}</div>`;
   if (k === 'hukou')
     return `<div class="claim">
       <label class="check" for="${id}"><input type="checkbox" id="${id}" name="${k}" ${desc}>
@@ -379,7 +402,8 @@ function claimBlock(c, form) {
     input = `<select id="${id}" name="${k}" ${desc}><option value="" data-zh="无" data-en="none">无</option>
       ${form.priority_groups.map((g) => {
         const name = typeof g === 'string' ? g : g.name;
-        return `<option value="${esc(name)}">${esc(typeof g === 'string' ? g : t({ zh: g.label_zh || name, en: g.label_en || name }))}</option>`;
+        const p = typeof g === 'string' ? GROUPS[name] || { zh: name, en: name } : { zh: g.label_zh || name, en: g.label_en || name };
+        return `<option value="${esc(name)}" data-zh="${esc(p.zh)}" data-en="${esc(p.en)}">${esc(t(p))}</option>`;
       }).join('')}</select>`;
   } else {
     input = `<input id="${id}" name="${k}" autocomplete="off" ${desc}>`;
@@ -387,13 +411,33 @@ function claimBlock(c, form) {
   return `<div class="claim"><label for="${id}">${P(label)}</label>${hint}${input}${errSlot(id, k)}</div>`;
 }
 
-function idInput(id, field, labelPair, hintPair, { required = true } = {}) {
+function idInput(id, field, labelPair, hintPair, { required = true, age = false } = {}) {
   return `<label for="${id}">${P(labelPair)}</label>
     <p class="hint" id="${id}-hint">${P(hintPair)}</p>
     <input id="${id}" name="${field}" class="idnum mono" inputmode="text" autocomplete="off" maxlength="22"
-           aria-describedby="${id}-hint ${id}-count ${id}-err" ${required ? 'required' : ''} data-required="${required ? 1 : 0}">
+           aria-describedby="${id}-hint ${id}-count ${id}-err${age ? ` ${id}-age` : ''}" ${required ? 'required' : ''}
+           data-required="${required ? 1 : 0}"${age ? ' data-age="1"' : ''}>
     <p class="count" id="${id}-count" aria-live="off"></p>
-    ${errSlot(id, field)}`;
+    ${errSlot(id, field)}
+    ${age ? `<p class="warn age" id="${id}-age" aria-live="polite"></p>` : ''}`;
+}
+
+/**
+ * The warning for a child born after the policy's cutoff (too young for this
+ * intake), from characters 7-14 of a number whose birth date is real; null
+ * otherwise.  It does not stop the application: the allocation reports such
+ * a child ineligible (docs/formats.md, status `ineligible`).
+ */
+function ageWarning(raw, cutoff) {
+  const v = normalise(raw);
+  if (!cutoff || v.length < 14 || !/^\d{14}/.test(v)) return null;
+  if (idProblem(v.slice(0, 14))) return null;
+  const born = birthDate(v);
+  if (born <= cutoff) return null;
+  return {
+    zh: `孩子出生于 ${born}，晚于本次招生的出生日期截止日 ${cutoff}（须在该日或之前出生），今年入学年龄不够。仍可以提交，但分配时这份申请会被列为“不符合入学年龄”，不会安排学位；如有疑问请咨询教育局。`,
+    en: `The child was born on ${born}, after this intake’s cutoff of ${cutoff} (children born on or before it enter this year): too young for this intake. You can still submit, but the allocation will report the application as ineligible (under age) and give it no seat; ask the bureau if in doubt.`,
+  };
 }
 
 /** Check an ID number field as it is typed; returns true when fine. */
@@ -405,9 +449,177 @@ function checkIdField(input, final) {
   const optional = input.dataset.required !== '1';
   const p = optional && !v ? null : idProblem(input.value, { final });
   say(err, p);
+  if (input.dataset.age) say(document.getElementById(input.id + '-age'), p ? null : ageWarning(v, formCache?.cutoff_birth_date));
   if (p) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
   return !p;
+}
+
+/**
+ * The residence field: the family types part of the address, the units that
+ * match come from GET /api/form/units as radio buttons (arrow keys move
+ * between them, a screen reader reads "n of m"), the chosen one is kept
+ * with its catchment's public schools, which the family orders when there
+ * are several (多校划片).  Returns { chosen(), order() }.
+ */
+function unitSearch(f) {
+  const input = f.querySelector('#c-residence_unit');
+  const status = f.querySelector('#c-residence_unit-status');
+  const box = f.querySelector('#unit-results');
+  const opts = f.querySelector('#unit-options');
+  const chosenP = f.querySelector('#unit-chosen');
+  const body = f.querySelector('#catchment-body');
+  const live = f.querySelector('#catchment-status');
+  let found = [];
+  let chosen = null;
+  let order = [];
+  let timer = null;
+  let seq = 0;
+  const enc = new TextEncoder();
+
+  const schoolName = (sc) => `${esc(sc.name)} <span class="mono muted">(${esc(sc.id)})</span>`;
+
+  function drawCatchment(focusId, focusDir) {
+    if (!body) return;
+    if (!chosen) {
+      body.innerHTML = `<p class="muted">${L('尚未选择居住地址', 'no residence chosen yet')}</p>`;
+    } else if (order.length === 0) {
+      body.innerHTML = `<p>${L('这个地址没有对应的片区公办学校：将由教育局统筹安排附近有空余学位的学校。',
+        'This address has no catchment school: the bureau places the child at a nearby school with free seats.')}</p>`;
+    } else if (order.length === 1) {
+      body.innerHTML = `<p id="zoned-school">${L('孩子对应的片区学校', 'The school the child is zoned to')}: <strong>${schoolName(order[0])}</strong></p>`;
+    } else {
+      const n = order.length;
+      body.innerHTML = `<p id="co-multi">${L(`这个片区对应 ${n} 所公办学校（多校划片）。请按意愿排序，第 1 所为最想去的学校：`,
+        `This catchment has ${n} public schools (multi-school catchment). Order them, the one you want most first:`)}</p>
+        <ol class="order" id="catchment-list">${order.map((sc, i) => `<li data-school="${esc(sc.id)}">
+          <span class="pos" aria-hidden="true">${i + 1}</span><span class="name">${schoolName(sc)}</span>
+          <span class="moves">
+            <button type="button" class="secondary small" data-move="-1" data-id="${esc(sc.id)}" ${i === 0 ? 'disabled' : ''}>
+              <span aria-hidden="true">↑</span> ${L('上移', 'Up')}<span class="sr-only"> ${esc(sc.name)}</span></button>
+            <button type="button" class="secondary small" data-move="1" data-id="${esc(sc.id)}" ${i === n - 1 ? 'disabled' : ''}>
+              <span aria-hidden="true">↓</span> ${L('下移', 'Down')}<span class="sr-only"> ${esc(sc.name)}</span></button>
+          </span></li>`).join('')}</ol>`;
+      if (focusId) {
+        // keep the focus on the school just moved: the same button, or the other one at an end
+        const sel = (d) => body.querySelector(`button[data-id="${CSS.escape(focusId)}"][data-move="${d}"]`);
+        const b = sel(focusDir);
+        (b && !b.disabled ? b : sel(-focusDir))?.focus();
+      }
+    }
+    applyI18n(body);
+  }
+
+  body?.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-move]');
+    if (!b || b.disabled) return;
+    const d = Number(b.dataset.move);
+    const i = order.findIndex((x) => x.id === b.dataset.id);
+    const j = i + d;
+    if (i < 0 || j < 0 || j >= order.length) return;
+    [order[i], order[j]] = [order[j], order[i]];
+    drawCatchment(b.dataset.id, d);
+    say(live, { zh: `${order[j].name} 现在是第 ${j + 1} 位`, en: `${order[j].name} is now number ${j + 1}` });
+  });
+
+  function choose(u) {
+    chosen = u;
+    order = u ? [...u.catchment_schools] : [];
+    chosenP.hidden = !u;
+    f.querySelector('#unit-chosen-name').textContent = u ? u.name : '';
+    f.querySelector('#unit-chosen-id').textContent = u ? `(${u.id})` : '';
+    if (u) {
+      input.removeAttribute('aria-invalid');
+      say(f.querySelector('#c-residence_unit-err'), null);
+    }
+    drawCatchment();
+  }
+
+  function drawFound(q) {
+    if (!found.length) {
+      box.hidden = true;
+      opts.innerHTML = '';
+      say(status, { zh: `没有找到含“${q}”的地址，请换几个字试试`, en: `no address contains “${q}”; try other characters` });
+      return;
+    }
+    opts.innerHTML = found.map((u, i) => {
+      const sch = u.catchment_schools.map((x) => x.name).join('、');
+      return `<label class="check option"><input type="radio" name="unit-choice" id="unit-${i}" value="${esc(u.id)}"
+        ${chosen && chosen.id === u.id ? 'checked' : ''}>
+        <span><span class="uname">${esc(u.name)}</span> <span class="mono muted">${esc(u.id)}</span>
+        ${sch ? `<span class="hint uschools">${L('片区学校', 'catchment')}: ${esc(sch)}</span>` : ''}</span></label>`;
+    }).join('');
+    applyI18n(opts);
+    box.hidden = false;
+    const more = found.length >= 20;
+    say(status, more
+      ? { zh: `找到 20 个以上的地址，只显示前 20 个；多输入几个字可以缩小范围`, en: `more than 20 addresses found, the first 20 shown; type more to narrow them` }
+      : { zh: `找到 ${found.length} 个地址，请在下面选择`, en: `${found.length} address${found.length > 1 ? 'es' : ''} found; choose below` });
+  }
+
+  // Enter on an address chooses it (instead of sending the form)
+  opts.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Enter' || ev.target.type !== 'radio') return;
+    ev.preventDefault();
+    ev.target.checked = true;
+    const u = found.find((x) => x.id === ev.target.value);
+    if (u) choose(u);
+  });
+  opts.addEventListener('change', (ev) => {
+    const u = found.find((x) => x.id === ev.target.value);
+    if (u) choose(u);
+  });
+
+  async function search() {
+    const q = input.value.trim();
+    const my = ++seq;
+    if (!q) {
+      found = [];
+      box.hidden = true;
+      opts.innerHTML = '';
+      say(status, null);
+      return;
+    }
+    if (enc.encode(q).length > 64) {
+      say(status, { zh: '输入的字太多了，请只输入小区名或门牌的一部分', en: 'too long: type part of the compound’s name or street number' });
+      return;
+    }
+    say(status, { zh: '正在查找…', en: 'searching…' });
+    const r = await api('GET', `/api/form/units?q=${encodeURIComponent(q)}`);
+    if (my !== seq) return; // a newer search is on its way
+    if (!r.ok) {
+      say(status, errorPair(r.status === 0 ? r.error : { code: 'unit_search' }));
+      return;
+    }
+    found = r.json.units || [];
+    drawFound(q);
+  }
+
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 250);
+  });
+  // Enter in the search field searches at once (and does not submit the form)
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      clearTimeout(timer);
+      search();
+    } else if (ev.key === 'ArrowDown' && !box.hidden) {
+      ev.preventDefault();
+      (opts.querySelector('input:checked') || opts.querySelector('input'))?.focus();
+    }
+  });
+  f.querySelector('#unit-clear').addEventListener('click', () => {
+    choose(null);
+    for (const r of opts.querySelectorAll('input')) r.checked = false;
+    input.focus();
+  });
+  drawCatchment();
+  return {
+    chosen: () => chosen,
+    order: () => (order.length > 1 ? order.map((x) => x.id) : []),
+  };
 }
 
 async function viewNew() {
@@ -423,6 +635,7 @@ async function viewNew() {
   const form = formCache;
   const n = form.private_choices || 0;
   const schoolsKnown = Array.isArray(form.private_schools);
+  const hasUnit = form.claims.some((c) => c.field === 'residence_unit');
   const privInputs = [];
   for (let i = 0; i < n; i++) {
     const id = `pc-${i}`;
@@ -443,7 +656,8 @@ async function viewNew() {
         <input id="child_name" name="child_name" autocomplete="off" maxlength="20" aria-describedby="child_name-err">
         ${errSlot('child_name', 'child_name')}
         ${idInput('id_number', 'id_number', { zh: '孩子的身份证号', en: 'Child’s ID number' },
-          { zh: '18 位居民身份证号码，输入时即检查。只保存加密后的号码，页面上只显示部分数字。', en: 'the 18-character resident ID number, checked as you type. It is stored encrypted and shown masked.' })}
+          { zh: '18 位居民身份证号码，输入时即检查。只保存加密后的号码，页面上只显示部分数字。', en: 'the 18-character resident ID number, checked as you type. It is stored encrypted and shown masked.' },
+          { age: true })}
       </fieldset>
       <fieldset><legend>${L('监护人', 'Guardians')}</legend>
         <p class="hint">${L('用来核对户籍、房产、居住证和社保记录：请填写父母或其他法定监护人的身份证号。',
@@ -455,19 +669,22 @@ async function viewNew() {
       <fieldset><legend>${L('申报的事实', 'The facts you state')}</legend>
         ${form.claims.map((c) => claimBlock(c, form)).join('')}
       </fieldset>
+      ${hasUnit ? `<fieldset id="catchment"><legend>${L('片区学校', 'Catchment schools')}</legend>
+        <p class="hint" id="co-hint">${L('选择居住地址后，这里显示孩子对应的公办学校。一个片区对应多所学校（多校划片）时，请用“上移”“下移”按意愿排列顺序。',
+          'Once the residence is chosen, the public schools the child is zoned to are shown here. When the catchment has several schools (multi-school catchment), put them in your order of preference with the “up” and “down” buttons.')}</p>
+        <div id="catchment-body"><p class="muted">${L('尚未选择居住地址', 'no residence chosen yet')}</p></div>
+        <p class="sr-only" id="catchment-status" aria-live="polite"></p>
+        ${errSlot('catchment_order', 'catchment_order')}
+      </fieldset>` : ''}
       ${n ? `<fieldset><legend>${L('民办学校志愿（公民同招）', 'Private schools (same window as public)')}</legend>
-        <p class="hint" id="pc-hint">${L(`最多 ${n} 所本区民办学校，按意愿顺序填写学校编号（如 S0002）；不报民办请留空。报名人数超过学位时电脑随机录取；未被录取的孩子照常参加公办学校的安排，不受影响。`,
-          `up to ${n} private schools of the district, in your order of preference, by school id (e.g. S0002); leave empty for none. An oversubscribed private school admits by lottery; a child not admitted is placed in a public school as usual, with no loss.`)}</p>
+        <p class="hint" id="pc-hint">${schoolsKnown
+          ? L(`最多 ${n} 所本区民办学校，按意愿顺序选择，同一所学校不能选两次；不报民办请选“不填”。报名人数超过学位时电脑随机录取；未被录取的孩子照常参加公办学校的安排，不受影响。`,
+            `up to ${n} private schools of the district, in your order of preference, each school once; “none” for none. An oversubscribed private school admits by lottery; a child not admitted is placed in a public school as usual, with no loss.`)
+          : L(`最多 ${n} 所本区民办学校，按意愿顺序填写学校编号（如 S0002）；不报民办请留空。报名人数超过学位时电脑随机录取；未被录取的孩子照常参加公办学校的安排，不受影响。`,
+            `up to ${n} private schools of the district, in your order of preference, by school id (e.g. S0002); leave empty for none. An oversubscribed private school admits by lottery; a child not admitted is placed in a public school as usual, with no loss.`)}</p>
         ${privInputs.join('')}
         ${errSlot('private_choices', 'private_choices')}
       </fieldset>` : ''}
-      <fieldset><legend>${L('片区学校顺序（多校划片时）', 'Order of catchment schools (multi-school catchments)')}</legend>
-        <label for="catchment_order">${L('学校编号，按意愿顺序，用逗号分开（可不填）', 'school ids in your order of preference, separated by commas (optional)')}</label>
-        <p class="hint" id="co-hint">${L('只在你的片区对应多所公办学校时有用，例如 S0003, S0001；不填则按片区的默认顺序。',
-          'useful only when your catchment has several public schools, e.g. S0003, S0001; empty: the catchment’s own order.')}</p>
-        <input id="catchment_order" name="catchment_order" class="mono" autocomplete="off" aria-describedby="co-hint catchment_order-err">
-        ${errSlot('catchment_order', 'catchment_order')}
-      </fieldset>
       <p class="error" data-err="_" aria-live="polite"></p>
       <button type="submit" id="submit">${L('提交申请', 'Submit the application')}</button>
       <a class="button secondary" href="#/">${L('取消', 'Cancel')}</a>
@@ -477,6 +694,16 @@ async function viewNew() {
     input.addEventListener('input', () => checkIdField(input, false));
     input.addEventListener('blur', () => input.value && checkIdField(input, true));
   }
+  const unit = hasUnit ? unitSearch(f) : null;
+  const privSelects = [...f.querySelectorAll('select.pc')];
+  // a private school chosen in one choice cannot be chosen in another
+  const syncPrivate = () => {
+    const taken = privSelects.map((x) => x.value);
+    privSelects.forEach((sel, i) => {
+      for (const o of sel.options) o.disabled = !!o.value && taken.some((v, j) => j !== i && v === o.value);
+    });
+  };
+  for (const sel of privSelects) sel.addEventListener('change', syncPrivate);
   let lastBody = null;
   let key = null;
   f.addEventListener('submit', async (ev) => {
@@ -490,6 +717,8 @@ async function viewNew() {
       if (!el) continue;
       if (c.field === 'hukou') {
         if (el.checked) claims.hukou = true;
+      } else if (c.field === 'residence_unit') {
+        if (unit.chosen()) claims.residence_unit = unit.chosen().id;
       } else if (c.field === 'permit' || c.field === 'insurance') {
         if (el.value) claims[c.field] = Number(el.value);
       } else if (el.value.trim()) {
@@ -503,6 +732,15 @@ async function viewNew() {
         bad = bad || f.querySelector(`#c-${k}`);
       }
     }
+    if (unit && !unit.chosen() && f.querySelector('#c-residence_unit').value.trim()) {
+      showError(f, { code: 'unit_not_chosen', field: 'residence_unit' });
+      bad = bad || f.querySelector('#c-residence_unit');
+    }
+    const picks = privSelects.map((x) => x.value).filter(Boolean);
+    if (new Set(picks).size !== picks.length) {
+      showError(f, { code: 'repeated_school', field: 'private_choices' });
+      bad = bad || privSelects.find((x, i) => x.value && privSelects.slice(0, i).some((y) => y.value === x.value));
+    }
     if (bad) {
       bad.focus();
       return;
@@ -512,7 +750,7 @@ async function viewNew() {
       guardians: [normalise(f.querySelector('#g1').value), ...(g2 ? [g2] : [])],
       claims,
       private_choices: [...f.querySelectorAll('.pc')].map((i) => i.value.trim().toUpperCase()).filter(Boolean),
-      catchment_order: f.querySelector('#catchment_order').value.split(/[,，\s]+/).map((s) => s.trim().toUpperCase()).filter(Boolean),
+      catchment_order: unit ? unit.order() : [],
       submit: true,
     };
     const name = f.querySelector('#child_name').value.trim();
