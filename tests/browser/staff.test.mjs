@@ -56,8 +56,9 @@ function guardianId() {
   return d17 + checkChar(d17);
 }
 
-/** datetime-local text in China time (seconds included). */
-const cst = (ms) => new Date(ms + 8 * 3600e3).toISOString().slice(0, 19);
+// A datetime-local value in China time; Chromium shows whole minutes without
+// ":00", and Playwright's fill refuses a value the input would rewrite.
+const cst = (ms) => new Date(ms + 8 * 3600e3).toISOString().slice(0, 19).replace(/:00$/, '');
 
 describe('the staff console', () => {
   let srv, staff, b, district, priv, pubSchool, unitOfPub, schoolsText;
