@@ -2687,16 +2687,122 @@ int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *
     return rc;
 }
 
+/* Receipts for the what-if's moves, by pseudonym (a walk over the applications). */
+struct move_receipts {
+    json_t *by_pseudonym; /* pseudonym -> its move (a hash table) */
+};
+
+static bool move_receipt_visit(void *ctx, struct rx_application *a)
+{
+    struct move_receipts *mr = ctx;
+    json_t *m = a->status == RX_APP_SUBMITTED ? json_object_get(mr->by_pseudonym, a->pseudonym)
+                                              : NULL;
+    if (m)
+        json_object_set_new(m, "receipt", json_string(a->receipt));
+    return true;
+}
+
+/* A dry run's summary: placed per round, unplaced, each school's seats and demand. */
+static json_t *dry_summary(const struct rx_intake *in, const struct rx_result *res)
+{
+    uint8_t digest[32];
+    rx_result_digest(in, res, digest);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof(hex), digest, 32);
+    json_t *schools = json_array();
+    for (uint32_t k = 0; k < in->nschools; k++) {
+        const struct rx_school_result *sr = &res->schools[k];
+        int32_t appl = sr->applicants[in->schools[k].sector == RX_SECTOR_PRIVATE
+                                          ? RX_ROUND_PRIVATE
+                                          : RX_ROUND_CATCHMENT];
+        json_array_append_new(schools, json_pack("{s:s, s:i, s:i, s:i}", "school",
+                                                 in->schools[k].id, "seats", (int)sr->seats,
+                                                 "applicants", (int)appl, "admitted",
+                                                 (int)sr->admitted));
+    }
+    return json_pack("{s:s, s:i, s:i, s:{s:i, s:i, s:i}, s:i, s:o}", "digest", hex, "students",
+                     (int)res->nstudents, "ineligible", (int)res->ineligible, "placed", "private",
+                     (int)res->placed[RX_ROUND_PRIVATE], "catchment",
+                     (int)res->placed[RX_ROUND_CATCHMENT], "overflow",
+                     (int)res->placed[RX_ROUND_OVERFLOW], "unplaced", (int)res->unplaced,
+                     "schools", schools);
+}
+
+/* The what-if's changes: seats per school and/or another policy text. */
+static bool what_if_of(struct rx_req *r, json_t *j, const struct district *d, int32_t *seats,
+                       struct rx_policy *pol)
+{
+    json_t *ws = json_object_get(j, "seats");
+    if (ws && !json_is_object(ws)) {
+        rx_reply_error(r, 400, "bad_type", "seats", "expected {\"school id\": seats, ...}");
+        return false;
+    }
+    const char *id;
+    json_t *v;
+    json_object_foreach(ws, id, v)
+    {
+        int k = school_of(d, id);
+        if (k < 0) {
+            rx_reply_error(r, 422, "unknown_school", "seats", "'%.64s' is not a school of the "
+                                                              "district", id);
+            return false;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000) {
+            rx_reply_error(r, 400, "bad_type", "seats", "'%.64s': expected 0 to 100000 seats",
+                           id);
+            return false;
+        }
+        seats[k] = (int32_t)json_integer_value(v);
+    }
+    json_t *pt = json_object_get(j, "policy");
+    if (pt && !json_is_string(pt)) {
+        rx_reply_error(r, 400, "bad_type", "policy", "expected the text of a policy.ini");
+        return false;
+    }
+    if (pt) {
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (rx_policy_parse(json_string_value(pt), json_string_length(pt), "policy.ini", pol,
+                            &e) < 0) {
+            char msg[512];
+            rx_reply_json(r, 422,
+                          json_pack("{s:{s:s, s:s, s:s, s:i}}", "error", "code", "invalid_file",
+                                    "field", "policy", "message",
+                                    rx_err_format(&e, msg, sizeof(msg)), "line", (int)e.line));
+            return false;
+        }
+        if (strcmp(pol->intake, d->pol.intake) != 0) {
+            rx_reply_error(r, 422, "invalid_file", "policy",
+                           "the policy is for intake '%s', the district's is '%s'", pol->intake,
+                           d->pol.intake);
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * POST /api/intake/dry-run: the whole allocation on the submitted
  * applications as they are now, with a fresh random seed: nothing is
  * official or stored.  Staff see what would happen: placed per round,
- * unplaced, the most oversubscribed schools, the digest.
+ * unplaced, each school's seats and demand, the digest.
+ *
+ * What-if: with {"seats": {"S0001": 12}, "policy": "...policy.ini text..."}
+ * (either or both) the run is made twice with the same seed, as things
+ * are and as they would be, and "moves" lists every child whose school
+ * would change (receipt, pseudonym, from, to; at most 500, "moved" counts
+ * them all), so the bureau sees who moves before anything is official.
  */
 static void h_dry_run(struct rx_req *r)
 {
     struct who w;
     if (!require(r, RX_SUBJECT_STAFF, &w) || !staff_may_set_up(r, &w))
+        return;
+    static const char *const fields[] = {"seats", "policy", NULL};
+    size_t len;
+    rx_req_body(r, &len);
+    json_t *body = len ? rx_req_json(r, fields) : json_object();
+    if (!body)
         return;
     struct rx_server *s = srv(r);
     struct rx_arena arena;
@@ -2707,49 +2813,103 @@ static void h_dry_run(struct rx_req *r)
     if (!s->district.loaded) {
         pthread_rwlock_unlock(&s->district_lock);
         rx_arena_release(&arena);
+        json_decref(body);
         rx_reply_error(r, 409, "no_district", NULL, "set the district up first");
         return;
     }
+    const struct district *d = &s->district;
+    const bool what_if = json_object_size(body) > 0;
+    int32_t *seats = calloc((size_t)d->in.nschools + 1, sizeof(*seats));
+    struct rx_school *schools2 = calloc((size_t)d->in.nschools + 1, sizeof(*schools2));
+    struct rx_policy pol2 = d->pol;
+    for (uint32_t k = 0; seats && k < d->in.nschools; k++)
+        seats[k] = d->in.schools[k].seats;
+    if (!seats || !schools2) {
+        pthread_rwlock_unlock(&s->district_lock);
+        free(seats);
+        free(schools2);
+        rx_arena_release(&arena);
+        json_decref(body);
+        rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
+        return;
+    }
+    if (what_if && !what_if_of(r, body, d, seats, &pol2)) {
+        pthread_rwlock_unlock(&s->district_lock);
+        free(seats);
+        free(schools2);
+        rx_arena_release(&arena);
+        json_decref(body);
+        return;
+    }
+    json_decref(body);
     struct rx_intake in;
-    struct rx_result *res = NULL;
+    struct rx_result *res = NULL, *res2 = NULL;
     struct rx_draw draw = {.numbers = NULL};
     randombytes_buf(draw.seed, sizeof(draw.seed));
     int rc = build_intake(s, &arena, &in, &e);
     if (rc == 0)
-        rc = rx_allocate(&in, &s->district.pol, &draw, &arena, &res, &e);
+        rc = rx_allocate(&in, &d->pol, &draw, &arena, &res, &e);
+    struct rx_intake in2;
+    if (rc == 0 && what_if) {
+        in2 = in;
+        memcpy(schools2, in.schools, (size_t)in.nschools * sizeof(*schools2));
+        for (uint32_t k = 0; k < in.nschools; k++)
+            schools2[k].seats = seats[k];
+        in2.schools = schools2;
+        rc = rx_allocate(&in2, &pol2, &draw, &arena, &res2, &e);
+    }
     json_t *o = NULL;
     if (rc == 0) {
-        uint8_t digest[32];
-        rx_result_digest(&in, res, digest);
-        char hex[65], seed[65];
-        sodium_bin2hex(hex, sizeof(hex), digest, 32);
+        char seed[65];
         sodium_bin2hex(seed, sizeof(seed), draw.seed, 32);
-        json_t *schools = json_array();
-        for (uint32_t k = 0; k < in.nschools; k++) {
-            const struct rx_school_result *sr = &res->schools[k];
-            int32_t appl =
-                sr->applicants[in.schools[k].sector == RX_SECTOR_PRIVATE ? RX_ROUND_PRIVATE
-                                                                         : RX_ROUND_CATCHMENT];
-            json_array_append_new(schools,
-                                  json_pack("{s:s, s:i, s:i, s:i}", "school", in.schools[k].id,
-                                            "seats", (int)sr->seats, "applicants", (int)appl,
-                                            "admitted", (int)sr->admitted));
+        o = dry_summary(&in, res);
+        json_object_set_new(o, "official", json_false());
+        json_object_set_new(o, "seed", json_string(seed));
+        if (what_if) {
+            json_t *moves = json_array();
+            int moved = 0;
+            for (uint32_t i = 0; i < in.nstudents; i++) {
+                const uint32_t a = res->assign[i].school, b = res2->assign[i].school;
+                if (a == b)
+                    continue;
+                if (moved++ < 500)
+                    json_array_append_new(
+                        moves, json_pack("{s:s, s:s?, s:s?}", "pseudonym", in.students[i].id,
+                                         "from", a != RX_NONE ? in.schools[a].id : NULL, "to",
+                                         b != RX_NONE ? in.schools[b].id : NULL));
+            }
+            json_t *w2 = dry_summary(&in2, res2);
+            json_object_set_new(w2, "moves", moves);
+            json_object_set_new(w2, "moved", json_integer(moved));
+            json_object_set_new(o, "what_if", w2);
         }
-        o = json_pack("{s:b, s:s, s:s, s:i, s:i, s:{s:i, s:i, s:i}, s:i, s:o}", "official", 0,
-                      "seed", seed, "digest", hex, "students", (int)res->nstudents, "ineligible",
-                      (int)res->ineligible, "placed", "private", (int)res->placed[RX_ROUND_PRIVATE],
-                      "catchment", (int)res->placed[RX_ROUND_CATCHMENT], "overflow",
-                      (int)res->placed[RX_ROUND_OVERFLOW], "unplaced", (int)res->unplaced,
-                      "schools", schools);
     }
     pthread_rwlock_unlock(&s->district_lock);
     rx_arena_release(&arena);
+    free(seats);
+    free(schools2);
     if (rc < 0) {
         if (rc == -RX_E_NOMEM || rc == -RX_E_IO)
             reply_store_error(r, &e);
         else
             rx_reply_error(r, 422, "cannot_allocate", e.field[0] ? e.field : NULL, "%s", e.msg);
         return;
+    }
+    /* the receipts of the children who would move, for the reviewer */
+    json_t *moves = json_object_get(json_object_get(o, "what_if"), "moves");
+    if (json_array_size(moves)) {
+        struct move_receipts mr = {json_object()};
+        size_t k;
+        json_t *m;
+        json_array_foreach(moves, k, m)
+        {
+            json_object_set(mr.by_pseudonym, json_string_value(json_object_get(m, "pseudonym")), m);
+        }
+        int64_t last;
+        struct rx_err e2;
+        rx_err_clear(&e2);
+        each_app(s->store, 0, move_receipt_visit, &mr, &last, &e2);
+        json_decref(mr.by_pseudonym);
     }
     rx_reply_json(r, 200, o);
 }

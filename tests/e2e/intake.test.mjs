@@ -163,6 +163,19 @@ describe('the intake run and results day', () => {
     assert.equal(dry.status, 200, dry.text);
     assert.equal(dry.json.official, false);
     assert.equal(dry.json.students, 4);
+    // what-if: three seats at the private school - who would move, before anything is official
+    const wi = await staff.request('POST', '/api/intake/dry-run', { json: { seats: { [priv]: 3 } } });
+    assert.equal(wi.status, 200, wi.text);
+    assert.equal(wi.json.what_if.schools.find((x) => x.school === priv).seats, 3);
+    assert.equal(wi.json.what_if.moved, 2, wi.text);
+    const movers = wi.json.what_if.moves.map((m) => m.receipt).sort();
+    assert.deepEqual(movers, [fams[0].receipt, fams[1].receipt].sort());
+    assert.ok(wi.json.what_if.moves.every((m) => m.from === pubSchool && m.to === priv));
+    const bad = await staff.request('POST', '/api/intake/dry-run', { json: { seats: { NOPE: 3 } } });
+    assert.equal(bad.status, 422);
+    const badPolicy = await staff.request('POST', '/api/intake/dry-run', { json: { policy: '[policy]\nintake = other\n' } });
+    assert.equal(badPolicy.status, 422);
+    assert.equal(badPolicy.json.error.field, 'policy');
   });
 
   it('the window closes; freeze fixes the list; setup and reviews are refused after it', async () => {
