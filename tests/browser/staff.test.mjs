@@ -4,7 +4,8 @@
 //   sign in -> a bad schools.csv is refused with its line and nothing is
 //   applied -> a good one is checked, then applied -> families apply (through
 //   the API) -> a review settled with the evidence side by side -> a dry run
-//   -> the ceremony: commit, the window closed, freeze, draw (the seed shown),
+//   -> a what-if (a school's seats raised: who moves; another intake's or a
+//   broken policy refused next to its text) -> the ceremony: commit, the window closed, freeze, draw (the seed shown),
 //   the official run with its checks, publication -> seats and the map ->
 //   an appeal answered -> the audit log with its chain -> an export read
 //   back the same as the API's answer.  A school account, on every page it
@@ -222,12 +223,75 @@ describe('the staff console', () => {
     assert.deepEqual(problems(), []);
   });
 
-  it('intake: dry run, then the ceremony: commit, freeze, draw with the seed shown, run with checks, publish', async () => {
+  it('intake: dry run and what-if, then the ceremony: commit, freeze, draw with the seed shown, run with checks, publish', async () => {
     const { page, problems } = desk;
     await go(page, 'intake', '#step-commit');
     await page.click('#dry-run');
     await page.waitForSelector('#dry-run-result table');
     assert.match(await page.textContent('#dry-run-result'), /否（演练）/);
+
+    // what if: the private school (one seat, three wanting it) given three,
+    // typed and sent by keyboard; only the changed school is sent
+    const seatsIn = `#what-if-seats input[data-school="${priv}"]`;
+    assert.equal(await page.inputValue(seatsIn), '1', 'prefilled with the current seats');
+    const unlabelled = await page.$$eval('input, select, textarea', (els) =>
+      els.filter((e) => e.type !== 'radio' && !document.querySelector(`label[for="${e.id}"]`)).map((e) => e.outerHTML));
+    assert.deepEqual(unlabelled, [], 'every control of the intake section has a label');
+    const dryRun = () => page.waitForResponse((r) => r.url().endsWith('/api/intake/dry-run') && r.request().method() === 'POST');
+    await page.focus(seatsIn);
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('3');
+    let answer = dryRun();
+    await page.keyboard.press('Enter');
+    const wi = await answer;
+    assert.equal(wi.status(), 200);
+    assert.deepEqual(JSON.parse(wi.request().postData()), { seats: { [priv]: 3 } });
+    const w = (await wi.json()).what_if;
+    await page.waitForSelector('#what-if-moved');
+    const moved = Number(await page.textContent('#what-if-moved'));
+    assert.equal(moved, w.moved);
+    assert.equal((await page.textContent(`#what-if-result span[data-school="${priv}"]`)).trim(), '3', 'the what-if shows the new seats');
+    const placedPrivate = async (id) => Number(await page.textContent(`#${id} dd[data-k=private]`));
+    const moveRows = await page.$$eval('#what-if-moves tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    if (moved > 0) {
+      assert.equal(moveRows.length, Math.min(moved, 500));
+      const receipts = new Set(fams.map((f) => f.receipt));
+      for (const [receipt, , to] of moveRows) {
+        assert.ok(receipts.has(receipt), `${receipt} is one of the applicants`);
+        assert.match(to, new RegExp(priv), 'moved to the school given seats');
+      }
+      assert.ok(await placedPrivate('what-if-then') > await placedPrivate('what-if-now'), 'more placed in the private round');
+    } else {
+      assert.equal(moveRows.length, 0);
+      assert.match(await page.textContent('#what-if-moves'), /没有儿童会变动/);
+    }
+    // a policy for another intake: refused, next to the policy text
+    const policyText = readFileSync(join(district, 'policy.ini'), 'utf8');
+    await page.fill('#what-if-policy', policyText.replace(/^intake = .*$/m, 'intake = 2099-X9'));
+    answer = dryRun();
+    await page.click('#what-if-run');
+    assert.equal((await answer).status(), 422);
+    const polErr = '#what-if-form .error[data-field=policy]';
+    await page.waitForSelector(`${polErr}:not(:empty)`);
+    assert.match(await page.textContent(polErr), /intake.*invalid_file/);
+    assert.equal(await page.getAttribute('#what-if-policy', 'aria-invalid'), 'true');
+    assert.equal(await page.$('#what-if-moved'), null, 'no answer for a refused what-if');
+    // one that does not parse: its line
+    const broken = policyText.split('\n');
+    const at = broken.findIndex((l) => l.startsWith('intake ='));
+    broken[at] = 'intake 2027-G1';
+    await page.fill('#what-if-policy', broken.join('\n'));
+    await page.click('#what-if-run');
+    await page.waitForSelector(`${polErr}[data-line="${at + 1}"]`);
+    assert.match(await page.textContent(polErr), new RegExp(`第 ${at + 1} 行`));
+    // the policy left empty again: unchanged, and the answer is back
+    await page.fill('#what-if-policy', '');
+    answer = dryRun();
+    await page.click('#what-if-run');
+    assert.deepEqual(JSON.parse((await answer).request().postData()), { seats: { [priv]: 3 } });
+    await page.waitForSelector('#what-if-moved');
+    assert.equal(await page.textContent(polErr), '');
+
     await page.click('#do-commit');
     await page.waitForFunction(() => /[0-9a-f]{64}/.test(document.querySelector('#step-commit')?.textContent ?? ''));
     // freeze is refused while the window is open: the reason is shown

@@ -1,11 +1,13 @@
 // intake.js - the intake run as a ceremony screen (docs/lottery.md): the
-// dry run any time; then commit, freeze, draw (the public entropy typed
+// dry run any time, and its what-if (whatif.js: other seats or another
+// policy, and who would move); then commit, freeze, draw (the public entropy typed
 // as drawn; the seed shown), the official run with its checks, and the
 // publication with the families' deadline.  Each step is offered only
 // when it is next (GET /api/intake's phase); the server refuses the rest.
 
 import { api } from '/common/api.js';
 import { busy, clearErrors, cstIso, cstLocal, field, formError, h, showError, table, tx } from './ui.js';
+import { whatIf } from './whatif.js';
 
 const PHASES = ['setup', 'committed', 'frozen', 'drawn', 'run', 'published'];
 
@@ -60,9 +62,9 @@ export async function render(box, ctx) {
       'Runs the whole allocation on the submitted applications with a fresh random seed; not official, not stored, not shown to families.')),
     dryBtn, dryErr, dryOut);
   const steps = h('div', { class: 'steps', id: 'ceremony' });
-  box.append(stateBox, dryBox, h('h3', {}, tx('正式流程（公开摇号）', 'The official run (public lottery)')), steps);
-  const prev = sessionStorage.getItem(DRY_KEY);
-  if (prev) dryOut.replaceChildren(h('p', { class: 'muted' }, tx('上次演练：', 'last dry run:')), runView(JSON.parse(prev), ctx));
+  const prevRun = sessionStorage.getItem(DRY_KEY);
+  box.append(stateBox, dryBox, await whatIf(ctx, prevRun ? JSON.parse(prevRun) : null), h('h3', {}, tx('正式流程（公开摇号）', 'The official run (public lottery)')), steps);
+  if (prevRun) dryOut.replaceChildren(h('p', { class: 'muted' }, tx('上次演练：', 'last dry run:')), runView(JSON.parse(prevRun), ctx));
 
   async function refresh(focusId = null) {
     const r = await api('GET', '/api/intake');
