@@ -366,4 +366,14 @@ int rx_result_audit(const struct rx_intake *in, const struct rx_policy *pol,
                     const struct rx_result *res, void (*report)(void *ctx, const char *msg),
                     void *ctx, unsigned max_reports, struct rx_err *err);
 
+/*
+ * A student's standing at one public school, as the catchment round would
+ * rank it: the category (rank in pol->categories, or RX_KEY_CAT_INELIGIBLE)
+ * and the points (0 without a points formula).  What a family is shown
+ * after applying: "category B (户籍在片区) at S0004".  0 or -RX_E_*.
+ */
+int rx_standing(const struct rx_intake *in, const struct rx_policy *pol,
+                const struct rx_student *st, uint32_t school, unsigned *category, unsigned *points,
+                struct rx_err *err);
+
 #endif

@@ -88,3 +88,24 @@ int rx_admit_late(const struct rx_intake *in, const struct rx_policy *pol, struc
     *school = best;
     return 0;
 }
+
+int rx_standing(const struct rx_intake *in, const struct rx_policy *pol,
+                const struct rx_student *st, uint32_t school, unsigned *category, unsigned *points,
+                struct rx_err *err)
+{
+    if (school >= in->nschools || (st->residence != RX_NONE && st->residence >= in->nunits))
+        return rx_err_set(err, -RX_E_REF, "students", 0, NULL, "index out of range");
+    struct rx_arena a;
+    rx_arena_init(&a, 0);
+    struct rx__ctx c;
+    int rc = rx__ctx_init(&c, in, pol, &a, err);
+    if (rc == 0) {
+        int32_t pstatic;
+        const uint32_t mask = rx__static_mask(&c, st, &pstatic);
+        const unsigned rel = rx__rel_bits(&c, st, school, false);
+        *category = rx__category(&c, mask, rel);
+        *points = c.has_points ? rx__points(&c, pstatic, rel) : 0;
+    }
+    rx_arena_release(&a);
+    return rc;
+}

@@ -2291,6 +2291,105 @@ static void h_review_decide(struct rx_req *r)
     rx_application_free(&a);
 }
 
+/* ------------------------------------------------------------ standing */
+
+/*
+ * GET /api/applications/{receipt}/standing: the category (and points)
+ * the verified facts give the child at each public school of its
+ * residence's catchment, as the catchment round would rank it, for the
+ * family and staff who may read the application.  Facts as the dry run
+ * takes them: what the records verified, and the claims staff verified
+ * in review.
+ */
+static void h_standing(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, -1, &w))
+        return;
+    struct rx_server *s = srv(r);
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = s->store->ops->app_get(s->store, rx_req_param(r), &a, &e);
+    if (rc == -RX_E_REF || (rc == 0 && !may_read(&w, &a))) {
+        rx_application_free(&a);
+        rx_reply_error(r, 404, "not_found", NULL, "no such application");
+        return;
+    }
+    if (rc < 0) {
+        rx_application_free(&a);
+        reply_store_error(r, &e);
+        return;
+    }
+    pthread_rwlock_rdlock(&s->district_lock);
+    const struct district *d = &s->district;
+    if (!d->loaded) {
+        pthread_rwlock_unlock(&s->district_lock);
+        rx_application_free(&a);
+        rx_reply_error(r, 409, "no_district", NULL, "the district is not set up yet");
+        return;
+    }
+    struct rx_arena arena;
+    rx_arena_init(&arena, 0);
+    uint32_t *refs = malloc(((size_t)d->in.nrefs + 64) * sizeof(*refs));
+    struct rx_student st;
+    size_t nrefs = d->in.nrefs;
+    rc = refs ? 0 : rx_err_set(&e, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    if (rc == 0) {
+        memcpy(refs, d->in.refs, (size_t)d->in.nrefs * sizeof(*refs));
+        rc = student_from_app(s, &a, &arena, &st, refs, &nrefs, &e);
+    }
+    json_t *out = NULL;
+    if (rc == 0) {
+        struct rx_intake in = d->in;
+        in.refs = refs;
+        in.nrefs = (uint32_t)nrefs;
+        json_t *schools = json_array();
+        const uint32_t cat = st.residence != RX_NONE ? d->in.units[st.residence].catchment : RX_NONE;
+        const struct rx_catchment *c = cat != RX_NONE ? &d->in.catchments[cat] : NULL;
+        for (uint32_t k = 0; c && k < c->count && rc == 0; k++) {
+            const uint32_t sc = d->in.refs[c->first + k];
+            unsigned category = 0, points = 0;
+            rc = rx_standing(&in, &d->pol, &st, sc, &category, &points, &e);
+            if (rc < 0)
+                break;
+            const struct rx_school *school = &d->in.schools[sc];
+            const bool ok = category < d->pol.ncategories;
+            json_t *x = json_pack("{s:s, s:s, s:b}", "school", school->id, "name",
+                                  school->name ? school->name : school->id, "eligible", ok);
+            if (ok) {
+                json_object_set_new(x, "category", json_string(d->pol.categories[category].name));
+                json_object_set_new(x, "label", json_string(d->pol.categories[category].label));
+            }
+            if (d->pol.npoints)
+                json_object_set_new(x, "points", json_integer(points));
+            json_array_append_new(schools, x);
+        }
+        out = json_pack("{s:s, s:s?, s:o}", "receipt", a.receipt, "residence_unit",
+                        st.residence != RX_NONE ? d->in.units[st.residence].id : NULL,
+                        "schools", schools);
+        if (!c)
+            json_object_set_new(out, "message",
+                                json_string(st.residence == RX_NONE
+                                                ? "没有已核实的居住地址：等待核实后再看 / no "
+                                                  "verified residence yet: see it once verified"
+                                                : "该地址不在任何学区内：由统筹安排 / the "
+                                                  "address is in no catchment: placed by the "
+                                                  "overflow round"));
+    }
+    pthread_rwlock_unlock(&s->district_lock);
+    rx_arena_release(&arena);
+    free(refs);
+    rx_application_free(&a);
+    if (rc < 0) {
+        json_decref(out);
+        reply_store_error(r, &e);
+        return;
+    }
+    rx_reply_json(r, 200, out);
+}
+
 /* ------------------------------------------------------------ evidence */
 
 static json_t *date_json(int32_t d)
@@ -3131,6 +3230,7 @@ static const struct rx_route routes[] = {
     {"POST", "/api/applications/{}/review", h_review_decide, 0},
     {"GET", "/api/review", h_review_list, 0},
     {"GET", "/api/applications/{}/evidence", h_evidence, 0},
+    {"GET", "/api/applications/{}/standing", h_standing, 0},
     {"POST", "/api/intake/dry-run", h_dry_run, 0},
     {"GET", "/api/district", h_district_get, 0},
     {"PUT", "/api/district/{}", h_district_put, 64u << 20},

@@ -237,6 +237,8 @@ describe('the family portal', () => {
     assert.ok(outcomes.every((o) => o === 'ok' || o === 'info'), String(outcomes));
     assert.match(await page.textContent('.facts'), new RegExp(unitOfPub));
     assert.match(await page.textContent('main'), /所有事实与登记记录一致/);
+    // hukou and property at the same address of the catchment: category A (房户一致)
+    assert.match(await page.textContent('#standing'), /类别 A（房户一致）/);
     assert.match(await page.textContent('main'), /提交时间先后不影响录取结果/);
     await shot(page, 'family-submitted-phone');
     // the ID number is never shown in full

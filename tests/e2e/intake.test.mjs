@@ -146,6 +146,11 @@ describe('the intake run and results day', () => {
       assert.equal(r.json.application.check.review, true, r.text);
       fams.push({ client, receipt: r.json.receipt, child, pseudonym: r.json.pseudonym, name: `孩子${i}` });
     }
+    // before review no residence is verified: no standing yet
+    const none = await fams[0].client.request('GET', `/api/applications/${fams[0].receipt}/standing`);
+    assert.equal(none.status, 200, none.text);
+    assert.equal(none.json.residence_unit, null);
+    assert.deepEqual(none.json.schools, []);
     // staff settle the claims in review
     for (const f of fams) {
       const d = await staff.request('POST', `/api/applications/${f.receipt}/review`, {
@@ -153,6 +158,12 @@ describe('the intake run and results day', () => {
       });
       assert.equal(d.status, 200, d.text);
     }
+    // the category the verified facts give at the catchment's school (demo policy: E 片区居住)
+    const st = await fams[0].client.request('GET', `/api/applications/${fams[0].receipt}/standing`);
+    assert.equal(st.status, 200, st.text);
+    assert.equal(st.json.residence_unit, unitOfPub);
+    assert.deepEqual(st.json.schools.map((x) => [x.school, x.eligible, x.category, x.label]), [[pubSchool, true, 'E', '片区居住']]);
+    assert.equal((await fams[1].client.request('GET', `/api/applications/${fams[0].receipt}/standing`)).status, 404);
   });
 
   it('freeze is refused while the window is open; the dry run works any time', async () => {

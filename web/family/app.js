@@ -821,6 +821,9 @@ async function viewApp(receipt) {
   }
   const ck = a.application?.check;
   const rv = a.application?.review;
+  // the category the verified facts give at each school of the catchment
+  const sr = await must('GET', `/api/applications/${encodeURIComponent(receipt)}/standing`);
+  const standing = sr.ok ? sr.json : null;
   const isNew = justSubmitted === receipt;
   justSubmitted = null;
   const i = info.intake || {};
@@ -863,6 +866,11 @@ async function viewApp(receipt) {
       <p class="hint">${L('录取类别只由下面已核实的事实确定，在每所学校按本区政策计算。',
         'The admission category comes from the verified facts below only, at each school by the district’s policy.')}</p>
       ${factsHtml(ck)}
+      ${standing ? `<h3>${L('录取类别', 'Admission category')}</h3>
+        ${standing.schools.length ? `<ul id="standing">${standing.schools.map((x) => `<li>${esc(x.name)} (${esc(x.school)}):
+          ${x.eligible ? `${L('类别', 'category')} <strong>${esc(x.category)}</strong>（${esc(x.label)}）${x.points !== undefined ? ` · ${L('积分', 'points')} ${x.points}` : ''}`
+            : L('不符合该校任何类别', 'no category at this school')}</li>`).join('')}</ul>`
+          : `<p id="standing" class="muted">${esc(standing.message || '')}</p>`}` : ''}
       <h3>${L('每项申报', 'Each claim')}</h3>
       ${findingsHtml(ck)}
       ${ck.review ? `<p class="card soft">${rv ? review : L('有事实未能与记录核实：申请已正常提交，将由教育局人工核对。除非工作人员联系你，你不需要做任何事。',
