@@ -74,6 +74,8 @@ struct offer {
     int32_t pos;      /* the seat's place on the child's list (0 first); INT32_MAX none */
     int64_t deadline; /* unix seconds, for an offered seat */
     char reason[160]; /* why there is no seat (English), when none */
+    uint16_t nmoves;  /* rows "move" of this child (none: no store read for them) */
+    uint16_t nappeals; /* rows "appeal" of its application */
 };
 
 /* One place on a school's waitlist. */
@@ -111,6 +113,10 @@ struct rx_intake_state {
     int32_t *held;  /* per school: seats offered or accepted */
     uint32_t *wfirst, *wcount, *wcursor; /* per school: its waitlist wait[first..first+count) */
     struct wait_entry *wait;
+    uint32_t *wsch;                    /* per waitlist place: its school */
+    uint32_t *mine_first, *mine_count; /* per offer (those at publication): its places, */
+    uint32_t *mine;                    /*   mine[first..first+count) indices of wait[] */
+    uint32_t nmine_offers;
     uint32_t nwait;
     uint64_t seq; /* the last move's sequence number */
     /* the sweeper: expires offers past their deadline */
@@ -308,6 +314,10 @@ static void results_release(struct rx_intake_state *st)
     free(st->wcount);
     free(st->wcursor);
     free(st->wait);
+    free(st->wsch);
+    free(st->mine_first);
+    free(st->mine_count);
+    free(st->mine);
     free(st->six);
     if (st->loaded)
         rx_arena_release(&st->arena);
@@ -316,6 +326,8 @@ static void results_release(struct rx_intake_state *st)
     st->held = NULL;
     st->wfirst = st->wcount = st->wcursor = NULL;
     st->wait = NULL;
+    st->wsch = st->mine_first = st->mine_count = st->mine = NULL;
+    st->nmine_offers = 0;
     st->six = NULL;
     st->n = st->cap = st->nslot = st->nwait = 0;
     __atomic_store_n(&st->published, false, __ATOMIC_RELEASE);
@@ -398,6 +410,48 @@ static bool load_wait(void *ctx, const char *key, const char *body)
     return true;
 }
 
+/* Moves and appeals counted per child, so a result reads them only when there are some. */
+static bool count_move(void *ctx, const char *key, const char *body)
+{
+    (void)body;
+    struct rx_intake_state *st = ctx;
+    char p[64];
+    snprintf(p, sizeof(p), "%s", key);
+    char *slash = strchr(p, '/');
+    if (slash)
+        *slash = 0;
+    int i = offer_find(st, p);
+    if (i >= 0)
+        st->offers[i].nmoves++;
+    return true;
+}
+
+struct appeal_counts {
+    struct rx_intake_state *st;
+    json_t *by_receipt; /* receipt -> offer index, made on the first appeal */
+};
+
+static bool count_appeal_row(void *ctx, const char *key, const char *body)
+{
+    (void)body;
+    struct appeal_counts *c = ctx;
+    if (!c->by_receipt) {
+        c->by_receipt = json_object();
+        for (uint32_t i = 0; i < c->st->n; i++)
+            if (c->st->offers[i].receipt[0])
+                json_object_set_new(c->by_receipt, c->st->offers[i].receipt, json_integer(i));
+    }
+    char receipt[64];
+    snprintf(receipt, sizeof(receipt), "%s", key);
+    char *dot = strrchr(receipt, '.');
+    if (dot)
+        *dot = 0;
+    json_t *i = json_object_get(c->by_receipt, receipt);
+    if (i)
+        c->st->offers[json_integer_value(i)].nappeals++;
+    return true;
+}
+
 /* The waitlists from entries in school-then-rank order (any school order). */
 static int waits_set(struct rx_intake_state *st, const struct wait_entry *w,
                      const uint32_t *wschool, size_t n, struct rx_err *err)
@@ -417,11 +471,37 @@ static int waits_set(struct rx_intake_state *st, const struct wait_entry *w,
         st->wcount[s] = 0;
         st->wcursor[s] = 0;
     }
+    free(st->wsch);
+    st->wsch = malloc((n + 1) * sizeof(*st->wsch));
+    if (!st->wsch)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     for (size_t k = 0; k < n; k++) {
         uint32_t s = wschool[k];
+        st->wsch[st->wfirst[s] + st->wcount[s]] = s;
         st->wait[st->wfirst[s] + st->wcount[s]++] = w[k];
     }
     st->nwait = (uint32_t)n;
+    /* each child's own places, so a result finds them without a search */
+    free(st->mine_first);
+    free(st->mine_count);
+    free(st->mine);
+    st->nmine_offers = st->n;
+    st->mine_first = calloc((size_t)st->n + 1, sizeof(*st->mine_first));
+    st->mine_count = calloc((size_t)st->n + 1, sizeof(*st->mine_count));
+    st->mine = malloc((n + 1) * sizeof(*st->mine));
+    if (!st->mine_first || !st->mine_count || !st->mine)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        st->mine_count[st->wait[k].who]++;
+    for (uint32_t i = 0, at = 0; i < st->n; i++) {
+        st->mine_first[i] = at;
+        at += st->mine_count[i];
+        st->mine_count[i] = 0;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const uint32_t who = st->wait[k].who;
+        st->mine[st->mine_first[who] + st->mine_count[who]++] = (uint32_t)k;
+    }
     return 0;
 }
 
@@ -458,6 +538,12 @@ static int results_load(struct rx_server *s, struct rx_intake_state *st, struct 
         rc = err->code ? err->code : -RX_E_IO;
     if (rc == 0 && l.rc < 0)
         rc = rx_err_set(err, -RX_E_NOMEM, "offer", 0, NULL, "cannot load the offers");
+    struct appeal_counts ac = {st, NULL};
+    if (rc == 0 && (s->store->ops->rows_each(s->store, "move", "", count_move, st, err) < 0 ||
+                    s->store->ops->rows_each(s->store, "appeal", "", count_appeal_row, &ac,
+                                             err) < 0))
+        rc = err->code ? err->code : -RX_E_IO;
+    json_decref(ac.by_receipt);
     if (rc == 0 && s->store->ops->rows_each(s->store, "wait", "", load_wait, &l, err) < 0)
         rc = err->code ? err->code : -RX_E_IO;
     if (rc == 0 && l.rc < 0)
@@ -700,20 +786,23 @@ static char *result_body(const struct run *run, uint32_t i, int32_t *pos)
         rx_output_cutoff_text(&run->o, x->school, x->round, true, cen, sizeof(cen));
         if (x->outcome == RX_OUT_ADMITTED && *pos == INT32_MAX)
             *pos = (int32_t)k;
+        const struct rx_school *sc = &run->in.schools[x->school];
         json_array_append_new(
-            rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "school",
-                            run->in.schools[x->school].id, "round",
+            rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "school", sc->id, "name",
+                            sc->name ? sc->name : sc->id, "round",
                             rx_output_round_name(x->round, true), "outcome",
                             rx_output_outcome_name(x->outcome), "zh", zh, "en", en, "cutoff_zh",
                             czh, "cutoff_en", cen));
     }
     char lottery[9];
     rx_output_fraction(res->lottery[i], lottery);
-    json_t *j = json_pack("{s:s?, s:s, s:s, s:s, s:s, s:o}", "school",
+    /* the answer's published part as it is sent (h_result splices it in) */
+    json_t *j = json_pack("{s:{s:s?, s:s, s:s, s:s}, s:o, s:s, s:s}", "published_seat", "school",
                           a->school != RX_NONE ? run->in.schools[a->school].id : NULL, "round",
                           rx_output_round_name(a->round, true), "reason",
                           rx_reason_key(a->reason), "reason_en", rx_reason_text(a->reason),
-                          "lottery", lottery, "rows", rows);
+                          "explanation", rows, "lottery", lottery, "pseudonym",
+                          run->in.students[i].id);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return s;
@@ -1117,6 +1206,8 @@ static int batch_write(struct rx_server *s, struct rx_intake_state *st, struct b
             rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     if (rc == 0)
         rc = s->store->ops->rows_put(s->store, actor, rows, n, err);
+    for (size_t k = 0; rc == 0 && k < b->nm; k++)
+        st->offers[b->m[k].who].nmoves++;
     for (size_t k = 0; bodies && k < n; k++)
         free(bodies[k]);
     free(bodies);
@@ -1721,19 +1812,21 @@ static json_t *school_json(const struct rx_intake_state *st, int32_t s)
 }
 
 /* The place of offer who on school s's waitlist among those still waiting, or 0. */
-static int wait_position(const struct rx_intake_state *st, uint32_t who, int32_t s)
+/* The place wait[k] (one of a child's) as a position among those still
+ * waiting at its school, or 0 when the child no longer waits there. */
+static int wait_position(const struct rx_intake_state *st, uint32_t k)
 {
-    const struct offer *me = &st->offers[who];
+    const struct wait_entry *me = &st->wait[k];
+    const struct offer *o = &st->offers[me->who];
+    const uint32_t s = st->wsch[k], from = st->wfirst[s] + st->wcursor[s];
+    if (k < from || me->pos >= o->pos || !(o->status == OF_NONE || holds_seat(o)))
+        return 0;
     int ahead = 0;
-    for (uint32_t k = st->wcursor[s]; k < st->wcount[s]; k++) {
-        const struct wait_entry *e = &st->wait[st->wfirst[s] + k];
-        if (e->who == who)
-            return e->pos < me->pos && (me->status == OF_NONE || holds_seat(me)) ? ahead + 1 : 0;
-        const struct offer *o = &st->offers[e->who];
-        if ((o->status == OF_NONE || holds_seat(o)) && e->pos < o->pos)
-            ahead++;
+    for (uint32_t q = from; q < k; q++) {
+        const struct offer *x = &st->offers[st->wait[q].who];
+        ahead += (x->status == OF_NONE || holds_seat(x)) && st->wait[q].pos < x->pos;
     }
-    return 0;
+    return ahead + 1;
 }
 
 /* The view of a child's offer: status, school, deadline, reason. */
@@ -1783,12 +1876,8 @@ static void h_result(struct rx_req *r)
         rx_reply_json(r, 200, j);
         return;
     }
-    /* the result as published (immutable: read without the lock) */
-    char *body = NULL;
-    json_t *res = NULL;
-    if (s->store->ops->rows_get(s->store, "result", a.pseudonym, &body, &e) == 0)
-        res = json_loads(body, 0, NULL);
-    free(body);
+    /* the seat as it stands, the waitlist places, what else there is to read */
+    uint16_t nmoves = 0, nappeals = 0;
     pthread_mutex_lock(&st->mu);
     int who = offer_find(st, a.pseudonym);
     if (who < 0) {
@@ -1799,51 +1888,55 @@ static void h_result(struct rx_req *r)
                                         "application is placed when it is submitted"));
     } else {
         const struct offer o = st->offers[who];
+        nmoves = o.nmoves;
+        nappeals = o.nappeals;
         json_object_set_new(j, "offer", offer_json(st, &o));
         json_object_set_new(j, "late", json_boolean(o.round == RX_ROUND_ROLLING));
         json_t *waits = json_array();
-        json_t *rows = json_object_get(res, "rows");
-        for (size_t k = 0; k < json_array_size(rows) && (int32_t)k < o.pos; k++) {
-            json_t *row = json_array_get(rows, k);
-            if (strcmp(json_string_value(json_object_get(row, "outcome")) ?: "",
-                       "below_cutoff") != 0)
-                continue;
-            int sc = school_find(st, json_string_value(json_object_get(row, "school")));
-            int p = sc >= 0 ? wait_position(st, (uint32_t)who, sc) : 0;
-            if (p > 0)
-                json_array_append_new(waits, json_pack("{s:o, s:i}", "school",
-                                                       school_json(st, sc), "position", p));
-        }
-        /* names for the explanation's schools */
-        for (size_t k = 0; k < json_array_size(rows); k++) {
-            json_t *row = json_array_get(rows, k);
-            int sc = school_find(st, json_string_value(json_object_get(row, "school")));
-            if (sc >= 0 && st->in.schools[sc].name)
-                json_object_set_new(row, "name", json_string(st->in.schools[sc].name));
-        }
+        if ((uint32_t)who < st->nmine_offers)
+            for (uint32_t q = 0; q < st->mine_count[who]; q++) {
+                const uint32_t k = st->mine[st->mine_first[who] + q];
+                const int p = wait_position(st, k);
+                if (p > 0)
+                    json_array_append_new(waits, json_pack("{s:o, s:i}", "school",
+                                                           school_json(st, (int32_t)st->wsch[k]),
+                                                           "position", p));
+            }
         pthread_mutex_unlock(&st->mu);
         json_object_set_new(j, "waitlists", waits);
     }
-    if (res) {
-        json_object_set_new(j, "published_seat",
-                            json_pack("{s:O, s:O, s:O, s:O}", "school",
-                                      json_object_get(res, "school") ?: json_null(), "round",
-                                      json_object_get(res, "round") ?: json_null(), "reason",
-                                      json_object_get(res, "reason") ?: json_null(),
-                                      "reason_en",
-                                      json_object_get(res, "reason_en") ?: json_null()));
-        json_object_set(j, "explanation", json_object_get(res, "rows") ?: json_array());
-        json_object_set(j, "lottery", json_object_get(res, "lottery") ?: json_null());
-        json_object_set_new(j, "pseudonym", json_string(a.pseudonym));
-    }
-    json_decref(res);
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "%s/", a.pseudonym);
-    json_object_set_new(j, "moves", rows_list(s, "move", prefix));
+    json_object_set_new(j, "moves", nmoves ? rows_list(s, "move", prefix) : json_array());
     snprintf(prefix, sizeof(prefix), "%s.", a.receipt);
-    json_object_set_new(j, "appeals", rows_list(s, "appeal", prefix));
+    json_object_set_new(j, "appeals", nappeals ? rows_list(s, "appeal", prefix) : json_array());
+    /* the published part, stored as sent: spliced in, not parsed and written again */
+    char *pub = NULL;
+    if (who >= 0 && s->store->ops->rows_get(s->store, "result", a.pseudonym, &pub, &e) < 0)
+        pub = NULL;
     rx_application_free(&a);
-    rx_reply_json(r, 200, j);
+    char *dyn = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    const size_t dl = dyn ? strlen(dyn) : 0, pl = pub ? strlen(pub) : 0;
+    char *out = dyn ? malloc(dl + pl + 2) : NULL;
+    if (!out) {
+        free(dyn);
+        free(pub);
+        rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
+        return;
+    }
+    memcpy(out, dyn, dl);
+    size_t n = dl;
+    if (pl > 2 && pub[0] == '{' && pub[pl - 1] == '}') {
+        out[n - 1] = ','; /* "{...dynamic" + "," + "published...}" */
+        memcpy(out + n, pub + 1, pl - 1);
+        n += pl - 1;
+    }
+    out[n] = 0;
+    rx_reply_text(r, 200, "application/json", out, n);
+    free(out);
+    free(dyn);
+    free(pub);
 }
 
 /* The family's own application and its offer index; replies and returns -1 otherwise. */
@@ -2371,6 +2464,11 @@ static void h_appeal(struct rx_req *r)
         reply_store_error(r, &e);
         return;
     }
+    pthread_mutex_lock(&s->intake->mu);
+    const int who = offer_find(s->intake, a.pseudonym);
+    if (who >= 0)
+        s->intake->offers[who].nappeals++;
+    pthread_mutex_unlock(&s->intake->mu);
     json_object_set_new(ap, "id", json_string(key));
     rx_reply_json(r, 201, ap);
 }
@@ -2558,8 +2656,11 @@ void rx_intake_place_late(struct rx_server *s, const struct rx_application *a)
         rc = body ? s->store->ops->rows_put(s->store, "system:rolling", &row, 1, &e)
                   : rx_err_set(&e, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
         free(body);
-        if (rc == 0 && had >= 0)
+        if (rc == 0 && had >= 0) {
+            o.nmoves = st->offers[had].nmoves;
+            o.nappeals = st->offers[had].nappeals;
             st->offers[had] = o;
+        }
         else if (rc == 0 && offer_add(st, &o) < 0)
             rc = -RX_E_NOMEM; /* stored; memory gets it at the next start */
         if (rc == 0 && holds_seat(&o))
