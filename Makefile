@@ -6,6 +6,7 @@
 #   make test     install what is missing, build, run every test, and the
 #                 unit and end-to-end tests again under ASan + UBSan
 #   make bench    the benchmarks (figures in docs/performance.md)
+#   make screenshots  the browser tests, refreshing docs/screenshots/
 #   make deps     install the Debian packages that are missing
 #   make clean    remove the build directories
 
@@ -17,7 +18,7 @@ DEMO_SCHOOLS  ?= 60
 PORT          ?= 8080
 DEMO_KEYS     ?= .demo-keys
 
-.PHONY: all deps run test test-asan bench clean
+.PHONY: all deps run test test-asan bench screenshots clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -55,6 +56,11 @@ test: deps all node_modules/.package-lock.json $(ASAN_BUILD)/build.ninja
 	  meson test -C $(ASAN_BUILD) --suite unit --suite e2e --print-errorlogs --timeout-multiplier 4
 	@python3 tools/test_summary.py $(BUILD)/meson-logs/testlog.json \
 	  $(ASAN_BUILD)/meson-logs/testlog.json
+
+# the browser tests again, keeping their screenshots in docs/screenshots/
+screenshots: deps all node_modules/.package-lock.json
+	RUXUE=$(BUILD)/ruxue RUXUE_SCREENSHOTS=$(CURDIR)/docs/screenshots \
+	  node --test --test-concurrency=1 tests/browser/
 
 bench: all
 	@tools/deps.sh bench
