@@ -35,6 +35,7 @@ Two steps, standard library only:
                freeze_s=.. run_s=.. publish_s=..
       and the run's placement counts on stderr.
 """
+import csv
 import datetime
 import hashlib
 import http.client
@@ -121,7 +122,6 @@ class Api:
 def children(city, n):
     """Applications and records for the first n children of students.csv."""
     with open(city + "/students.csv", encoding="utf-8-sig", newline="") as f:
-        import csv
         rows = list(csv.DictReader(f))
     if len(rows) < n:
         sys.exit("results_day: %s/students.csv has %d children, %d families" % (city, len(rows), n))

@@ -1,5 +1,6 @@
 #!/bin/sh
-# tools/bench_serve.sh RUXUE [CONNS] [SECONDS] - the opening-day surge.
+# tools/bench_serve.sh RUXUE [CONNS] [SECONDS] - the opening-day surge, then
+# results day.
 #
 # Starts `ruxue serve` on a fresh store in a temporary directory, signs in
 # FAMILIES families (their sessions are written straight into the store
@@ -28,7 +29,8 @@
 #   results conns=C seconds=S lookups_per_s=X p50_ms=A p99_ms=B errors=E applications=N
 # and on stderr the set-up's own figures (INTAKE ...: the applications'
 # rate through 64 client connections, the freeze, run and publish times)
-# and the mean size of a result (bytes=).  RESULTS=0 skips results day.
+# and the mean size of an answer (result_bytes_mean).  RESULTS=0 skips
+# results day; APPS and RESULTS_SECS change its size and length.
 set -eu
 RUXUE=${1:?usage: tools/bench_serve.sh RUXUE [CONNS] [SECONDS]}
 CONNS=${2:-1000}
