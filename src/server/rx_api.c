@@ -1133,6 +1133,19 @@ static void h_records_get(struct rx_req *r)
  * each finding with its code and both sentences, and whether it goes to
  * manual review.  guardians may be empty (not given yet: review).
  */
+/* A date as JSON: "2020-08-31", or null for RX_DATE_NONE. */
+static json_t *date_json(int32_t d)
+{
+    if (d == RX_DATE_NONE)
+        return json_null();
+    int y;
+    unsigned m, dd;
+    rx_civil_from_days(d, &y, &m, &dd);
+    char t[16];
+    snprintf(t, sizeof(t), "%04d-%02u-%02u", y, m, dd);
+    return json_string(t);
+}
+
 static json_t *records_check_json(struct rx_server *s, const char *child, const char *g1,
                                   const char *g2, json_t *claims)
 {
@@ -1184,14 +1197,8 @@ static json_t *records_check_json(struct rx_server *s, const char *child, const 
                               rx_records_outcome_name(rx_records_reason_outcome(f[i].reason)),
                               "text_zh", rx_records_reason_text(f[i].reason, false), "text_en",
                               rx_records_reason_text(f[i].reason, true));
-        if (f[i].date != RX_DATE_NONE) {
-            char d[16];
-            int y;
-            unsigned m, dd;
-            rx_civil_from_days(f[i].date, &y, &m, &dd);
-            snprintf(d, sizeof(d), "%04d-%02u-%02u", y, m, dd);
-            json_object_set_new(x, "date", json_string(d));
-        }
+        if (f[i].date != RX_DATE_NONE)
+            json_object_set_new(x, "date", date_json(f[i].date));
         json_array_append_new(arr, x);
     }
     json_t *facts_j =
@@ -1200,14 +1207,8 @@ static json_t *records_check_json(struct rx_server *s, const char *child, const 
                   facts.hukou_unit[0] ? facts.hukou_unit : NULL, "property_unit",
                   facts.property_unit[0] ? facts.property_unit : NULL, "residence_permit",
                   facts.residence_permit, "insurance_months", (int)facts.insurance_months);
-    if (facts.hukou_since != RX_DATE_NONE) {
-        char d[16];
-        int y;
-        unsigned m, dd;
-        rx_civil_from_days(facts.hukou_since, &y, &m, &dd);
-        snprintf(d, sizeof(d), "%04d-%02u-%02u", y, m, dd);
-        json_object_set_new(facts_j, "hukou_since", json_string(d));
-    }
+    if (facts.hukou_since != RX_DATE_NONE)
+        json_object_set_new(facts_j, "hukou_since", date_json(facts.hukou_since));
     return json_pack("{s:b, s:o, s:o, s:s}", "review", rx_records_need_review(f, n), "facts",
                      facts_j, "findings", arr, "checked_at", stamp);
 }
@@ -1215,6 +1216,11 @@ static json_t *records_check_json(struct rx_server *s, const char *child, const 
 /* ------------------------------------------------------- applications */
 
 static const char *const status_names[] = {"draft", "submitted", "withdrawn"};
+
+const char *app_status_name(unsigned status)
+{
+    return status < 3 ? status_names[status] : "?";
+}
 
 json_t *app_json(const struct rx_application *a)
 {
@@ -1323,15 +1329,11 @@ static void h_form(struct rx_req *r)
             json_array_append_new(priv, json_pack("{s:s, s:s}", "id", d->in.schools[k].id, "name",
                                                   d->in.schools[k].name ? d->in.schools[k].name
                                                                         : d->in.schools[k].id));
-    char cutoff[16];
-    int y;
-    unsigned m, dd;
-    rx_civil_from_days(d->pol.cutoff_birth, &y, &m, &dd);
-    snprintf(cutoff, sizeof(cutoff), "%04d-%02u-%02u", y, m, dd);
-    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s, s:s, s:o, s:o}", "intake", d->pol.intake,
+    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s, s:o, s:o, s:o}", "intake", d->pol.intake,
                           "policy", d->pol.name, "claims", claims, "private_choices",
                           (int)d->pol.private_choices, "note", no_advantage, "cutoff_birth_date",
-                          cutoff, "priority_groups", groups, "private_schools", priv);
+                          date_json(d->pol.cutoff_birth), "priority_groups", groups,
+                          "private_schools", priv);
     pthread_rwlock_unlock(&s->district_lock);
     rx_reply_json(r, 200, o);
 }
@@ -2160,7 +2162,7 @@ static void staff_app_list(struct rx_req *r, const struct who *w)
 }
 
 /* Whether an application waits for manual review: its check failed, no one decided yet. */
-static bool awaits_review(const struct rx_application *a, const char *code)
+bool awaits_review(const struct rx_application *a, const char *code)
 {
     json_t *j = json_loads(a->body ? a->body : "{}", 0, NULL);
     json_t *ck = json_object_get(j, "check");
@@ -2392,17 +2394,6 @@ static void h_standing(struct rx_req *r)
 
 /* ------------------------------------------------------------ evidence */
 
-static json_t *date_json(int32_t d)
-{
-    if (d == RX_DATE_NONE)
-        return json_null();
-    int y;
-    unsigned m, dd;
-    rx_civil_from_days(d, &y, &m, &dd);
-    char t[16];
-    snprintf(t, sizeof(t), "%04d-%02u-%02u", y, m, dd);
-    return json_string(t);
-}
 
 static json_t *hukou_row_json(const struct rx_records_hukou_row *h, bool guardian)
 {

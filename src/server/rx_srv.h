@@ -141,4 +141,10 @@ bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a);
  * allowance?  Counted in fixed minutes (rx_api.c, "rate limits"). */
 bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute);
 
+/* The review queue's rule (GET /api/review): submitted, a claim unverified,
+ * no decision yet; with code, only those with that finding. */
+bool awaits_review(const struct rx_application *a, const char *code);
+/* "draft", "submitted", "withdrawn". */
+const char *app_status_name(unsigned status);
+
 #endif

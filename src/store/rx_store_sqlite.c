@@ -1640,6 +1640,18 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Put j at the end of the writer's queue and wake it (s->mu held). */
+static void enqueue(struct sq_store *s, struct job *j)
+{
+    j->next = NULL;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->wake);
+}
+
 /* Queue j and sleep until the writer has committed (or failed) it. */
 static int submit(struct sq_store *s, struct job *j, struct rx_err *err)
 {
@@ -1653,13 +1665,7 @@ static int submit(struct sq_store *s, struct job *j, struct rx_err *err)
         return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: the store is closing",
                           op_name[j->op]);
     }
-    j->next = NULL;
-    if (s->tail)
-        s->tail->next = j;
-    else
-        s->head = j;
-    s->tail = j;
-    pthread_cond_signal(&s->wake);
+    enqueue(s, j);
     while (!j->done)
         pthread_cond_wait(&j->cond, &s->mu);
     pthread_mutex_unlock(&s->mu);
@@ -1680,13 +1686,7 @@ static int submit_async(struct sq_store *s, struct job *j, struct rx_err *err)
         return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: the store is closing",
                           op_name[j->op]);
     }
-    j->next = NULL;
-    if (s->tail)
-        s->tail->next = j;
-    else
-        s->head = j;
-    s->tail = j;
-    pthread_cond_signal(&s->wake);
+    enqueue(s, j);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }

@@ -551,3 +551,28 @@ uint32_t gb_find_student(const struct gen_build *b, const char *id)
             return i;
     return RX_NONE;
 }
+
+void gen_random_intake(struct gen_rng *rng, unsigned it, struct gen_intake *g)
+{
+    struct gen_params p;
+    gen_params_small(&p, 1 + gen_below(rng, 40));
+    p.npublic = 1 + gen_below(rng, 6);
+    p.nprivate = gen_below(rng, 3);
+    p.nspecial = gen_below(rng, 2);
+    p.nunits = 1 + gen_below(rng, 8);
+    p.max_seats = 1 + gen_below(rng, 5);
+    p.pct_linked = it % 3 == 0 ? 25 : 8;
+    p.catch_all = gen_pct(rng, 30);
+    p.points = gen_pct(rng, 60);
+    p.linked_extra_seat = it % 2 == 0;
+    p.tiebreak = it % 4 == 3 ? RX_TIEBREAK_MULTIPLE : RX_TIEBREAK_SINGLE;
+    p.overflow_radius = (uint8_t)(1 + gen_below(rng, 4));
+    gen_intake(rng, &p, g);
+}
+
+struct rx_draw gen_draw(const uint8_t seed[RX_LOTTERY_SEED_BYTES])
+{
+    struct rx_draw d = {.numbers = NULL};
+    memcpy(d.seed, seed, RX_LOTTERY_SEED_BYTES);
+    return d;
+}

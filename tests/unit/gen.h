@@ -95,6 +95,14 @@ struct gen_intake {
 /* A random intake and policy (valid: rx_intake_check passes). */
 void gen_intake(struct gen_rng *r, const struct gen_params *p, struct gen_intake *g);
 void gen_intake_free(struct gen_intake *g);
+/*
+ * A random intake of a random size under random policy switches, varied by
+ * iteration it (linked siblings, the extra seat, tie-breaking): the
+ * property tests of test_engine.c and test_audit.c run on the same ones.
+ */
+void gen_random_intake(struct gen_rng *rng, unsigned it, struct gen_intake *g);
+/* The single-tie-breaking draw of a seed. */
+struct rx_draw gen_draw(const uint8_t seed[RX_LOTTERY_SEED_BYTES]);
 
 /*
  * dst = src with the rows of schools, units, catchments and students in a

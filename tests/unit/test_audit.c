@@ -104,33 +104,6 @@ static struct rx_result *alloc_ok(const struct rx_intake *in, const struct rx_po
     return res;
 }
 
-static struct rx_draw draw_of(const uint8_t seed[RX_LOTTERY_SEED_BYTES])
-{
-    struct rx_draw d = {.numbers = NULL};
-    memcpy(d.seed, seed, RX_LOTTERY_SEED_BYTES);
-    return d;
-}
-
-/* A random intake of a random size, under random policy switches (as
- * test_engine.c makes them). */
-static void random_intake(struct gen_rng *rng, unsigned it, struct gen_intake *g)
-{
-    struct gen_params p;
-    gen_params_small(&p, 1 + gen_below(rng, 40));
-    p.npublic = 1 + gen_below(rng, 6);
-    p.nprivate = gen_below(rng, 3);
-    p.nspecial = gen_below(rng, 2);
-    p.nunits = 1 + gen_below(rng, 8);
-    p.max_seats = 1 + gen_below(rng, 5);
-    p.pct_linked = it % 3 == 0 ? 25 : 8;
-    p.catch_all = gen_pct(rng, 30);
-    p.points = gen_pct(rng, 60);
-    p.linked_extra_seat = it % 2 == 0;
-    p.tiebreak = it % 4 == 3 ? RX_TIEBREAK_MULTIPLE : RX_TIEBREAK_SINGLE;
-    p.overflow_radius = (uint8_t)(1 + gen_below(rng, 4));
-    gen_intake(rng, &p, g);
-}
-
 /*
  * A copy of a result whose arrays a test may change: the assignment, the
  * rows and the schools' results; the rest is shared with the original.
@@ -224,10 +197,10 @@ static void test_engine_results_are_sound_on_random_intakes(void **state)
     unsigned extra = 0, multiple = 0, linked = 0, overflow = 0, shuffled = 0;
     for (unsigned it = 0; it < 1500; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         audit_sound(&g.in, &g.pol, res);
         for (uint32_t s = 0; s < g.in.nschools; s++)
@@ -276,7 +249,7 @@ static void test_engine_results_are_sound_on_larger_random_intakes(void **state)
         gen_intake(&rng, &p, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         audit_sound(&g.in, &g.pol, alloc_ok(&g.in, &g.pol, &d, &a));
         rx_arena_release(&a);
         gen_intake_free(&g);
@@ -291,12 +264,12 @@ static void test_engine_results_with_tied_numbers_are_sound(void **state)
     struct gen_rng rng = {33};
     for (unsigned it = 0; it < 400; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         g.pol.tiebreak = RX_TIEBREAK_SINGLE;
         uint64_t nums[64];
         for (uint32_t i = 0; i < g.in.nstudents; i++)
             nums[i] = (uint64_t)gen_below(&rng, 3) << 40;
-        struct rx_draw d = draw_of(g.seed);
+        struct rx_draw d = gen_draw(g.seed);
         d.numbers = nums;
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
@@ -436,10 +409,10 @@ static void on_tampered_results(tamper_fn fn, uint64_t seed, unsigned times)
     unsigned done = 0;
     for (unsigned it = 0; it < 3000 && done < times; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         struct copy c;
         copy_result(res, &c);
@@ -769,7 +742,7 @@ static void test_reports_stop_at_the_limit_but_the_count_goes_on(void **state)
     gen_intake(&rng, &p, &g);
     struct rx_arena a;
     rx_arena_init(&a, 1 << 16);
-    const struct rx_draw d = draw_of(g.seed);
+    const struct rx_draw d = gen_draw(g.seed);
     struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
     audit_sound(&g.in, &g.pol, res);
     struct copy c;

@@ -43,13 +43,6 @@ static struct rx_result *alloc_ok(const struct rx_intake *in, const struct rx_po
     return res;
 }
 
-static struct rx_draw draw_of(const uint8_t seed[RX_LOTTERY_SEED_BYTES])
-{
-    struct rx_draw d = {.numbers = NULL};
-    memcpy(d.seed, seed, RX_LOTTERY_SEED_BYTES);
-    return d;
-}
-
 static unsigned category_of(uint64_t key)
 {
     return (unsigned)(key >> 57 & 15);
@@ -496,25 +489,6 @@ static void check_result(const struct rx_intake *in, const struct rx_policy *pol
     facts_free(&f);
 }
 
-/* A random intake of a random size, under random policy switches. */
-static void random_intake(struct gen_rng *rng, unsigned it, struct gen_intake *g)
-{
-    struct gen_params p;
-    gen_params_small(&p, 1 + gen_below(rng, 40));
-    p.npublic = 1 + gen_below(rng, 6);
-    p.nprivate = gen_below(rng, 3);
-    p.nspecial = gen_below(rng, 2);
-    p.nunits = 1 + gen_below(rng, 8);
-    p.max_seats = 1 + gen_below(rng, 5);
-    p.pct_linked = it % 3 == 0 ? 25 : 8;
-    p.catch_all = gen_pct(rng, 30);
-    p.points = gen_pct(rng, 60);
-    p.linked_extra_seat = it % 2 == 0;
-    p.tiebreak = it % 4 == 3 ? RX_TIEBREAK_MULTIPLE : RX_TIEBREAK_SINGLE;
-    p.overflow_radius = (uint8_t)(1 + gen_below(rng, 4));
-    gen_intake(rng, &p, g);
-}
-
 /* ------------------------------------------- properties on random intakes */
 
 enum property { CAPACITY, STABILITY, EXPLANATIONS, WAITLISTS };
@@ -526,10 +500,10 @@ static void on_random_intakes(enum property what)
     unsigned extra = 0, overflow = 0, below = 0, waiting = 0;
     for (unsigned it = 0; it < 1500; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         struct facts f;
         facts_init(&f, &g.in, res);
@@ -598,10 +572,10 @@ static void test_allocate_digest_is_independent_of_row_order(void **state)
     struct gen_rng rng = {12};
     for (unsigned it = 0; it < 300; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         uint8_t want[32], again[32];
         rx_result_digest(&g.in, res, want);
@@ -646,8 +620,8 @@ static void test_allocate_with_reused_scratch_gives_the_same_bytes(void **state)
     rx_scratch_init(&scratch);
     for (unsigned it = 0; it < 200; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
-        const struct rx_draw d = draw_of(g.seed);
+        gen_random_intake(&rng, it, &g);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_arena a, b;
         rx_arena_init(&a, 1 << 16);
         rx_arena_init(&b, 1 << 16);
@@ -678,7 +652,7 @@ static void test_allocate_digest_changes_with_the_seed(void **state)
     gen_intake(&rng, &p, &g);
     struct rx_arena a;
     rx_arena_init(&a, 1 << 16);
-    struct rx_draw d = draw_of(g.seed);
+    struct rx_draw d = gen_draw(g.seed);
     uint8_t x[32], y[32];
     rx_result_digest(&g.in, alloc_ok(&g.in, &g.pol, &d, &a), x);
     d.seed[0] ^= 1;
@@ -714,7 +688,7 @@ static void test_allocate_agrees_with_naive_reference(void **state)
         assert_int_equal(ref_allocate(&g.in, &g.pol, g.seed, &want), 0);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         for (uint32_t i = 0; i < g.in.nstudents; i++) {
             assert_int_equal(res->assign[i].school, want.school[i]);
@@ -776,7 +750,7 @@ static void test_allocate_agrees_with_naive_reference_on_larger_districts(void *
         assert_int_equal(ref_allocate(&g.in, &g.pol, g.seed, &want), 0);
         struct rx_arena a;
         rx_arena_init(&a, 0);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         check_result(&g.in, &g.pol, g.seed, res);
         for (uint32_t i = 0; i < g.in.nstudents; i++) {
@@ -832,7 +806,7 @@ static void test_reordering_a_list_never_helps(void **state)
         g.pol.private_choices = 3;
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *honest = alloc_ok(&g.in, &g.pol, &d, &a);
         /* a copy with room for one more list at the end of refs */
         uint32_t *refs = calloc(g.in.nrefs + 8, sizeof(uint32_t));
@@ -916,7 +890,7 @@ static void test_single_tiebreak_uses_one_number_per_student_everywhere(void **s
         gen_intake(&rng, &p, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         for (uint32_t i = 0; i < g.in.nstudents; i++) {
             const uint64_t mine =
@@ -952,7 +926,7 @@ static void test_multiple_tiebreak_draws_a_number_per_school(void **state)
         gen_intake(&rng, &p, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         check_result(&g.in, &g.pol, g.seed, res);
         for (uint32_t i = 0; i < g.in.nstudents; i++) {
@@ -1548,7 +1522,7 @@ static void test_imported_numbers_give_the_same_result_as_the_seed(void **state)
         gen_intake(&rng, &p, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        struct rx_draw d = draw_of(g.seed);
+        struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         uint8_t x[32], y[32];
         rx_result_digest(&g.in, res, x);
@@ -1572,10 +1546,10 @@ static void test_rolling_admission_never_moves_anyone(void **state)
     unsigned admitted = 0, refused = 0;
     for (unsigned it = 0; it < 100; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
-        const struct rx_draw d = draw_of(g.seed);
+        const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         const uint32_t n = g.in.nstudents, ns = g.in.nschools;
         struct rx_assignment *before = malloc((n + 1) * sizeof(*before));
@@ -1740,7 +1714,7 @@ static void test_odds_every_eligible_student_is_counted_once_per_run(void **stat
     struct gen_rng rng = {20};
     for (unsigned it = 0; it < 12; it++) {
         struct gen_intake g;
-        random_intake(&rng, it, &g);
+        gen_random_intake(&rng, it, &g);
         struct rx_arena a;
         rx_arena_init(&a, 1 << 16);
         struct rx_odds odds;
