@@ -114,27 +114,40 @@ static const struct rx_choice *rows_of(const struct rx_result *res, uint32_t i, 
 struct facts {
     uint32_t n, ns;
     uint32_t *rank;
+    uint32_t *tie; /* the rank that breaks equal keys: under linked_extra_seat
+                      a linked group's members take its first pseudonym's */
     int32_t *cnt; /* [round][school]: students placed there by that round */
     int32_t *cap; /* [round][school]: seats that round had to give */
     uint64_t *admitted_key;
 };
 
+/* Between equal keys, whether j goes before i: the tie unit's rank, then
+ * (within a linked group) the student's own. */
+static bool tie_before(const struct facts *f, uint32_t j, uint32_t i)
+{
+    return f->tie[j] != f->tie[i] ? f->tie[j] < f->tie[i] : f->rank[j] < f->rank[i];
+}
+
 #define CNT(f, r, s) (f)->cnt[(size_t)(r) * ((f)->ns + 1) + (s)]
 #define CAP(f, r, s) (f)->cap[(size_t)(r) * ((f)->ns + 1) + (s)]
 
-static void facts_init(struct facts *f, const struct rx_intake *in, const struct rx_result *res)
+static void facts_init(struct facts *f, const struct rx_intake *in, const struct rx_policy *pol,
+                       const struct rx_result *res)
 {
     const uint32_t n = in->nstudents, ns = in->nschools;
     f->n = n;
     f->ns = ns;
     f->rank = calloc(n + 1, sizeof(uint32_t));
+    f->tie = calloc(n + 1, sizeof(uint32_t));
     f->cnt = calloc((size_t)RX_NROUNDS * (ns + 1), sizeof(int32_t));
     f->cap = calloc((size_t)RX_NROUNDS * (ns + 1), sizeof(int32_t));
     f->admitted_key = calloc(n + 1, sizeof(uint64_t));
-    assert_true(f->rank && f->cnt && f->cap && f->admitted_key);
+    assert_true(f->rank && f->tie && f->cnt && f->cap && f->admitted_key);
     for (uint32_t q = 0; q < n; q++)
         if (res->order[q] < n)
             f->rank[res->order[q]] = q;
+    for (uint32_t i = 0; i < n; i++)
+        f->tie[i] = f->rank[pol->linked_extra_seat ? lottery_owner(in, i) : i];
     for (uint32_t i = 0; i < n; i++) {
         const struct rx_assignment *a = &res->assign[i];
         if (a->school < ns && a->round >= 1 && a->round <= RX_ROUND_OVERFLOW)
@@ -160,6 +173,7 @@ static void facts_init(struct facts *f, const struct rx_intake *in, const struct
 static void facts_free(struct facts *f)
 {
     free(f->rank);
+    free(f->tie);
     free(f->cnt);
     free(f->cap);
     free(f->admitted_key);
@@ -256,8 +270,9 @@ static void check_capacity(const struct rx_intake *in, const struct rx_policy *p
  * Stability and non-wastefulness of every round, on that round's own input:
  * a school is reported full exactly when its seats of the round are taken;
  * every row below the cutoff names a full school all of whose admitted
- * students have better priority (lower key; equal keys: earlier pseudonym);
- * the cutoff is the key of the last admitted.
+ * students have better priority (lower key; equal keys: earlier pseudonym,
+ * where under linked_extra_seat a linked group stands at the place of its
+ * first pseudonym: tie_before); the cutoff is the key of the last admitted.
  */
 static void check_stability(const struct rx_intake *in, const struct rx_policy *pol,
                             const struct rx_result *res, const struct facts *f)
@@ -296,7 +311,7 @@ static void check_stability(const struct rx_intake *in, const struct rx_policy *
                 for (uint32_t j = 0; j < n; j++)
                     if (res->assign[j].school == s && res->assign[j].round == r)
                         assert_true(f->admitted_key[j] < x[k].key ||
-                                    (f->admitted_key[j] == x[k].key && f->rank[j] < f->rank[i]));
+                                    (f->admitted_key[j] == x[k].key && tie_before(f, j, i)));
             }
         }
     }
@@ -415,7 +430,7 @@ static void check_applicants(const struct rx_intake *in, const struct rx_result 
 }
 
 /* Private waitlists: exactly the students each private school turned away,
- * in priority order (equal keys: earlier pseudonym first). */
+ * in priority order (equal keys: earlier pseudonym first, as in check_stability). */
 static void check_waitlists(const struct rx_intake *in, const struct rx_result *res,
                             const struct facts *f)
 {
@@ -445,7 +460,7 @@ static void check_waitlists(const struct rx_intake *in, const struct rx_result *
                 }
             assert_true(found);
             if (prev != RX_NONE)
-                assert_true(prev_key < key || (prev_key == key && f->rank[prev] < f->rank[i]));
+                assert_true(prev_key < key || (prev_key == key && tie_before(f, prev, i)));
             prev_key = key;
             prev = i;
         }
@@ -479,7 +494,7 @@ static void check_result(const struct rx_intake *in, const struct rx_policy *pol
                          const uint8_t *seed, const struct rx_result *res)
 {
     struct facts f;
-    facts_init(&f, in, res);
+    facts_init(&f, in, pol, res);
     check_capacity(in, pol, res, &f);
     check_stability(in, pol, res, &f);
     check_explanations(in, pol, res, &f);
@@ -506,7 +521,7 @@ static void on_random_intakes(enum property what)
         const struct rx_draw d = gen_draw(g.seed);
         struct rx_result *res = alloc_ok(&g.in, &g.pol, &d, &a);
         struct facts f;
-        facts_init(&f, &g.in, res);
+        facts_init(&f, &g.in, &g.pol, res);
         switch (what) {
         case CAPACITY:
             check_capacity(&g.in, &g.pol, res, &f);
@@ -1032,6 +1047,42 @@ static void test_linked_extra_seat_admits_twins_at_the_last_seat(void **state)
         assert_int_equal(res->schools[0].seats, 2);
         assert_int_equal(res->schools[0].admitted, 3);
         assert_int_equal(res->schools[0].extra, 1);
+        rx_arena_release(&a);
+    }
+}
+
+/*
+ * Equal keys between twins and another child (imported numbers, all the
+ * same): "a-twin" < "b-solo" < "c-twin" in byte order, two seats.  Under
+ * linked_extra_seat the twins propose as one unit standing at a-twin's
+ * place, so both are admitted and b-solo is not (docs/lottery.md 3.7);
+ * without it each child stands at their own place: a-twin and b-solo.
+ */
+static void test_equal_keys_place_a_linked_group_at_its_first_pseudonym(void **state)
+{
+    (void)state;
+    for (unsigned extra_seat = 0; extra_seat < 2; extra_seat++) {
+        struct gen_build b;
+        town(&b, 2);
+        b.pol.linked_extra_seat = extra_seat;
+        gb_student(&b, "c-twin", 0)->linked = 7;
+        gb_student(&b, "b-solo", 0);
+        gb_student(&b, "a-twin", 0)->linked = 7;
+        const uint64_t same[3] = {0x5555555555555555u, 0x5555555555555555u,
+                                  0x5555555555555555u};
+        b.draw.numbers = same;
+        struct rx_arena a;
+        rx_arena_init(&a, 0);
+        struct rx_result *res = alloc_ok(&b.in, &b.pol, &b.draw, &a);
+        check_result(&b.in, &b.pol, NULL, res);
+        assert_int_equal(res->assign[2].school, 0); /* a-twin */
+        if (extra_seat) {
+            assert_int_equal(res->assign[0].school, 0);
+            assert_int_equal(res->assign[1].school, RX_NONE);
+        } else {
+            assert_int_equal(res->assign[1].school, 0);
+            assert_int_equal(res->assign[0].school, RX_NONE);
+        }
         rx_arena_release(&a);
     }
 }
@@ -2005,6 +2056,7 @@ int main(void)
         cmocka_unit_test(test_linked_siblings_share_the_first_pseudonyms_number),
         cmocka_unit_test(test_linked_extra_seat_admits_twins_at_the_last_seat),
         cmocka_unit_test(test_without_extra_seat_twins_may_be_separated),
+        cmocka_unit_test(test_equal_keys_place_a_linked_group_at_its_first_pseudonym),
         cmocka_unit_test(test_sibling_enrolled_beats_an_equal_category),
         cmocka_unit_test(test_priority_group_beats_every_category),
         cmocka_unit_test(test_category_order_decides_before_the_lottery),
