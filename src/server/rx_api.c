@@ -151,7 +151,7 @@ static bool is_state_change(const char *method)
 }
 
 /* The Origin, when a browser sends one, must be this server's own. */
-static bool origin_ok(struct rx_req *r)
+bool origin_ok(struct rx_req *r)
 {
     const char *origin = rx_req_header(r, "Origin"), *host = rx_req_header(r, "Host");
     if (!origin)
@@ -526,6 +526,12 @@ static void h_outbox(struct rx_req *r)
     struct who w;
     if (!require(r, RX_SUBJECT_STAFF, &w))
         return;
+    /* it holds every family's sign-in code: a school account reading it
+     * could sign in as any family */
+    if (w.staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL, "the outbox is for the bureau's staff");
+        return;
+    }
     if (!srv(r)->cfg.demo) {
         rx_reply_error(r, 404, "not_found", NULL, "the outbox exists only in demo mode");
         return;
@@ -1963,7 +1969,8 @@ static void h_app_edit(struct rx_req *r)
         return;
     struct rx_application a;
     memset(&a, 0, sizeof(a));
-    if (window_open(r) && app_content_ok(r, j) && own_app(r, &w, &a)) {
+    /* whose it is first: someone else's answers 404 whatever the window or the body */
+    if (own_app(r, &w, &a) && window_open(r) && app_content_ok(r, j)) {
         if (a.status == RX_APP_WITHDRAWN) {
             rx_reply_error(r, 409, "withdrawn", NULL,
                            "this application was withdrawn; apply again instead");
