@@ -208,7 +208,9 @@ const ENTROPY = '2027-06-30 福彩3D 第2027170期 开奖号码 4 7 1';
 
 // Objects: applications 'A', 'B' (each family's submitted one; A lists school
 // X, B school Y), 'A2', 'B2' (each family's second one, a draft with no
-// school, spent by the routes marked destructive), schools 'X', 'Y'.
+// school), schools 'X', 'Y'.  On a route marked destructive the allowed
+// requests go to A2 and B2 only, so that A and B keep their state (the
+// refused ones go to all four).
 const receipt = (c, o) => c.rec[o] ?? NO_RECEIPT;
 const APPS = () => ['A', 'B'];
 
@@ -269,12 +271,15 @@ const EXPECT = {
     destructive: true,
     req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/withdraw` }),
   },
+  // decided on the spare drafts only: A and B stay in the review queue, for GET /api/review to filter
   'POST /api/applications/{}/review': {
     who: BUREAU,
-    objects: APPS,
+    objects: () => ['A2', 'B2', 'A', 'B'],
+    destructive: true,
     req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/review`, json: { decision: 'verified', note: '权限测试：材料已核验' } }),
   },
-  'GET /api/review': { who: STAFF_SCOPED, req: () => ({ path: '/api/review' }) },
+  // a school account sees its own school's queue, whatever ?school= asks
+  'GET /api/review': { who: STAFF_SCOPED, objects: () => ['X', 'Y'], req: (r, o, c) => ({ path: `/api/review?school=${c.school[o]}` }) },
   'GET /api/applications/{}/evidence': { who: BUREAU, objects: APPS, req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/evidence` }) },
   'GET /api/applications/{}/standing': { who: READERS, objects: APPS, req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/standing` }) },
   'POST /api/intake/dry-run': { who: BUREAU, req: () => ({ path: '/api/intake/dry-run', json: {} }) },
@@ -404,10 +409,19 @@ describe('rights: every route x every role x objects of someone else', () => {
     }
   }
 
-  // The answer of a scoped route holds only the role's own part.
+  // The answer of a scoped route holds the role's own part, and only that.
   function scopeProblem(key, role, o, res) {
-    const own = role === 'schoolX' ? c.school.X : role === 'schoolY' ? c.school.Y : null;
-    if (!own || res.status !== 200) return null;
+    if (res.status !== 200) return null;
+    const mine = { famA: 'A', famB: 'B', schoolX: 'A', schoolY: 'B' }[role];
+    const ownSchool = { schoolX: 'X', schoolY: 'Y' }[role];
+    const shows =
+      key === 'GET /api/applications' ||
+      (key === 'GET /api/review' && o === ownSchool) ||
+      (key === 'GET /api/console/export/{}' && ['applications.csv', 'review.csv'].includes(o));
+    if (mine && shows && !res.text.includes(c.rec[mine])) return `its own application ${mine} is not in the answer: ${res.text.slice(0, 300)}`;
+    if (key === 'GET /api/intake/roster' && mine && !res.text.includes(c.name[mine])) return `its own child ${mine} is not on the roster: ${res.text}`;
+    const own = c.school[ownSchool];
+    if (!own) return null;
     if (key === 'GET /api/intake/roster' && res.json?.school !== own) return `roster of ${res.json?.school}, not ${own}`;
     if (key === 'GET /api/intake/seats' && !(res.json?.schools || []).every((s) => s.school === own)) return `seats of other schools: ${res.text}`;
     if (key === 'GET /api/console/export/{}' && o === 'seats.csv') {
@@ -492,8 +506,8 @@ describe('rights: every route x every role x objects of someone else', () => {
         else if (!ok) tally.problems.push(`${where}: refused with ${res.status}, expected ${role === 'anon' ? '401' : '403/404'}: ${res.text.slice(0, 200)}`);
         const leaked = leaks(role, res);
         if (leaked.length) tally.problems.push(`${where}: the refusal shows ${leaked.join(', ')}`);
-        // a foreign application answers exactly as one that does not exist
-        if (o && c.rec[o] && res.status === 404) {
+        // someone else's application answers exactly as one that does not exist
+        if (o && c.rec[o]) {
           const none = await send(roles[role], key, role, 'none', phase);
           if (none.res.status !== res.status || none.res.json?.error?.code !== res.json?.error?.code || none.res.json?.error?.message !== res.json?.error?.message)
             tally.problems.push(`${where}: ${res.status} ${res.text} differs from a receipt that does not exist: ${none.res.status} ${none.res.text}`);
