@@ -12,13 +12,18 @@
 // own Origin, with a well-formed body, so that only the rights decide:
 //   allowed  -> anything but 401/403 (a 409 for a step out of order is an
 //               answer, not a refusal);
-//   refused  -> 401 for the anonymous, 403 or 404 for the signed in; never
-//               2xx, never 5xx; the store unchanged (snapshot before and after
-//               the refused requests of each route);
-//   scoped   -> allowed, but the answer holds only the role's own part.
+//   refused  -> 401 for the anonymous, 403 or 404 for the signed in; any
+//               other answer below 500 (a 2xx, or a 409 from the step's own
+//               checks) is an unexpected allow: the rights did not stop it;
+//               never 5xx; the store unchanged (snapshot before and after the
+//               refused requests of each route);
+//   scoped   -> allowed, and the answer holds the role's own part and only
+//               that (a list filtered, its own school's seats and roster).
 // No answer to a role ever holds the receipt, name or phone of a family it
-// may not see.  A foreign application answers exactly as one that does not
-// exist.  Run before the freeze (window open) and after the publication.
+// may not see.  Someone else's application answers exactly as a receipt
+// never issued (status, code, message).  Run before the freeze (window
+// open) and after the publication; no route answers a method it does not
+// list.
 //
 // CSRF: every state-changing route (any method but GET) refuses a signed-in
 // request without the token, with a wrong token, with a foreign Origin and
@@ -387,7 +392,7 @@ describe('rights: every route x every role x objects of someone else', () => {
   const roles = {};
   const c = { rec: {}, body: {}, school: {}, appeal: {}, probeStaff: {}, probePhone: {} };
   let serverRoutes = [];
-  const tally = { requests: 0, allowed: 0, refused: 0, scoped: 0, cells: 0, csrf: 0, unexpectedAllows: [], unexpectedRefusals: [], problems: [] };
+  const tally = { requests: 0, allowed: 0, refused: 0, scoped: 0, cells: 0, spared: 0, csrf: 0, unexpectedAllows: [], unexpectedRefusals: [], problems: [] };
 
   // Strings a role must never be shown: the receipts, names and phones of the families it may not see.
   function forbidden(role) {
@@ -491,7 +496,10 @@ describe('rights: every route x every role x objects of someone else', () => {
         for (const role of ROLES) {
           const e = expected(spec, role, o);
           tally.cells++;
-          if (e !== 'refuse' && spec.destructive && !['A2', 'B2'].includes(o)) continue; // not spent on the real ones
+          if (e !== 'refuse' && spec.destructive && !['A2', 'B2'].includes(o)) {
+            tally.spared++; // not spent on the real ones
+            continue;
+          }
           (e === 'refuse' ? refused : allowed).push({ role, o, e });
         }
       }
@@ -650,6 +658,21 @@ describe('rights: every route x every role x objects of someone else', () => {
     assert.deepEqual(stale, [], `rows for routes the server does not have: ${stale.join(', ')}`);
   });
 
+  it('no route answers a method it does not list (DELETE, PATCH, or the other of GET/POST/PUT)', async () => {
+    const paths = [...new Set(serverRoutes.map((k) => k.split(' ')[1]))];
+    const before = await snapshot();
+    for (const p of paths) {
+      const listed = serverRoutes.filter((k) => k.endsWith(` ${p}`)).map((k) => k.split(' ')[0]);
+      const path = p.replace('{}', c.rec.A);
+      for (const m of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((x) => !listed.includes(x))) {
+        const r = await roles.city.request(m, path, m === 'GET' ? {} : { json: {} });
+        tally.requests++;
+        assert.ok(r.status === 404 || r.status === 405, `${m} ${path}: ${r.status} ${r.text}`);
+      }
+    }
+    assert.deepEqual(diff(before, await snapshot()), []);
+  });
+
   it('before the freeze (window open): no unexpected allow, no unexpected refusal', async () => {
     await runMatrix('open');
     const csrf = await runCsrf('open');
@@ -687,7 +710,8 @@ describe('rights: every route x every role x objects of someone else', () => {
     console.log(
       [
         `rights matrix: ${serverRoutes.length} routes x ${ROLES.length} roles x their objects = ${tally.cells / 2} cells, ` +
-          `at 2 states (window open before the freeze; after the publication): ${tally.cells} checked`,
+          `at 2 states (window open before the freeze; after the publication): ${tally.cells - tally.spared} sent ` +
+          `(${tally.spared} allowed cells of destructive routes kept off the real applications)`,
         `  requests: ${tally.refused} expected refused, ${tally.allowed} expected allowed, ${tally.scoped} expected scoped, ` +
           `${tally.csrf} CSRF/Origin probes; ${tally.requests} in all with the look-alike receipts`,
         `unexpected allows: ${tally.unexpectedAllows.length}`,
