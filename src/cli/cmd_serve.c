@@ -19,7 +19,7 @@ static const char usage[] =
     "usage: ruxue serve [--db FILE] [--port N] [--bind ADDR] [--pii-key FILE]\n"
     "                   [--intake ID] [--web DIR] [--threads N] [--demo]\n"
     "                   [--demo-password PW] [--district DIR] [--data DIR]\n"
-    "                   [--secure-cookies]\n"
+    "                   [--secure-cookies] [--list-routes]\n"
     "\n"
     "Serve the platform: the HTTP/JSON API of docs/api.md and the web pages.\n"
     "GET /api/health answers 200 once the store is open and migrated.\n"
@@ -51,6 +51,8 @@ static const char usage[] =
     "                        bureau's signing key (bureau.key, bureau.pub) are kept\n"
     "                        beside the personal-data key, mode 0600\n"
     "      --secure-cookies  mark cookies Secure (when served behind HTTPS)\n"
+    "      --list-routes     print every API route (method and path, {} for the\n"
+    "                        variable segment) and exit, starting nothing\n"
     "  -h, --help            show this help\n";
 
 static volatile sig_atomic_t stop;
@@ -61,9 +63,15 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* --list-routes: one line per route, "METHOD PATH". */
+static void print_route(void *ctx, const char *method, const char *path)
+{
+    fprintf(ctx, "%s %s\n", method, path);
+}
+
 int rx_cmd_serve(int argc, char **argv)
 {
-    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE, O_DISTRICT, O_DATA };
+    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE, O_DISTRICT, O_DATA, O_LIST_ROUTES };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"port", required_argument, NULL, 'p'},
@@ -77,12 +85,14 @@ int rx_cmd_serve(int argc, char **argv)
         {"secure-cookies", no_argument, NULL, O_SECURE},
         {"district", required_argument, NULL, O_DISTRICT},
         {"data", required_argument, NULL, O_DATA},
+        {"list-routes", no_argument, NULL, O_LIST_ROUTES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct rx_server_config cfg = {
         .db_path = "ruxue.db", .bind = "127.0.0.1", .port = 8080, .intake = "2027-G1"};
     const char *demo_pw = NULL;
+    bool list_routes = false;
     char keypath[4096];
     const char *home = getenv("HOME");
     snprintf(keypath, sizeof(keypath), "%s/.config/ruxue/pii.key", home && *home ? home : ".");
@@ -141,6 +151,9 @@ int rx_cmd_serve(int argc, char **argv)
         case O_DATA:
             cfg.data_dir = optarg;
             break;
+        case O_LIST_ROUTES:
+            list_routes = true;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -156,6 +169,10 @@ int rx_cmd_serve(int argc, char **argv)
     if (optind != argc) {
         fprintf(stderr, "ruxue serve: unexpected argument '%s'\n\n%s", argv[optind], usage);
         return 2;
+    }
+    if (list_routes) {
+        rx_server_each_route(print_route, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
     }
     if (!cfg.key_path) {
         /* the default lives in ~/.config/ruxue, made private */

@@ -151,7 +151,7 @@ static bool is_state_change(const char *method)
 }
 
 /* The Origin, when a browser sends one, must be this server's own. */
-static bool origin_ok(struct rx_req *r)
+bool origin_ok(struct rx_req *r)
 {
     const char *origin = rx_req_header(r, "Origin"), *host = rx_req_header(r, "Host");
     if (!origin)
@@ -526,6 +526,12 @@ static void h_outbox(struct rx_req *r)
     struct who w;
     if (!require(r, RX_SUBJECT_STAFF, &w))
         return;
+    /* it holds every family's sign-in code: a school account reading it
+     * could sign in as any family */
+    if (w.staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL, "the outbox is for the bureau's staff");
+        return;
+    }
     if (!srv(r)->cfg.demo) {
         rx_reply_error(r, 404, "not_found", NULL, "the outbox exists only in demo mode");
         return;
@@ -1963,7 +1969,8 @@ static void h_app_edit(struct rx_req *r)
         return;
     struct rx_application a;
     memset(&a, 0, sizeof(a));
-    if (window_open(r) && app_content_ok(r, j) && own_app(r, &w, &a)) {
+    /* whose it is first: someone else's answers 404 whatever the window or the body */
+    if (own_app(r, &w, &a) && window_open(r) && app_content_ok(r, j)) {
         if (a.status == RX_APP_WITHDRAWN) {
             rx_reply_error(r, 409, "withdrawn", NULL,
                            "this application was withdrawn; apply again instead");
@@ -3233,6 +3240,29 @@ static const struct rx_route routes[] = {
     {"PUT", "/api/window", h_window_put, 4096},
 };
 
+/* Every route of the server: this file's, the intake's, the console's, the
+ * public side's, in the order they are matched. */
+static const struct {
+    const struct rx_route *r;
+    const size_t *n;
+} route_tables[] = {{routes, NULL},
+                    {rx_intake_routes, &rx_intake_nroutes},
+                    {rx_console_routes, &rx_console_nroutes},
+                    {rx_public_routes, &rx_public_nroutes}};
+
+static size_t route_table_size(size_t k)
+{
+    return route_tables[k].n ? *route_tables[k].n : sizeof(routes) / sizeof(routes[0]);
+}
+
+void rx_server_each_route(void (*visit)(void *ctx, const char *method, const char *path),
+                          void *ctx)
+{
+    for (size_t k = 0; k < sizeof(route_tables) / sizeof(route_tables[0]); k++)
+        for (size_t i = 0; i < route_table_size(k); i++)
+            visit(ctx, route_tables[k].r[i].method, route_tables[k].r[i].path);
+}
+
 /* ------------------------------------------------------------ the key */
 
 /* Read the personal-data key, or make it (mode 0600) when the file is new;
@@ -3375,16 +3405,10 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         return rc;
     }
     /* the routes: this file's, the intake's, the console's, the public side's */
-    const struct {
-        const struct rx_route *r;
-        size_t n;
-    } tables[] = {{routes, sizeof(routes) / sizeof(routes[0])},
-                  {rx_intake_routes, rx_intake_nroutes},
-                  {rx_console_routes, rx_console_nroutes},
-                  {rx_public_routes, rx_public_nroutes}};
+    const size_t ntables = sizeof(route_tables) / sizeof(route_tables[0]);
     s->nroutes = 0;
-    for (size_t k = 0; k < sizeof(tables) / sizeof(tables[0]); k++)
-        s->nroutes += tables[k].n;
+    for (size_t k = 0; k < ntables; k++)
+        s->nroutes += route_table_size(k);
     s->routes = malloc(s->nroutes * sizeof(*s->routes));
     if (!s->routes) {
         rx_intake_close(s);
@@ -3394,8 +3418,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         free(s);
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
-    for (size_t k = 0, at = 0; k < sizeof(tables) / sizeof(tables[0]); at += tables[k++].n)
-        memcpy(s->routes + at, tables[k].r, tables[k].n * sizeof(*s->routes));
+    for (size_t k = 0, at = 0; k < ntables; at += route_table_size(k++))
+        memcpy(s->routes + at, route_tables[k].r, route_table_size(k) * sizeof(*s->routes));
     if (pthread_create(&s->rechecker, NULL, rechecker_main, s) == 0)
         s->rechecking = true;
     struct rx_http_config hc = {

@@ -304,6 +304,11 @@ static void verify_against_issued(struct rx_server *s, enum rx_notice_verdict v,
 /* POST /api/notice/verify {text}: anyone, no session. */
 static void h_notice_verify(struct rx_req *r)
 {
+    /* no session to hold a CSRF token: a foreign page's POST is refused by its Origin */
+    if (!origin_ok(r)) {
+        rx_reply_error(r, 403, "csrf", NULL, "a check from another site's page is refused");
+        return;
+    }
     static const char *const allowed[] = {"text", NULL};
     json_t *j = rx_req_json(r, allowed);
     if (!j)

@@ -36,4 +36,10 @@ int rx_server_add_staff(struct rx_server *s, const char *username, const char *p
                         const char *role, const char *district, const char *school,
                         struct rx_err *err);
 
+/* Every API route the server answers (method and path pattern, "{}" for
+ * the one variable segment), in the order they are matched; for `ruxue
+ * serve --list-routes`, which the rights test reads (tests/e2e/rights.test.mjs). */
+void rx_server_each_route(void (*visit)(void *ctx, const char *method, const char *path),
+                          void *ctx);
+
 #endif

@@ -100,6 +100,9 @@ void reply_store_error(struct rx_req *r, const struct rx_err *e);
 /* The session a handler needs: kind (-1 = any); a state change checks the
  * CSRF token.  Replies 401/403 and returns false when not allowed. */
 bool require(struct rx_req *r, int kind, struct who *w);
+/* The Origin header, when a browser sends one, is this server's own (a
+ * request without a session checks it itself: sign-in, public POSTs). */
+bool origin_ok(struct rx_req *r);
 void staff_actor(const struct who *w, char out[80]);
 /* City and district staff only (403 for a school account). */
 bool staff_may_set_up(struct rx_req *r, const struct who *w);
