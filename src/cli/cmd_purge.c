@@ -57,19 +57,28 @@ static const char usage[] =
     "\n"
     "Exit status: 0 purged, 1 refused or failed, 2 bad usage.\n";
 
-/* "2027-07-01T08:00:00Z" -> unix seconds; -1 when it is not that. */
-static int64_t parse_utc(const char *t)
+/* "2027-07-01T08:00:00Z" or "2027-07-01T16:00:00+08:00" -> unix seconds; -1 when it is
+ * not that. */
+static int64_t parse_time(const char *t)
 {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    char z = 0;
-    if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 ||
-        z != 'Z')
+    int used = 0;
+    if (!t || sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6)
+        return -1;
+    const char *z = t + used;
+    int64_t off = 0;
+    int oh = 0, om = 0;
+    if (*z == 'Z')
+        off = 0;
+    else if ((*z == '+' || *z == '-') && sscanf(z + 1, "%2d:%2d", &oh, &om) == 2)
+        off = (*z == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
+    else
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm);
+    return (int64_t)timegm(&tm) - off;
 }
 
 /* When the intake's result was published (unix seconds): 0 when never, -1 on an error. */
@@ -90,7 +99,7 @@ static int64_t published_at(const char *db, struct rx_err *err)
         return -1;
     }
     const char *p = strstr(body, "\"published_at\":\"");
-    int64_t t = p ? parse_utc(p + strlen("\"published_at\":\"")) : -1;
+    int64_t t = p ? parse_time(p + strlen("\"published_at\":\"")) : -1;
     free(body);
     if (t < 0)
         rx_err_set(err, -RX_E_INVAL, db, 0, "published_at",
