@@ -26,7 +26,7 @@
 // finds nothing.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -403,5 +403,15 @@ describe('children\'s personal data: canaries through a whole intake', () => {
     const mine = await fam.request('GET', '/api/applications');
     assert.equal(mine.status, 200, mine.text);
     assert.deepEqual(mine.json.applications ?? mine.json, []);
+  });
+
+  it('the keys live outside the data directory: a key file inside it is refused at start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rx-keyplace-'));
+    mkdirSync(join(dir, 'x-data'));
+    const r = spawnSync(RUXUE, ['serve', '--db', join(dir, 'x.db'), '--pii-key', join(dir, 'x-data', 'pii.key'), '--port', '0'],
+      { encoding: 'utf8', timeout: 20000 });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /inside the data directory/);
   });
 });
