@@ -250,3 +250,27 @@ int rx_pii_intake_key_path(const char *master_path, const char *intake_id, char 
     int n = snprintf(out, size, "%.*sintake-%s.key", dirlen, master_path, intake_id);
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
+
+int rx_pii_open_legacy(const struct rx_pii_key *master, const uint8_t *sealed, size_t len,
+                       uint8_t *out, size_t cap, size_t *out_len, struct rx_err *err)
+{
+    const size_t overhead = RX_PII_NONCE_BYTES + RX_PII_MAC_BYTES;
+    if (len < overhead)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL,
+                          "expected an old sealed value of at least %zu bytes, found %zu",
+                          overhead, len);
+    if (cap < len - overhead)
+        return rx_err_set(err, -RX_E_RANGE, NULL, 0, NULL,
+                          "expected room for %zu opened bytes, found %zu", len - overhead, cap);
+    uint8_t k[SUBKEY_BYTES];
+    subkey(master, ctx_seal, k);
+    int rc = crypto_secretbox_open_easy(out, sealed + RX_PII_NONCE_BYTES, len - RX_PII_NONCE_BYTES,
+                                        sealed, k);
+    sodium_memzero(k, sizeof(k));
+    if (rc != 0)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL,
+                          "old sealed value does not verify (changed, or sealed under another "
+                          "key)");
+    *out_len = len - overhead;
+    return 0;
+}

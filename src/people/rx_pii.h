@@ -93,6 +93,16 @@ void rx_pii_key_to_hex(const struct rx_pii_key *key, char out[2 * RX_PII_KEY_BYT
 int rx_pii_suite(const uint8_t *sealed, size_t len);
 
 /*
+ * Open a value sealed before suites were named (stores before migration
+ * 6): nonce (24 bytes) || crypto_secretbox_easy output, under the master
+ * key's "rxseal1" sub-key, RX_PII_SEAL_OVERHEAD - 1 bytes of overhead.
+ * Only the conversion of an old store uses it (rx_store_sqlite_set_key);
+ * nothing is sealed this way any more.  Returns and fills as rx_pii_open.
+ */
+int rx_pii_open_legacy(const struct rx_pii_key *master, const uint8_t *sealed, size_t len,
+                       uint8_t *out, size_t cap, size_t *out_len, struct rx_err *err);
+
+/*
  * Seal len bytes of plain into out, which has room for cap bytes.
  * Returns 0 and sets *out_len = len + RX_PII_SEAL_OVERHEAD, or
  * -RX_E_RANGE when len > RX_PII_PLAIN_MAX or cap is too small (nothing

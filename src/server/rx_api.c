@@ -3367,6 +3367,38 @@ static int load_intake_key(struct rx_server *s, struct rx_err *err)
     return rc;
 }
 
+/*
+ * Migration 6's conversion (rx_store_sqlite_set_key): a value sealed before
+ * suites were named, under the master key, opened; for an application's
+ * numbers ({"c": child, "g": [...]}, seal_people) the child's lookup hash
+ * under the intake's key.
+ */
+static int legacy_open(void *ctx, bool application, const uint8_t *old, size_t n, uint8_t **plain,
+                       size_t *plain_len, uint8_t lookup[32], struct rx_err *err)
+{
+    struct rx_server *s = ctx;
+    *plain = malloc(n + 1);
+    if (!*plain)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    int rc = rx_pii_open_legacy(&s->master, old, n, *plain, n, plain_len, err);
+    if (rc == 0 && application) {
+        json_t *o = json_loadb((const char *)*plain, *plain_len, 0, NULL);
+        const char *c = json_string_value(json_object_get(o, "c"));
+        if (c && rx_idcard_is_normalized(c))
+            rx_pii_lookup(&s->key, c, lookup);
+        else
+            rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, "sealed_id",
+                            "an old application's sealed numbers hold no child's number");
+        json_decref(o);
+    }
+    if (rc < 0) {
+        sodium_memzero(*plain, n);
+        free(*plain);
+        *plain = NULL;
+    }
+    return rc;
+}
+
 /* Is path (a file that exists) inside dir (which may not exist yet)? */
 static bool path_inside(const char *path, const char *dir)
 {
@@ -3502,7 +3534,8 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         rc = rx_store_open_sqlite(cfg->db_path, &s->store, err);
     }
     if (rc == 0)
-        rc = rx_store_sqlite_set_key(s->store, &s->key, cfg->intake, err);
+        rc = rx_store_sqlite_set_key(s->store, &s->key, cfg->intake,
+                                     &(struct rx_store_legacy){legacy_open, s}, err);
     if (rc == 0 && cfg->district_dir)
         rc = import_district(s, cfg->district_dir, err);
     if (rc == 0) {

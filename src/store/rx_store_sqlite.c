@@ -360,6 +360,7 @@ enum op {
     OP_ROWS_PUT,
     OP_META_PUT,
     OP_PURGE,
+    OP_CONVERT,
 };
 
 static const char *const op_name[] = {
@@ -371,6 +372,7 @@ static const char *const op_name[] = {
     [OP_PRAGMA] = "pragma",           [OP_DOC_PUT] = "doc_put",
     [OP_APP_RECHECK] = "app_recheck", [OP_ROWS_PUT] = "rows_put",
     [OP_META_PUT] = "meta_put",       [OP_PURGE] = "purge",
+    [OP_CONVERT] = "convert",
 };
 
 /*
@@ -405,6 +407,8 @@ struct job {
     const struct rx_pii_key *pii;
     /* purge's counts */
     struct rx_store_purge_counts *purged;
+    /* convert's opener of old sealed values */
+    const struct rx_store_legacy *legacy;
     /* results */
     int rc;                    /* 0 or -RX_E_*: the job's writes were undone */
     int db_rc;                 /* the SQLite code of the job's failure, if it was one */
@@ -1662,6 +1666,229 @@ static int job_purge(struct conn *c, struct chain *ch, struct job *j)
     return job_audit_put(c, ch, j, j->actor, "intake.purge", j->object, detail);
 }
 
+/*
+ * Migration 6's conversion of what an older store holds (rx_store_sqlite_set_key
+ * with a legacy opener): every application's sealed numbers and records file
+ * opened the old way and sealed again under the intake's key, lookups
+ * recomputed, bodies, phones and outbox messages sealed, codes dropped (they
+ * live 10 minutes).  One job: all or nothing.  Rows are visited by key
+ * (id > last), one at a time, so an update never meets the scan.
+ */
+static int job_convert(struct conn *c, struct chain *ch, struct job *j)
+{
+    const struct rx_pii_key *k = j->pii;
+    const struct rx_store_legacy *L = j->legacy;
+    int64_t napps = 0, nfam = 0, nmsg = 0, ndocs = 0;
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    uint8_t *plain = NULL, *sealed = NULL;
+    size_t plen = 0, slen = 0;
+    int rc = SQLITE_OK, ret = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+#define CV_PREP(sql, q) (sqlite3_finalize(q), q = NULL, sqlite3_prepare_v2(c->db, sql, -1, &q, NULL))
+#define CV_FREE()                                                                                  \
+    do {                                                                                           \
+        if (plain)                                                                                 \
+            sodium_memzero(plain, plen);                                                           \
+        free(plain);                                                                               \
+        free(sealed);                                                                              \
+        plain = sealed = NULL;                                                                     \
+    } while (0)
+
+    /* freed and rewritten cells zeroed: the plain values leave the file at the next checkpoint */
+    rc = sqlite3_exec(c->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
+    /* 1. applications: sealed numbers (and their lookup), bodies */
+    if (rc == SQLITE_OK)
+        rc = CV_PREP("SELECT id, sealed_id, lookup IS NOT NULL, body, typeof(body) = 'text' "
+                 "FROM applications WHERE id > ?1 ORDER BY id LIMIT 1",
+                 sel);
+    if (rc == SQLITE_OK)
+        rc = CV_PREP("UPDATE applications SET sealed_id = coalesce(?1, sealed_id), "
+                     "lookup = CASE WHEN ?2 IS NULL THEN lookup ELSE ?2 END, "
+                     "body = coalesce(?3, body) WHERE id = ?4",
+                     upd);
+    for (int64_t last = 0; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_int64(sel, 1, last);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        last = sqlite3_column_int64(sel, 0);
+        const uint8_t *old = sqlite3_column_blob(sel, 1);
+        size_t on = (size_t)sqlite3_column_bytes(sel, 1);
+        bool had_lookup = sqlite3_column_int(sel, 2) != 0;
+        bool body_plain = sqlite3_column_int(sel, 4) != 0;
+        uint8_t lookup[32] = {0};
+        rc = SQLITE_OK;
+        if (old && on) {
+            ret = L->open(L->ctx, true, old, on, &plain, &plen, lookup, &j->err);
+            if (ret == 0)
+                ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+            if (ret == 0) {
+                sqlite3_bind_blob(upd, 1, sealed, (int)slen, SQLITE_TRANSIENT);
+                if (had_lookup)
+                    sqlite3_bind_blob(upd, 2, lookup, 32, SQLITE_TRANSIENT);
+                else
+                    sqlite3_bind_null(upd, 2);
+            }
+            CV_FREE();
+        } else {
+            sqlite3_bind_null(upd, 1);
+            sqlite3_bind_null(upd, 2);
+        }
+        if (ret == 0 && body_plain) {
+            const char *body = (const char *)sqlite3_column_text(sel, 3);
+            ret = rx_pii_seal_alloc(k, body ? body : "", body ? strlen(body) : 0, &sealed, &slen,
+                                    &j->err);
+            if (ret == 0)
+                sqlite3_bind_blob(upd, 3, sealed, (int)slen, SQLITE_TRANSIENT);
+            CV_FREE();
+        } else {
+            sqlite3_bind_null(upd, 3);
+        }
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            sqlite3_bind_int64(upd, 4, last);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            napps++;
+        }
+        sqlite3_reset(upd);
+        sqlite3_clear_bindings(upd);
+    }
+
+    /* 2. families: the number sealed, its hash for sign-in */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("SELECT id, phone FROM families WHERE id > ?1 AND phone_sealed IS NULL "
+                     "AND phone NOT LIKE 'purged-%' ORDER BY id LIMIT 1",
+                     sel);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("UPDATE families SET phone = ?1, phone_sealed = ?2 WHERE id = ?3", upd);
+    for (int64_t last = 0; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_int64(sel, 1, last);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        last = sqlite3_column_int64(sel, 0);
+        const char *phone = (const char *)sqlite3_column_text(sel, 1);
+        char hex[2 * RX_PII_LOOKUP_BYTES + 1];
+        rx_pii_phone_lookup_hex(k, phone ? phone : "", hex);
+        ret = rx_pii_seal_alloc(k, phone ? phone : "", phone ? strlen(phone) : 0, &sealed, &slen,
+                                &j->err);
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            sqlite3_bind_text(upd, 1, hex, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(upd, 2, sealed, (int)slen, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(upd, 3, last);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            nfam++;
+        }
+        CV_FREE();
+        sqlite3_reset(upd);
+    }
+
+    /* 3. codes: dropped (a family asks for a new one); 4. the outbox sealed */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = sqlite3_exec(c->db, "DELETE FROM otp", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("SELECT id, phone, text FROM outbox WHERE id > ?1 AND typeof(text) = 'text' "
+                     "ORDER BY id LIMIT 1",
+                     sel);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("UPDATE outbox SET phone = ?1, text = ?2 WHERE id = ?3", upd);
+    for (int64_t last = 0; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_int64(sel, 1, last);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        last = sqlite3_column_int64(sel, 0);
+        const char *phone = (const char *)sqlite3_column_text(sel, 1);
+        const char *text = (const char *)sqlite3_column_text(sel, 2);
+        size_t pn = phone ? strlen(phone) : 0, tn = text ? strlen(text) : 0;
+        plen = pn + 1 + tn;
+        plain = malloc(plen);
+        if (!plain) {
+            ret = rx_err_set(&j->err, -RX_E_NOMEM, NULL, 0, NULL, "convert: out of memory");
+        } else {
+            if (pn)
+                memcpy(plain, phone, pn);
+            plain[pn] = '\n';
+            if (tn)
+                memcpy(plain + pn + 1, text, tn);
+            ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+        }
+        char hex[2 * RX_PII_LOOKUP_BYTES + 1];
+        rx_pii_phone_lookup_hex(k, phone ? phone : "", hex);
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            sqlite3_bind_text(upd, 1, hex, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(upd, 2, sealed, (int)slen, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(upd, 3, last);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            nmsg++;
+        }
+        CV_FREE();
+        sqlite3_reset(upd);
+    }
+
+    /* 5. records files: opened the old way, sealed the new */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("SELECT name, body FROM documents WHERE name > ?1 AND name LIKE 'records.%' "
+                     "ORDER BY name LIMIT 1",
+                     sel);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("UPDATE documents SET body = ?1, sha256 = ?2 WHERE name = ?3", upd);
+    for (char last[80] = ""; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_text(sel, 1, last, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        col_text(sel, 0, last, sizeof(last));
+        const uint8_t *old = sqlite3_column_blob(sel, 1);
+        size_t on = (size_t)sqlite3_column_bytes(sel, 1);
+        uint8_t none[32];
+        ret = L->open(L->ctx, false, old, on, &plain, &plen, none, &j->err);
+        if (ret == 0)
+            ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            uint8_t h[32];
+            crypto_hash_sha256(h, sealed, (unsigned long long)slen);
+            sqlite3_bind_blob(upd, 1, sealed, (int)slen, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(upd, 2, h, 32, SQLITE_TRANSIENT);
+            sqlite3_bind_text(upd, 3, last, -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            ndocs++;
+        }
+        CV_FREE();
+        sqlite3_reset(upd);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+#undef CV_PREP
+#undef CV_FREE
+    if (ret < 0)
+        return ret;
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    char detail[256];
+    snprintf(detail, sizeof(detail),
+             "migration 6: sealed under the intake key: applications %lld, families %lld, "
+             "messages %lld, records files %lld",
+             (long long)napps, (long long)nfam, (long long)nmsg, (long long)ndocs);
+    return job_audit_put(c, ch, j, "system:migration", "store.seal", j->object, detail);
+}
+
 static int job_run(struct conn *c, struct chain *ch, struct job *j)
 {
     c->pii = j->pii;
@@ -1698,6 +1925,8 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_meta_put(c, j);
     case OP_PURGE:
         return job_purge(c, ch, j);
+    case OP_CONVERT:
+        return job_convert(c, ch, j);
     }
     return rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, NULL, "store: unknown job %d", (int)j->op);
 }
@@ -3514,7 +3743,8 @@ static int meta_put(struct sq_store *s, const char *key, const char *value, stru
 }
 
 int rx_store_sqlite_set_key(struct rx_store *base, const struct rx_pii_key *key,
-                            const char *intake, struct rx_err *err)
+                            const char *intake, const struct rx_store_legacy *legacy,
+                            struct rx_err *err)
 {
     if (!base || base->ops != &sqlite_ops || !key || !intake || !*intake)
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "set_key: expected a store, a key and an intake");
@@ -3566,11 +3796,22 @@ int rx_store_sqlite_set_key(struct rx_store *base, const struct rx_pii_key *key,
         reader_give(s, c);
         if (rc != SQLITE_ROW)
             return db_fail(err, "set_key", rc);
-        if (old > 0)
+        if (old > 0 && !legacy)
             return rx_err_set(err, -RX_E_STATE, NULL, 0, "schema_version",
                               "set_key: the store holds personal data written before migration 6 "
-                              "(sealed without a cipher suite, under the master key alone): "
-                              "re-create the store (ruxue is pre-release: there is no conversion)");
+                              "(sealed without a cipher suite, under the master key alone) and "
+                              "no way to open it was given");
+        if (old > 0) {
+            s->pii = *key;
+            s->pii_on = true;
+            struct job j = {.op = OP_CONVERT, .legacy = legacy, .object = intake};
+            int ret = submit(s, &j, err);
+            if (ret < 0) {
+                sodium_memzero(&s->pii, sizeof(s->pii));
+                s->pii_on = false;
+                return ret;
+            }
+        }
     }
     s->pii = *key;
     s->pii_on = true;

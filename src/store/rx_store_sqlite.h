@@ -117,11 +117,29 @@ struct rx_pii_key;
  * and the intake (meta pii_intake): a later start with another key or
  * another intake is refused (-RX_E_STATE), never served half readable.  A
  * store that holds personal data from before migration 6 (no check value,
- * not purged) is refused too: re-create it.  Without a key (unit tests) the
+ * not purged) is converted in one transaction when legacy is given (every
+ * sealed value opened through it and sealed again under key, lookups
+ * replaced, bodies, phones and outbox messages sealed, one-time codes
+ * dropped, an audit entry "store.seal" with the counts), else refused
+ * (-RX_E_STATE, field "schema_version").  Without a key (unit tests) the
  * store keeps plain values.
  */
+/*
+ * How a store from before migration 6 is converted: open(ctx, application,
+ * old, n, ...) opens a value sealed the old way (an application's sealed
+ * numbers when application is true, else a records file) into *plain
+ * (malloc'd, *plain_len bytes) and, for an application, gives the child's
+ * new lookup hash under the intake's key in lookup.  0 or -RX_E_* (with
+ * err set): the conversion then fails as a whole and nothing changes.
+ */
+struct rx_store_legacy {
+    int (*open)(void *ctx, bool application, const uint8_t *old, size_t n, uint8_t **plain,
+                size_t *plain_len, uint8_t lookup[32], struct rx_err *err);
+    void *ctx;
+};
+
 int rx_store_sqlite_set_key(struct rx_store *s, const struct rx_pii_key *key, const char *intake,
-                            struct rx_err *err);
+                            const struct rx_store_legacy *legacy, struct rx_err *err);
 
 /* What rx_store_sqlite_purge removed. */
 struct rx_store_purge_counts {

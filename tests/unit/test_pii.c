@@ -28,6 +28,7 @@
 
 #define PHONE "19977002201"
 #define NAME "金丝雀四号"
+#define CHILD "51010720200314118X"
 #define BODY "{\"child_name\":\"" NAME "\",\"claims\":{\"residence_unit\":\"U1\"}}"
 
 struct fx {
@@ -147,7 +148,7 @@ static void test_sealed_store_reads_back_and_holds_no_plain_value(void **state)
     rx_err_clear(&e);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     assert_int_equal(rx_store_schema_version(), 6);
-    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &e));
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e));
     struct rx_application out;
     fill(f, &out);
     assert_string_equal(out.body, BODY); /* read back as written */
@@ -188,7 +189,7 @@ static void test_another_key_or_intake_is_refused(void **state)
     struct rx_err e;
     rx_err_clear(&e);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
-    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &e));
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e));
     struct rx_application out;
     fill(f, &out);
     rx_application_free(&out);
@@ -197,12 +198,12 @@ static void test_another_key_or_intake_is_refused(void **state)
     struct rx_pii_key other = f->key;
     other.bytes[0] ^= 1;
     rx_err_clear(&e);
-    assert_int_equal(rx_store_sqlite_set_key(f->s, &other, "2027-G1", &e), -RX_E_STATE);
+    assert_int_equal(rx_store_sqlite_set_key(f->s, &other, "2027-G1", NULL, &e), -RX_E_STATE);
     assert_non_null(strstr(e.msg, "sealed under another key"));
     rx_err_clear(&e);
-    assert_int_equal(rx_store_sqlite_set_key(f->s, &f->key, "2028-G1", &e), -RX_E_STATE);
+    assert_int_equal(rx_store_sqlite_set_key(f->s, &f->key, "2028-G1", NULL, &e), -RX_E_STATE);
     assert_non_null(strstr(e.msg, "holds intake '2027-G1'"));
-    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &e)); /* the right one still opens */
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e)); /* the right one still opens */
 }
 
 /* A store written without a key (as before migration 6) is refused, not half sealed. */
@@ -217,7 +218,7 @@ static void test_a_store_from_before_6_is_refused(void **state)
     f->s->ops->close(f->s);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     rx_err_clear(&e);
-    assert_int_equal(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &e), -RX_E_STATE);
+    assert_int_equal(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e), -RX_E_STATE);
     assert_non_null(strstr(e.msg, "before migration 6"));
 }
 
@@ -227,7 +228,7 @@ static void test_purge_leaves_no_personal_data(void **state)
     struct rx_err e;
     rx_err_clear(&e);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
-    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &e));
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e));
     struct rx_application out;
     fill(f, &out);
     rx_application_free(&out);
@@ -283,7 +284,123 @@ static void test_purge_leaves_no_personal_data(void **state)
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     struct rx_pii_key fresh = f->key;
     fresh.bytes[3] ^= 0x80;
-    MUST(rx_store_sqlite_set_key(f->s, &fresh, "2027-G1", &e));
+    MUST(rx_store_sqlite_set_key(f->s, &fresh, "2027-G1", NULL, &e));
+}
+
+/* The test's opener of old values: rx_pii_open_legacy under the master key, the lookup anew. */
+struct legacy_ctx {
+    struct rx_pii_key master, working;
+    int calls;
+};
+
+static int legacy_open(void *ctx, bool application, const uint8_t *old, size_t n, uint8_t **plain,
+                       size_t *plain_len, uint8_t lookup[32], struct rx_err *err)
+{
+    struct legacy_ctx *l = ctx;
+    l->calls++;
+    *plain = malloc(n + 1);
+    int rc = rx_pii_open_legacy(&l->master, old, n, *plain, n, plain_len, err);
+    if (rc < 0) {
+        free(*plain);
+        *plain = NULL;
+        return rc;
+    }
+    if (application)
+        rx_pii_lookup(&l->working, CHILD, lookup);
+    return 0;
+}
+
+/* Sealed the way stores before migration 6 did: nonce || secretbox under the "rxseal1" sub-key. */
+static size_t seal_old(const struct rx_pii_key *master, const char *text, uint8_t *out)
+{
+    uint8_t sub[32];
+    crypto_kdf_derive_from_key(sub, sizeof(sub), 1, "rxseal1", master->bytes);
+    randombytes_buf(out, 24);
+    crypto_secretbox_easy(out + 24, (const uint8_t *)text, strlen(text), out, sub);
+    return 24 + 16 + strlen(text);
+}
+
+static void test_a_store_from_before_6_is_converted(void **state)
+{
+    struct fx *f = *state;
+    struct rx_err e;
+    rx_err_clear(&e);
+    struct legacy_ctx l;
+    memset(&l, 0, sizeof(l));
+    for (int i = 0; i < RX_PII_KEY_BYTES; i++)
+        l.master.bytes[i] = (uint8_t)(0x90 + i);
+    l.working = f->key;
+    /* an old store: plain phone, body and message, numbers and a records file sealed the old way */
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    int64_t fam = 0;
+    MUST(f->s->ops->family_get_or_create(f->s, PHONE, &fam, &e));
+    MUST(f->s->ops->outbox_put(f->s, PHONE, "验证码 864209", &e));
+    uint8_t sealed[256], doc[256];
+    const char *numbers = "{\"c\":\"" CHILD "\",\"g\":[]}";
+    size_t slen = seal_old(&l.master, numbers, sealed);
+    size_t dlen = seal_old(&l.master, "id_number,unit,since\n" CHILD ",U1,2021-01-01\n", doc);
+    struct rx_application a, out;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.receipt, sizeof(a.receipt), "RX-OLD-00000001");
+    snprintf(a.idem_key, sizeof(a.idem_key), "idem-old");
+    snprintf(a.pseudonym, sizeof(a.pseudonym), "Pfedcba9876543210");
+    memset(a.lookup, 0x33, sizeof(a.lookup)); /* the old lookup, under the master key */
+    a.sealed_id = sealed;
+    a.sealed_len = slen;
+    a.family = fam;
+    a.status = RX_APP_SUBMITTED;
+    a.body = (char *)BODY;
+    bool existed;
+    memset(&out, 0, sizeof(out));
+    MUST(f->s->ops->app_create(f->s, &a, &existed, &out, &e));
+    rx_application_free(&out);
+    MUST(f->s->ops->doc_put(f->s, "staff:demo", "records.hukou.csv", doc, dlen, &e));
+    f->s->ops->close(f->s);
+    assert_true(store_holds(f, PHONE));
+    assert_true(store_holds(f, NAME));
+
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    struct rx_store_legacy how = {legacy_open, &l};
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &how, &e));
+    assert_int_equal(l.calls, 2); /* the application's numbers and the records file */
+    struct rx_application got;
+    memset(&got, 0, sizeof(got));
+    MUST(f->s->ops->app_get(f->s, "RX-OLD-00000001", &got, &e));
+    assert_string_equal(got.body, BODY);
+    uint8_t want[32], plain[256];
+    rx_pii_lookup(&f->key, CHILD, want);
+    assert_memory_equal(got.lookup, want, 32);
+    size_t pn = 0;
+    MUST(rx_pii_open(&f->key, got.sealed_id, got.sealed_len, plain, sizeof(plain), &pn, &e));
+    assert_memory_equal(plain, numbers, strlen(numbers));
+    assert_int_equal(got.sealed_id[0], RX_PII_SUITE_1);
+    rx_application_free(&got);
+    struct rx_doc d;
+    memset(&d, 0, sizeof(d));
+    MUST(f->s->ops->doc_get(f->s, "records.hukou.csv", &d, &e));
+    MUST(rx_pii_open(&f->key, (const uint8_t *)d.body, d.len, plain, sizeof(plain), &pn, &e));
+    assert_memory_equal(plain, "id_number,unit,since", 20);
+    rx_doc_free(&d);
+    char phone[32];
+    MUST(f->s->ops->family_phone(f->s, fam, phone, &e));
+    assert_string_equal(phone, PHONE);
+    int64_t again = 0;
+    MUST(f->s->ops->family_get_or_create(f->s, PHONE, &again, &e));
+    assert_int_equal(again, fam);
+    char *json = NULL;
+    MUST(f->s->ops->outbox_list(f->s, 10, &json, &e));
+    assert_non_null(strstr(json, "\"phone\":\"" PHONE "\""));
+    free(json);
+    f->s->ops->close(f->s); /* the last close checkpoints: the old pages are overwritten */
+    f->s = NULL;
+    assert_false(store_holds(f, PHONE));
+    assert_false(store_holds(f, NAME));
+    assert_int_equal(rx_store_audit_verify(f->path, NULL, NULL, NULL, NULL, 0, &e), 0);
+    /* converted once: the next start finds the check value and converts nothing */
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    l.calls = 0;
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", &how, &e));
+    assert_int_equal(l.calls, 0);
 }
 
 int main(void)
@@ -296,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_another_key_or_intake_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_store_from_before_6_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_leaves_no_personal_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_store_from_before_6_is_converted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
