@@ -1,37 +1,60 @@
 /*
- * rx_pii.h - children's personal data at rest: one master key, three uses.
+ * rx_pii.h - children's personal data at rest: two keys, three uses.
  *
- * The server keeps one 32-byte master key in a file of mode 0600 outside
- * the data directory, so that a copy of the database, a backup of it or
- * a published file holds no identity number in the clear.  Three
- * independent sub-keys come from it with libsodium's crypto_kdf
+ * Keys.  The server keeps a 32-byte master key in a file of mode 0600
+ * outside the data directory (`serve --pii-key`), and beside it, for each
+ * intake, the intake's own 32 random bytes (intake-<ID>.key, 0600).  The
+ * intake's working key comes from both (rx_pii_intake_key, below) and
+ * seals and looks up everything personal of that intake; the master key
+ * alone makes the pseudonyms (they outlive the intake's personal data:
+ * the published results name them) and the one-time codes' hash key.  So
+ * a copy of the database, a backup of it or a published file holds no
+ * identity number, name or phone number in the clear, and deleting the
+ * intake's file (`ruxue purge`) makes every copy unreadable for that
+ * intake.
+ *
+ * Three independent sub-keys come from a key with libsodium's crypto_kdf
  * (BLAKE2b), subkey id 1 and these 8-byte contexts (7 letters and a NUL):
  *
  *   "rxseal1"  sealing:     XSalsa20-Poly1305 (crypto_secretbox)
- *   "rxlook1"  lookup hash: keyed BLAKE2b-256
+ *   "rxlook1"  lookup hash: keyed BLAKE2b-256 (ID numbers, phone numbers)
  *   "rxpsdn1"  pseudonyms:  keyed BLAKE2b-256
  *
- * crypto_kdf_derive_from_key(sub, 32, 1, ctx, master) is, in Python,
- *   hashlib.blake2b(b"", key=master, digest_size=32,
+ * crypto_kdf_derive_from_key(sub, 32, 1, ctx, key) is, in Python,
+ *   hashlib.blake2b(b"", key=key, digest_size=32,
  *                   salt=(1).to_bytes(8, "little") + bytes(8),
  *                   person=ctx + bytes(8 - len(ctx)) + bytes(8)).digest()
  *
  * The hashes are domain-separated and versioned like the lottery's:
  *
  *   lookup    = BLAKE2b-256(key = look, "ruxue/lookup/v1" 0x00 id)
+ *   phone     = BLAKE2b-256(key = look, "ruxue/phone/v1" 0x00 phone)
  *   pseudonym = "P" + hex(first 8 bytes of
  *               BLAKE2b-256(key = psdn, "ruxue/pseudonym/v1" 0x00 intake_id 0x00 id))
  *
  * where id is the normalised number (rx_idcard.h: 18 characters, 'X'
- * uppercase) and intake_id its UTF-8 bytes.
+ * uppercase) and intake_id its UTF-8 bytes; lookup and phone under the
+ * intake's working key, pseudonym under the master key.
  *
- * The master key must outlive every intake it served: without it sealed
- * numbers cannot be opened, lookups miss, and pseudonyms (so lottery
+ * Cipher suites.  Every sealed value starts with a suite byte (1 =
+ * XSalsa20-Poly1305 sealing, BLAKE2b keyed hashes; see "sealing" below).
+ * To add the national algorithms (SM4-GCM sealing, SM3-HMAC hashes, SM2
+ * to wrap keys for another party) give them suite 2: rx_pii_open then
+ * opens both, new values are sealed with 2, and old ones are re-sealed
+ * when next written (or by a background pass) - no migration of
+ * everything at once.  The keyed hashes (lookups) are not tagged: a store
+ * keeps one lookup suite at a time (meta pii_suite); changing it means
+ * recomputing lookups, which needs each value opened once.
+ *
+ * The master key must outlive every intake it served: without it the
+ * intake's working key cannot be made, and pseudonyms (so lottery
  * numbers) change.  Never replace it while an intake is open; keep an
- * offline copy.
+ * offline copy.  The intake's file must outlive the intake's retention
+ * period, and no longer.
  *
- * No I/O, no globals, no allocation; the caller initialises libsodium
- * (rx_pii_init() does, idempotently).  Sub-keys are wiped after use.
+ * No I/O, no globals, no allocation (but rx_pii_seal_alloc); the caller
+ * initialises libsodium (rx_pii_init() does, idempotently).  Sub-keys are
+ * wiped after use.
  */
 #ifndef RX_PII_H
 #define RX_PII_H
