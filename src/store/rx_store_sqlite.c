@@ -1667,6 +1667,25 @@ static int job_purge(struct conn *c, struct chain *ch, struct job *j)
 }
 
 /*
+ * Numbers masked the old way in a text ("1101**********002X": first and
+ * last four) masked the new way, in place ("**************002X").
+ */
+static void remask(char *t, size_t n)
+{
+    for (size_t i = 0; i + 18 <= n; i++) {
+        bool old = true;
+        for (size_t k = 0; old && k < 18; k++) {
+            char ch = t[i + k];
+            old = k < 4 ? ch >= '0' && ch <= '9'
+                  : k < 14 ? ch == '*'
+                           : (ch >= '0' && ch <= '9') || ch == 'X';
+        }
+        if (old)
+            memset(t + i, '*', 4);
+    }
+}
+
+/*
  * Migration 6's conversion of what an older store holds (rx_store_sqlite_set_key
  * with a legacy opener): every application's sealed numbers and records file
  * opened the old way and sealed again under the intake's key, lookups
@@ -1739,8 +1758,15 @@ static int job_convert(struct conn *c, struct chain *ch, struct job *j)
         }
         if (ret == 0 && body_plain) {
             const char *body = (const char *)sqlite3_column_text(sel, 3);
-            ret = rx_pii_seal_alloc(k, body ? body : "", body ? strlen(body) : 0, &sealed, &slen,
-                                    &j->err);
+            plen = body ? strlen(body) : 0;
+            plain = malloc(plen + 1);
+            if (!plain)
+                ret = rx_err_set(&j->err, -RX_E_NOMEM, NULL, 0, NULL, "convert: out of memory");
+            if (ret == 0) {
+                memcpy(plain, body ? body : "", plen);
+                remask((char *)plain, plen); /* the guardians' numbers, as shown */
+                ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+            }
             if (ret == 0)
                 sqlite3_bind_blob(upd, 3, sealed, (int)slen, SQLITE_TRANSIENT);
             CV_FREE();
@@ -1757,6 +1783,14 @@ static int job_convert(struct conn *c, struct chain *ch, struct job *j)
         sqlite3_reset(upd);
         sqlite3_clear_bindings(upd);
     }
+
+    /* the child's number as shown: only the last four */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = sqlite3_exec(c->db,
+                          "UPDATE applications SET masked_id = '**************' || "
+                          "substr(masked_id, 15) WHERE length(masked_id) = 18 AND "
+                          "substr(masked_id, 1, 4) != '****'",
+                          NULL, NULL, NULL);
 
     /* 2. families: the number sealed, its hash for sign-in */
     if (rc == SQLITE_OK && ret == 0)

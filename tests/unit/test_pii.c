@@ -29,6 +29,8 @@
 #define PHONE "19977002201"
 #define NAME "金丝雀四号"
 #define CHILD "51010720200314118X"
+#define OLD_BODY "{\"child_name\":\"" NAME "\",\"guardians\":[\"1101**********0011\"]}"
+#define NEW_BODY "{\"child_name\":\"" NAME "\",\"guardians\":[\"**************0011\"]}"
 #define BODY "{\"child_name\":\"" NAME "\",\"claims\":{\"residence_unit\":\"U1\"}}"
 
 struct fx {
@@ -344,12 +346,13 @@ static void test_a_store_from_before_6_is_converted(void **state)
     snprintf(a.receipt, sizeof(a.receipt), "RX-OLD-00000001");
     snprintf(a.idem_key, sizeof(a.idem_key), "idem-old");
     snprintf(a.pseudonym, sizeof(a.pseudonym), "Pfedcba9876543210");
+    snprintf(a.masked_id, sizeof(a.masked_id), "5101**********118X"); /* masked the old way */
     memset(a.lookup, 0x33, sizeof(a.lookup)); /* the old lookup, under the master key */
     a.sealed_id = sealed;
     a.sealed_len = slen;
     a.family = fam;
     a.status = RX_APP_SUBMITTED;
-    a.body = (char *)BODY;
+    a.body = (char *)OLD_BODY;
     bool existed;
     memset(&out, 0, sizeof(out));
     MUST(f->s->ops->app_create(f->s, &a, &existed, &out, &e));
@@ -366,7 +369,8 @@ static void test_a_store_from_before_6_is_converted(void **state)
     struct rx_application got;
     memset(&got, 0, sizeof(got));
     MUST(f->s->ops->app_get(f->s, "RX-OLD-00000001", &got, &e));
-    assert_string_equal(got.body, BODY);
+    assert_string_equal(got.body, NEW_BODY); /* the guardian's number masked the new way */
+    assert_string_equal(got.masked_id, "**************118X");
     uint8_t want[32], plain[256];
     rx_pii_lookup(&f->key, CHILD, want);
     assert_memory_equal(got.lookup, want, 32);
