@@ -38,7 +38,12 @@
  *   - every statement is reset after use, so no connection keeps a read
  *     snapshot or a lock between calls;
  *   - messages name the operation and the reason, never a value: no phone,
- *     ID number, lookup hash, receipt, username or code.
+ *     ID number, lookup hash, receipt, username or code;
+ *   - with a key installed (rx_store_sqlite_set_key, migration 6), no
+ *     phone number, application body or outbox message is written in the
+ *     clear: sealed (rx_pii.h, suite 1) or, for the columns searched by,
+ *     a keyed hash; both happen on the caller's or the writer's thread
+ *     with the key of the job (struct job.pii) or read (struct conn.pii).
  *
  * Audit.  The writer keeps the head of the audit chain (the last entry's
  * seq and hash) in memory, read from the file at open.  An entry is written
@@ -3914,8 +3919,8 @@ int rx_store_sqlite_purge(const char *db_path, const char *intake, const char *a
     int busy = 0;
     if (rc == SQLITE_OK)
         rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    if (rc == SQLITE_BUSY)
-        busy = 1;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        busy = 1; /* VACUUM or the checkpoint met another connection */
     if (rc != SQLITE_OK) {
         ret = busy ? rx_err_set(err, -RX_E_IO, db_path, 0, NULL,
                                 "purge: the data is deleted, but another process (a running "
