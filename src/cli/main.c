@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"verify", rx_cmd_verify, "check a publication bundle and re-run its allocation"},
     {"serve", rx_cmd_serve, "serve the platform: HTTP/JSON API and web pages"},
     {"audit", rx_cmd_audit, "check the store's hash-chained audit log"},
+    {"purge", rx_cmd_purge, "delete an intake's personal data after its retention period"},
     {"notice", rx_cmd_notice, "check a signed admission notice (录取通知书)"},
 };
 

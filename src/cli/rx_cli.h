@@ -13,6 +13,7 @@ int rx_cmd_keys(int argc, char **argv);
 int rx_cmd_verify(int argc, char **argv);
 int rx_cmd_serve(int argc, char **argv);
 int rx_cmd_audit(int argc, char **argv);
+int rx_cmd_purge(int argc, char **argv);
 int rx_cmd_notice(int argc, char **argv);
 
 #endif

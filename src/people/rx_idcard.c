@@ -142,6 +142,5 @@ void rx_idcard_mask(const char *normalized, char out[RX_IDCARD_LEN + 1])
     out[RX_IDCARD_LEN] = '\0';
     if (!normalized || strlen(normalized) != RX_IDCARD_LEN)
         return;
-    memcpy(out, normalized, 4);
     memcpy(out + RX_IDCARD_LEN - 4, normalized + RX_IDCARD_LEN - 4, 4);
 }

@@ -74,15 +74,15 @@ char rx_idcard_check_char(const char *digits17);
 bool rx_idcard_is_normalized(const char *s);
 
 /*
- * Mask a normalised number for display: keep the first 4 and the last 4
- * characters, '*' between, e.g. "11010519491231002X" -> "1101**********002X".
- * The first 4 are province and city, the last 4 the end of the sequence
- * number and the check character: enough for a family or a clerk to tell
- * their own child's record from a sibling's, while the birth date and the
- * district never show.  (The 17th digit, and so the sex, does show; the
- * record shows the sex anyway.)  Anything that is not 18 characters comes
- * out as 18 '*', so a caller's mistake never shows a whole number.
- * out gets 18 characters and a NUL.
+ * Mask a normalised number for display: only the last 4 characters show,
+ * '*' before them, e.g. "11010519491231002X" -> "**************002X".
+ * The last 4 are the end of the sequence number and the check character:
+ * enough for a family or a clerk to tell their own child's record from a
+ * sibling's, while the region, the birth date and the district never show
+ * (issue #7: screens show at most the last four digits; the full number is
+ * an audited staff action, POST /api/applications/{receipt}/reveal).
+ * Anything that is not 18 characters comes out as 18 '*', so a caller's
+ * mistake never shows a whole number.  out gets 18 characters and a NUL.
  */
 void rx_idcard_mask(const char *normalized, char out[RX_IDCARD_LEN + 1]);
 

@@ -233,7 +233,7 @@ static uint64_t id_pack(const char *text)
     return v;
 }
 
-/* The masked number of a packed one, for messages: "1101**********002X". */
+/* The masked number of a packed one, for messages: "**************002X". */
 static void id_mask_packed(uint64_t key, char out[RX_IDCARD_LEN + 1])
 {
     char text[RX_IDCARD_LEN + 1];
@@ -249,10 +249,11 @@ static void id_mask_packed(uint64_t key, char out[RX_IDCARD_LEN + 1])
 
 /*
  * Mask, in place, anything in s that may be an ID number or a piece of
- * one: a run of 10 or more digits or 'X'/'x' keeps its first 4 and, when
- * it is 18 or longer, its last 4 characters, '*' between.  For messages
- * built by the CSV reader, which quotes a bad header name as it is (a
- * header line merged with the first row holds a whole number).
+ * one: a run of 10 or more digits or 'X'/'x' keeps only its last 4
+ * characters, '*' before them (as rx_idcard_mask: screens show at most the
+ * last four).  For messages built by the CSV reader, which quotes a bad
+ * header name as it is (a header line merged with the first row holds a
+ * whole number).
  */
 static void scrub_ids(char *s)
 {
@@ -262,7 +263,7 @@ static void scrub_ids(char *s)
             q++;
         size_t n = (size_t)(q - p);
         if (n >= 10)
-            memset(p + 4, '*', n - 4 - (n >= RX_IDCARD_LEN ? 4 : 0));
+            memset(p, '*', n - 4);
         p = n ? q : p + 1;
     }
 }

@@ -12,7 +12,7 @@
  *      units, duplicates, cross-row rules) and either returned whole or
  *      refused with the first error, naming the file, the physical line,
  *      the column and what was expected.  An error never shows an ID
- *      number in full, only masked (rx_idcard_mask: 1101**********002X).
+ *      number in full, only masked (rx_idcard_mask: **************002X).
  *
  *   2. The check.  rx_records_check() takes what a family states (struct
  *      rx_records_claim) and returns the verified facts exactly as a row of
@@ -317,7 +317,7 @@ struct rx_records_hukou_row {
     int32_t since;            /* date registered there (迁入日期); RX_DATE_NONE = not found */
     char household[RX_ID_MAX + 1]; /* household number (户号); "" = none in the file or not
                                       found.  Any run of 10+ digits (or X) is masked like an ID
-                                      number (first 4 [and last 4 when 18+] kept): compare
+                                      number (only the last 4 kept): compare
                                       households with same_household, not by this text */
     bool same_household;           /* guardians only: both the child's and this row have a
                                       household number and it is the same (the check's
@@ -343,7 +343,7 @@ struct rx_records_insurance_row {
 
 /* One owner of the claimed certificate (one row of property.csv). */
 struct rx_records_owner {
-    char id_masked[RX_IDCARD_LEN + 1]; /* the owner's ID number masked: "1101**********002X" */
+    char id_masked[RX_IDCARD_LEN + 1]; /* the owner's ID number masked: "**************002X" */
     uint8_t role;                      /* enum rx_records_role */
     uint32_t line;                     /* its physical line in property.csv */
 };

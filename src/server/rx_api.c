@@ -26,6 +26,7 @@
 #include "../people/rx_pii.h"
 #include "../records/rx_records.h"
 #include "../store/rx_store.h"
+#include "../store/rx_store_sqlite.h"
 #include "rx_http.h"
 #include "rx_server.h"
 #include "rx_console.h"
@@ -1804,7 +1805,7 @@ static void h_app_create(struct rx_req *r)
     a.sealed_id = sealed;
     a.sealed_len = sealed_len;
     rx_idcard_mask(idc.text, a.masked_id);
-    rx_pii_pseudonym(&s->key, s->cfg.intake, idc.text, a.pseudonym);
+    rx_pii_pseudonym(&s->master, s->cfg.intake, idc.text, a.pseudonym);
     char g1[19], g2[19];
     guardians_of(j, g1, g2);
     body_people(s, j, idc.text, g1, g2); /* the guardians' numbers masked, the check */
@@ -2411,6 +2412,63 @@ static json_t *hukou_row_json(const struct rx_records_hukou_row *h, bool guardia
     if (guardian)
         json_object_set_new(j, "same_household", json_boolean(h->same_household));
     return j;
+}
+
+/*
+ * POST /api/applications/{receipt}/reveal: the child's and the guardians'
+ * full ID numbers, for a clerk who must type them into another system
+ * (学籍).  Screens show only the last four characters; seeing the whole
+ * number is a staff action of the bureau (district and city roles; a
+ * school asks the bureau), recorded in the audit log before the answer
+ * leaves: "application.reveal", the actor, the receipt and the child's
+ * pseudonym, never the number.  A POST (CSRF-checked), never cached.
+ */
+static void h_reveal(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    if (w.staff.role == RX_ROLE_SCHOOL) {
+        rx_reply_error(r, 403, "forbidden", NULL,
+                       "full ID numbers are shown to the bureau's staff only");
+        return;
+    }
+    struct rx_server *s = srv(r);
+    struct rx_application a;
+    memset(&a, 0, sizeof(a));
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = s->store->ops->app_get(s->store, rx_req_param(r), &a, &e);
+    char child[19], g1[19], g2[19];
+    if (rc == -RX_E_REF || (rc == 0 && !may_read(&w, &a))) {
+        rx_reply_error(r, 404, "not_found", NULL, "no such application");
+    } else if (rc < 0) {
+        reply_store_error(r, &e);
+    } else if (open_people(s, &a, child, g1, g2, &e) < 0) {
+        rx_reply_error(r, 409, "no_numbers", NULL, "this application holds no ID number");
+    } else {
+        char actor[80], detail[64];
+        staff_actor(&w, actor);
+        snprintf(detail, sizeof(detail), "pseudonym %s", a.pseudonym);
+        rx_err_clear(&e);
+        if (s->store->ops->audit_append(s->store, actor, "application.reveal", a.receipt, detail,
+                                        &e) < 0) {
+            reply_store_error(r, &e); /* no record of it, no number */
+        } else {
+            json_t *g = json_array();
+            if (g1[0])
+                json_array_append_new(g, json_string(g1));
+            if (g2[0])
+                json_array_append_new(g, json_string(g2));
+            rx_reply_json(r, 200,
+                          json_pack("{s:s, s:s, s:s, s:o}", "receipt", a.receipt, "pseudonym",
+                                    a.pseudonym, "id_number", child, "guardians", g));
+        }
+    }
+    sodium_memzero(child, sizeof(child));
+    sodium_memzero(g1, sizeof(g1));
+    sodium_memzero(g2, sizeof(g2));
+    rx_application_free(&a);
 }
 
 /*
@@ -3228,6 +3286,7 @@ static const struct rx_route routes[] = {
     {"POST", "/api/applications/{}/review", h_review_decide, 0},
     {"GET", "/api/review", h_review_list, 0},
     {"GET", "/api/applications/{}/evidence", h_evidence, 0},
+    {"POST", "/api/applications/{}/reveal", h_reveal, 0},
     {"GET", "/api/applications/{}/standing", h_standing, 0},
     {"POST", "/api/intake/dry-run", h_dry_run, 0},
     {"GET", "/api/district", h_district_get, 0},
@@ -3267,7 +3326,8 @@ void rx_server_each_route(void (*visit)(void *ctx, const char *method, const cha
 
 /* Read the personal-data key, or make it (mode 0600) when the file is new;
  * refuse a key file that others may read. */
-static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err)
+static int load_key_as(const char *path, const char *format, const char *what,
+                       struct rx_pii_key *key, struct rx_err *err)
 {
     struct stat sb;
     if (stat(path, &sb) < 0) {
@@ -3278,9 +3338,9 @@ static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err
         char hex[2 * RX_PII_KEY_BYTES + 1], text[256];
         rx_pii_key_to_hex(key, hex);
         int n = snprintf(text, sizeof(text),
-                         "# ruxue personal-data key: keep it outside the data directory, mode "
-                         "0600\nformat = ruxue-pii-key-v1\nkey = %s\n",
-                         hex);
+                         "# ruxue %s: keep it outside the data directory, mode "
+                         "0600\nformat = %s\nkey = %s\n",
+                         what, format, hex);
         sodium_memzero(hex, sizeof(hex));
         int rc = rx_file_write(path, text, (size_t)n, 0600, true, err);
         sodium_memzero(text, sizeof(text));
@@ -3291,7 +3351,7 @@ static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err
                           "the key file may be read by others (mode %03o); chmod 600 it",
                           (unsigned)(sb.st_mode & 0777));
     struct rx_record rec;
-    int rc = rx_record_load(path, path, "ruxue-pii-key-v1", &rec, err);
+    int rc = rx_record_load(path, path, format, &rec, err);
     if (rc < 0)
         return rc;
     const char *hex = rx_record_need(&rec, "key", err);
@@ -3300,6 +3360,131 @@ static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err
     sodium_memzero(rec.buf, strlen(rec.buf));
     rx_record_free(&rec);
     return rc;
+}
+
+static int load_key(const char *path, struct rx_pii_key *key, struct rx_err *err)
+{
+    return load_key_as(path, "ruxue-pii-key-v1", "personal-data key", key, err);
+}
+
+/* A path's directory with a trailing '/' ("" for the current one). */
+static void dir_of(const char *path, char out[PATH_MAX])
+{
+    snprintf(out, PATH_MAX, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        out[0] = '\0';
+}
+
+/*
+ * The intake's working key: the master key and the intake's own secret
+ * (intake-ID.key beside the master key, made when missing; rx_pii.h).
+ */
+static int load_intake_key(struct rx_server *s, struct rx_err *err)
+{
+    char path[PATH_MAX];
+    if (rx_pii_intake_key_path(s->cfg.key_path, s->cfg.intake, path, sizeof(path)) < 0)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "intake",
+                          "expected an intake id of letters, digits, '-', '_' and '.'");
+    struct rx_pii_key secret;
+    int rc = load_key_as(path, "ruxue-intake-key-v1", "intake key (deleting it makes the intake's "
+                         "personal data unreadable in every copy)", &secret, err);
+    if (rc == 0)
+        rx_pii_intake_key(&s->master, s->cfg.intake, &secret, &s->key);
+    sodium_memzero(&secret, sizeof(secret));
+    return rc;
+}
+
+/*
+ * Migration 6's conversion (rx_store_sqlite_set_key): a value sealed before
+ * suites were named, under the master key, opened; for an application's
+ * numbers ({"c": child, "g": [...]}, seal_people) the child's lookup hash
+ * under the intake's key.
+ */
+static int legacy_open(void *ctx, bool application, const uint8_t *old, size_t n, uint8_t **plain,
+                       size_t *plain_len, uint8_t lookup[32], struct rx_err *err)
+{
+    struct rx_server *s = ctx;
+    *plain = malloc(n + 1);
+    if (!*plain)
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
+    int rc = rx_pii_open_legacy(&s->master, old, n, *plain, n, plain_len, err);
+    if (rc == 0 && application) {
+        json_t *o = json_loadb((const char *)*plain, *plain_len, 0, NULL);
+        const char *c = json_string_value(json_object_get(o, "c"));
+        if (c && rx_idcard_is_normalized(c))
+            rx_pii_lookup(&s->key, c, lookup);
+        else
+            rc = rx_err_set(err, -RX_E_INVAL, NULL, 0, "sealed_id",
+                            "an old application's sealed numbers hold no child's number");
+        json_decref(o);
+    }
+    if (rc < 0) {
+        sodium_memzero(*plain, n);
+        free(*plain);
+        *plain = NULL;
+    }
+    return rc;
+}
+
+/* Is path (a file that exists) inside dir (which may not exist yet)? */
+static bool path_inside(const char *path, const char *dir)
+{
+    char rp[PATH_MAX], rd[PATH_MAX];
+    if (!realpath(path, rp))
+        return false;
+    if (!realpath(dir, rd)) {
+        /* not made yet: compare with its parent's real path and its own name */
+        char parent[PATH_MAX];
+        dir_of(dir, parent);
+        const char *name = dir + strlen(parent);
+        char rpar[PATH_MAX];
+        if (!realpath(parent[0] ? parent : ".", rpar) || !*name)
+            return false;
+        if (snprintf(rd, sizeof(rd), "%s/%s", rpar, name) >= (int)sizeof(rd))
+            return false;
+    }
+    size_t n = strlen(rd);
+    return strncmp(rp, rd, n) == 0 && (rp[n] == '/' || rp[n] == '\0');
+}
+
+/*
+ * The keys must live outside the data directory (it is copied, published
+ * and backed up with the store): refused inside it; a key file in the
+ * store's own directory is allowed (tests and demos keep both in one temp
+ * directory) with a warning on stderr.
+ */
+static int keys_outside_data(struct rx_server *s, struct rx_err *err)
+{
+    const struct rx_server_config *cfg = s->cfg.data_dir ? &s->cfg : NULL;
+    char data[PATH_MAX];
+    if (cfg) {
+        snprintf(data, sizeof(data), "%s", s->cfg.data_dir);
+    } else {
+        snprintf(data, sizeof(data), "%s", s->cfg.db_path);
+        size_t n = strlen(data);
+        if (n > 3 && strcmp(data + n - 3, ".db") == 0)
+            data[n - 3] = '\0';
+        if (strlen(data) + 6 >= sizeof(data))
+            return 0;
+        strcat(data, "-data");
+    }
+    if (path_inside(s->cfg.key_path, data))
+        return rx_err_set(err, -RX_E_STATE, s->cfg.key_path, 0, "pii-key",
+                          "the personal-data key is inside the data directory %s, which is "
+                          "copied and published: keep it elsewhere (--pii-key)",
+                          data);
+    char kd[PATH_MAX], sd[PATH_MAX], rk[PATH_MAX], rs[PATH_MAX];
+    dir_of(s->cfg.key_path, kd);
+    dir_of(s->cfg.db_path, sd);
+    if (realpath(kd[0] ? kd : ".", rk) && realpath(sd[0] ? sd : ".", rs) && strcmp(rk, rs) == 0)
+        fprintf(stderr,
+                "ruxue serve: warning: the personal-data key is in the store's directory; a "
+                "copy of that directory is a copy of the data with its key (keep keys apart "
+                "in production)\n");
+    return 0;
 }
 
 /* ------------------------------------------------------- start, stop */
@@ -3368,11 +3553,19 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
     pthread_rwlock_init(&s->district_lock, NULL);
     if (cfg->web_dir)
         snprintf(s->web_dir, sizeof(s->web_dir), "%s", cfg->web_dir);
-    int rc = load_key(cfg->key_path, &s->key, err);
+    int rc = load_key(cfg->key_path, &s->master, err);
+    if (rc == 0)
+        rc = keys_outside_data(s, err);
+    if (rc == 0)
+        rc = load_intake_key(s, err);
     if (rc == 0) {
-        crypto_kdf_derive_from_key(s->otp_key, sizeof(s->otp_key), 1, "rxotp001", s->key.bytes);
+        crypto_kdf_derive_from_key(s->otp_key, sizeof(s->otp_key), 1, "rxotp001",
+                                   s->master.bytes);
         rc = rx_store_open_sqlite(cfg->db_path, &s->store, err);
     }
+    if (rc == 0)
+        rc = rx_store_sqlite_set_key(s->store, &s->key, cfg->intake,
+                                     &(struct rx_store_legacy){legacy_open, s}, err);
     if (rc == 0 && cfg->district_dir)
         rc = import_district(s, cfg->district_dir, err);
     if (rc == 0) {
@@ -3401,6 +3594,7 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
             s->store->ops->close(s->store);
         district_release(&s->district);
         sodium_memzero(&s->key, sizeof(s->key));
+        sodium_memzero(&s->master, sizeof(s->master));
         free(s);
         return rc;
     }
@@ -3415,6 +3609,7 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         s->store->ops->close(s->store);
         district_release(&s->district);
         sodium_memzero(&s->key, sizeof(s->key));
+        sodium_memzero(&s->master, sizeof(s->master));
         free(s);
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
@@ -3443,6 +3638,7 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
         for (unsigned k = 0; k < RX_RECORDS_COUNT; k++)
             rx_records_table_free(s->records[k]);
         sodium_memzero(&s->key, sizeof(s->key));
+        sodium_memzero(&s->master, sizeof(s->master));
         free(s);
         return rx_err_set(err, -RX_E_IO, NULL, 0, NULL, "%s", why);
     }

@@ -62,7 +62,8 @@ struct rx_server {
     struct rx_server_config cfg;
     struct rx_store *store;
     struct rx_http *http;
-    struct rx_pii_key key;
+    struct rx_pii_key key;    /* the intake's working key: seals and looks up (rx_pii_intake_key) */
+    struct rx_pii_key master; /* the master key: pseudonyms, the otp key */
     uint8_t otp_key[32];
     struct ratelimit rl;
     char web_dir[PATH_MAX];

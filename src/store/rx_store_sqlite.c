@@ -38,7 +38,12 @@
  *   - every statement is reset after use, so no connection keeps a read
  *     snapshot or a lock between calls;
  *   - messages name the operation and the reason, never a value: no phone,
- *     ID number, lookup hash, receipt, username or code.
+ *     ID number, lookup hash, receipt, username or code;
+ *   - with a key installed (rx_store_sqlite_set_key, migration 6), no
+ *     phone number, application body or outbox message is written in the
+ *     clear: sealed (rx_pii.h, suite 1) or, for the columns searched by,
+ *     a keyed hash; both happen on the caller's or the writer's thread
+ *     with the key of the job (struct job.pii) or read (struct conn.pii).
  *
  * Audit.  The writer keeps the head of the audit chain (the last entry's
  * seq and hash) in memory, read from the file at open.  An entry is written
@@ -79,12 +84,15 @@
  */
 #include "rx_store_sqlite.h"
 
+#include "../people/rx_pii.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +211,22 @@ static const char *const migrations[] = {
     "    updated_at TEXT NOT NULL,\n"
     "    PRIMARY KEY (kind, key)\n"
     ") WITHOUT ROWID;\n",
+
+    /* 5: reserved for the accounts work of issue #7 (another branch); a
+     * no-op here so that this branch's migration keeps its number 6 */
+    "SELECT 1;\n",
+
+    /* 6: children's personal data sealed at rest (issue #7, rx_pii.h).
+     * With a key installed (rx_store_sqlite_set_key) the store keeps:
+     *   families.phone   the phone's keyed lookup hash (64 hex digits), for
+     *                    sign-in; families.phone_sealed the number, sealed,
+     *                    for sending;
+     *   otp.phone, outbox.phone   the same lookup hash;
+     *   outbox.text      a sealed BLOB of "phone\ntext";
+     *   applications.body a sealed BLOB of the JSON text.
+     * A TEXT column holds a BLOB as it is (SQLite's affinity never
+     * converts one), so only the new column is needed. */
+    "ALTER TABLE families ADD COLUMN phone_sealed BLOB;\n",
 };
 
 #define MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -240,7 +264,7 @@ int rx_store_schema_version(void)
                     "school = ?5 WHERE id = ?6")                                                   \
     X(STAFF_BY_NAME, "SELECT " STAFF_COLS " FROM staff WHERE username = ?1")                       \
     X(STAFF_BY_ID, "SELECT " STAFF_COLS " FROM staff WHERE id = ?1")                               \
-    X(FAMILY_INSERT, "INSERT INTO families(phone, created_at) VALUES (?1, ?2) "                    \
+    X(FAMILY_INSERT, "INSERT INTO families(phone, created_at, phone_sealed) VALUES (?1, ?2, ?3) "  \
                      "ON CONFLICT(phone) DO NOTHING")                                              \
     X(FAMILY_BY_PHONE, "SELECT id FROM families WHERE phone = ?1")                                 \
     X(SESSION_PUT, "INSERT OR REPLACE INTO sessions(token_hash, kind, subject, csrf, expires_at) " \
@@ -276,7 +300,10 @@ int rx_store_schema_version(void)
     X(DOC_GET, "SELECT body, sha256, updated_at, updated_by FROM documents WHERE name = ?1")       \
     X(APP_RECHECK, "UPDATE applications SET body = ?1 WHERE receipt = ?2 AND updated_at = ?3 "     \
                    "AND status != 2")                                                              \
-    X(FAMILY_PHONE, "SELECT phone FROM families WHERE id = ?1")                                    \
+    X(FAMILY_PHONE, "SELECT phone, phone_sealed FROM families WHERE id = ?1")                      \
+    X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
+    X(META_PUT, "INSERT INTO meta(key, value) VALUES (?1, ?2) "                                    \
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                           \
     X(ROWS_INSERT, "INSERT INTO rows(kind, key, body, updated_at) VALUES (?1, ?2, ?3, ?4)")        \
     X(ROWS_UPSERT, "INSERT INTO rows(kind, key, body, updated_at) VALUES (?1, ?2, ?3, ?4) "        \
                    "ON CONFLICT(kind, key) DO UPDATE SET body = excluded.body, "                   \
@@ -317,6 +344,7 @@ struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT]; /* prepared on first use, reset after each */
     struct conn *next;          /* next idle reader in the pool */
+    const struct rx_pii_key *pii; /* the key of the job or read at hand; NULL = none installed */
 };
 
 /* The write operations, run by the writer thread. */
@@ -335,6 +363,9 @@ enum op {
     OP_DOC_PUT,
     OP_APP_RECHECK,
     OP_ROWS_PUT,
+    OP_META_PUT,
+    OP_PURGE,
+    OP_CONVERT,
 };
 
 static const char *const op_name[] = {
@@ -345,6 +376,8 @@ static const char *const op_name[] = {
     [OP_APP_UPDATE] = "app_update",   [OP_AUDIT] = "audit_append",
     [OP_PRAGMA] = "pragma",           [OP_DOC_PUT] = "doc_put",
     [OP_APP_RECHECK] = "app_recheck", [OP_ROWS_PUT] = "rows_put",
+    [OP_META_PUT] = "meta_put",       [OP_PURGE] = "purge",
+    [OP_CONVERT] = "convert",
 };
 
 /*
@@ -375,6 +408,12 @@ struct job {
     const struct rx_row *rows;
     const struct rx_row *const *order;
     size_t nrows;
+    /* the store's personal-data key (NULL: none installed), set by submit */
+    const struct rx_pii_key *pii;
+    /* purge's counts */
+    struct rx_store_purge_counts *purged;
+    /* convert's opener of old sealed values */
+    const struct rx_store_legacy *legacy;
     /* results */
     int rc;                    /* 0 or -RX_E_*: the job's writes were undone */
     int db_rc;                 /* the SQLite code of the job's failure, if it was one */
@@ -407,6 +446,9 @@ struct sq_store {
     int64_t commits;     /* batches committed */
     struct chain audit;  /* the audit head: only the writer thread uses it (after open) */
     bool audit_stale;    /* a failed batch may have moved it: read it again first */
+    /* the personal-data key (rx_store_sqlite_set_key): set once, before use */
+    struct rx_pii_key pii;
+    bool pii_on;
     /* the readers */
     pthread_mutex_t pool_mu; /* guards pool */
     struct conn *pool;       /* idle read connections */
@@ -783,6 +825,7 @@ static int reader_take(struct sq_store *s, struct conn **out, struct rx_err *err
             return ret;
     }
     c->next = NULL;
+    c->pii = s->pii_on ? &s->pii : NULL;
     *out = c;
     return 0;
 }
@@ -817,8 +860,73 @@ static void row_staff(sqlite3_stmt *q, struct rx_staff *out)
     col_text(q, 5, out->school, sizeof(out->school));
 }
 
+/*
+ * A sealed column (a BLOB) opened under pii into a malloc'd, NUL-terminated
+ * text; a TEXT column copied as it is.  0, -RX_E_NOMEM, or -RX_E_STATE when
+ * the value is sealed and no key is installed or it does not open.
+ */
+static int col_open(sqlite3_stmt *q, int i, const struct rx_pii_key *pii, char **out,
+                    size_t *out_len)
+{
+    *out = NULL;
+    if (sqlite3_column_type(q, i) == SQLITE_BLOB) {
+        const uint8_t *v = sqlite3_column_blob(q, i);
+        size_t n = (size_t)sqlite3_column_bytes(q, i);
+        if (!pii || n < RX_PII_SEAL_OVERHEAD)
+            return -RX_E_STATE;
+        char *p = malloc(n - RX_PII_SEAL_OVERHEAD + 1);
+        if (!p)
+            return -RX_E_NOMEM;
+        size_t got = 0;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (rx_pii_open(pii, v, n, (uint8_t *)p, n - RX_PII_SEAL_OVERHEAD, &got, &e) < 0) {
+            free(p);
+            return -RX_E_STATE;
+        }
+        p[got] = '\0';
+        *out = p;
+        if (out_len)
+            *out_len = got;
+        return 0;
+    }
+    const unsigned char *t = sqlite3_column_text(q, i);
+    size_t n = t ? (size_t)sqlite3_column_bytes(q, i) : 0;
+    char *p = malloc(n + 1);
+    if (!p)
+        return -RX_E_NOMEM;
+    if (n)
+        memcpy(p, t, n);
+    p[n] = '\0';
+    *out = p;
+    if (out_len)
+        *out_len = n;
+    return 0;
+}
+
+/* Bind text at i: sealed under pii as a BLOB when a key is installed, else as TEXT. */
+static void b_sealed(sqlite3_stmt *q, int i, const struct rx_pii_key *pii, const char *v,
+                     int *rc)
+{
+    if (!pii || !v) {
+        b_text(q, i, v, rc);
+        return;
+    }
+    uint8_t *sealed = NULL;
+    size_t n = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (*rc != SQLITE_OK)
+        return;
+    if (rx_pii_seal_alloc(pii, v, strlen(v), &sealed, &n, &e) < 0) {
+        *rc = SQLITE_NOMEM;
+        return;
+    }
+    *rc = sqlite3_bind_blob(q, i, sealed, (int)n, free);
+}
+
 /* An application row (APP_COLS) into out, whose body and sealed_id are malloc'd. */
-static int row_app(sqlite3_stmt *q, struct rx_application *out)
+static int row_app(sqlite3_stmt *q, const struct rx_pii_key *pii, struct rx_application *out)
 {
     struct rx_application a;
     memset(&a, 0, sizeof(a));
@@ -832,21 +940,18 @@ static int row_app(sqlite3_stmt *q, struct rx_application *out)
     col_text(q, 6, a.masked_id, sizeof(a.masked_id));
     col_text(q, 7, a.pseudonym, sizeof(a.pseudonym));
     a.status = (uint8_t)sqlite3_column_int(q, 8);
-    const unsigned char *body = sqlite3_column_text(q, 9);
-    size_t body_len = body ? (size_t)sqlite3_column_bytes(q, 9) : 0;
     col_text(q, 10, a.created_at, sizeof(a.created_at));
     col_text(q, 11, a.updated_at, sizeof(a.updated_at));
     col_text(q, 12, a.submitted_at, sizeof(a.submitted_at));
-    a.body = malloc(body_len + 1);
+    int ret = col_open(q, 9, pii, &a.body, NULL);
+    if (ret < 0)
+        return ret;
     if (sealed_len)
         a.sealed_id = malloc(sealed_len);
-    if (!a.body || (sealed_len && !a.sealed_id)) {
+    if (sealed_len && !a.sealed_id) {
         rx_application_free(&a);
         return -RX_E_NOMEM;
     }
-    if (body_len)
-        memcpy(a.body, body, body_len);
-    a.body[body_len] = '\0';
     if (sealed_len)
         memcpy(a.sealed_id, sealed, sealed_len);
     a.sealed_len = sealed_len;
@@ -858,16 +963,18 @@ static int row_app(sqlite3_stmt *q, struct rx_application *out)
  * Step a bound application query once: *found, and the row into out (whose
  * old contents are not freed: out is fresh).  q is reset after.
  */
-static int app_fetch(sqlite3_stmt *q, struct rx_application *out, bool *found, int *db_rc,
-                     const char *op, struct rx_err *err)
+static int app_fetch(sqlite3_stmt *q, const struct rx_pii_key *pii, struct rx_application *out,
+                     bool *found, int *db_rc, const char *op, struct rx_err *err)
 {
     int rc = sqlite3_step(q);
     int ret = 0;
     *found = rc == SQLITE_ROW;
     if (rc == SQLITE_ROW) {
-        ret = row_app(q, out);
+        ret = row_app(q, pii, out);
         if (ret < 0)
-            rx_err_set(err, ret, NULL, 0, NULL, "%s: out of memory", op);
+            rx_err_set(err, ret, NULL, 0, "body", "%s: %s", op,
+                       ret == -RX_E_NOMEM ? "out of memory"
+                                          : "the sealed body does not open (no key, or another key)");
     } else if (rc != SQLITE_DONE) {
         ret = db_fail(err, op, rc);
         if (db_rc)
@@ -1056,6 +1163,7 @@ static int job_family(struct conn *c, struct job *j)
         return jfail(j, rc);
     b_text(q, 1, j->phone, &rc);
     b_text(q, 2, stamp, &rc);
+    b_blob(q, 3, j->blob, j->blob_len, &rc); /* the number sealed; NULL without a key */
     rc = finish(q, rc);
     if (rc == SQLITE_OK)
         rc = stmt(c, ST_FAMILY_BY_PHONE, &q);
@@ -1191,7 +1299,10 @@ static int job_outbox_put(struct conn *c, struct job *j)
     if (rc != SQLITE_OK)
         return jfail(j, rc);
     b_text(q, 1, j->phone, &rc);
-    b_text(q, 2, j->text, &rc);
+    if (j->blob) /* "phone\ntext" sealed */
+        b_blob(q, 2, j->blob, j->blob_len, &rc);
+    else
+        b_text(q, 2, j->text, &rc);
     b_text(q, 3, stamp, &rc);
     rc = finish(q, rc);
     return rc == SQLITE_OK ? 0 : jfail(j, rc);
@@ -1225,7 +1336,7 @@ static int job_app_create(struct conn *c, struct chain *ch, struct job *j)
         stmt_done(q);
         return jfail(j, rc);
     }
-    int ret = app_fetch(q, &j->app, &found, &j->db_rc, op, &j->err);
+    int ret = app_fetch(q, c->pii, &j->app, &found, &j->db_rc, op, &j->err);
     if (ret < 0 || found) {
         j->existed = found;
         return ret;
@@ -1269,7 +1380,7 @@ static int job_app_create(struct conn *c, struct chain *ch, struct job *j)
     b_text(q, 6, a->masked_id, &rc);
     b_text(q, 7, a->pseudonym, &rc);
     b_int(q, 8, a->status, &rc);
-    b_text(q, 9, a->body ? a->body : "", &rc);
+    b_sealed(q, 9, c->pii, a->body ? a->body : "", &rc);
     b_text(q, 10, created, &rc);
     b_text(q, 11, a->updated_at[0] ? a->updated_at : created, &rc);
     b_text(q, 12, a->submitted_at[0] ? a->submitted_at : NULL, &rc);
@@ -1298,7 +1409,7 @@ static int job_app_create(struct conn *c, struct chain *ch, struct job *j)
         stmt_done(q);
         return jfail(j, rc);
     }
-    ret = app_fetch(q, &j->app, &found, &j->db_rc, op, &j->err);
+    ret = app_fetch(q, c->pii, &j->app, &found, &j->db_rc, op, &j->err);
     if (ret == 0 && !found)
         ret = jfail(j, SQLITE_INTERNAL);
     return ret;
@@ -1314,7 +1425,7 @@ static int job_app_update(struct conn *c, struct chain *ch, struct job *j)
     int rc = stmt(c, ST_APP_UPDATE, &q);
     if (rc != SQLITE_OK)
         return jfail(j, rc);
-    b_text(q, 1, a->body, &rc); /* NULL: the body stays as it is */
+    b_sealed(q, 1, c->pii, a->body, &rc); /* NULL: the body stays as it is */
     b_int(q, 2, a->status, &rc);
     b_text(q, 3, a->updated_at[0] ? a->updated_at : stamp, &rc);
     b_text(q, 4, a->submitted_at[0] ? a->submitted_at : NULL, &rc);
@@ -1373,7 +1484,7 @@ static int job_app_recheck(struct conn *c, struct chain *ch, struct job *j)
         int rc = stmt(c, ST_APP_RECHECK, &q);
         if (rc != SQLITE_OK)
             return jfail(j, rc);
-        b_text(q, 1, a->body, &rc);
+        b_sealed(q, 1, c->pii, a->body, &rc);
         b_text(q, 2, a->receipt, &rc);
         b_text(q, 3, a->updated_at, &rc);
         rc = finish(q, rc);
@@ -1492,8 +1603,334 @@ static int job_pragma(struct conn *c, struct job *j)
     return rc == SQLITE_OK ? 0 : jfail(j, rc);
 }
 
+/* meta(key, value) := (object, detail) */
+static int job_meta_put(struct conn *c, struct job *j)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_META_PUT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, j->object, &rc);
+    b_text(q, 2, j->detail, &rc);
+    rc = finish(q, rc);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+/*
+ * Purge the intake's personal data (rx_store_sqlite_purge), with
+ * secure_delete on so that the freed bytes are overwritten with zeros as
+ * they are freed, and the audit entry in the same transaction.
+ */
+static int job_purge(struct conn *c, struct chain *ch, struct job *j)
+{
+    static const struct {
+        const char *sql;
+        size_t off;
+    } steps[] = {
+        {"UPDATE applications SET body = '{}', sealed_id = NULL, lookup = NULL, masked_id = '' "
+         "WHERE body != '{}' OR sealed_id IS NOT NULL OR lookup IS NOT NULL OR masked_id != ''",
+         offsetof(struct rx_store_purge_counts, applications)},
+        {"UPDATE families SET phone = 'purged-' || id, phone_sealed = NULL "
+         "WHERE phone NOT LIKE 'purged-%'",
+         offsetof(struct rx_store_purge_counts, families)},
+        {"DELETE FROM otp", offsetof(struct rx_store_purge_counts, codes)},
+        {"DELETE FROM outbox", offsetof(struct rx_store_purge_counts, messages)},
+        {"DELETE FROM documents WHERE name LIKE 'records.%'",
+         offsetof(struct rx_store_purge_counts, records)},
+        {"DELETE FROM sessions WHERE kind = 1", offsetof(struct rx_store_purge_counts, sessions)},
+        {"DELETE FROM rows WHERE kind = 'appeal'", offsetof(struct rx_store_purge_counts, appeals)},
+        {"DELETE FROM meta WHERE key = 'pii_check'", SIZE_MAX},
+    };
+    int rc = sqlite3_exec(c->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof(steps) / sizeof(steps[0]); i++) {
+        rc = sqlite3_exec(c->db, steps[i].sql, NULL, NULL, NULL);
+        if (rc == SQLITE_OK && steps[i].off != SIZE_MAX && j->purged)
+            *(int64_t *)((char *)j->purged + steps[i].off) = sqlite3_changes64(c->db);
+    }
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    char stamp[24];
+    now_stamp(stamp);
+    sqlite3_stmt *q;
+    rc = stmt(c, ST_META_PUT, &q);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    b_text(q, 1, "pii_purged", &rc);
+    b_text(q, 2, stamp, &rc);
+    rc = finish(q, rc);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    char detail[AUDIT_DETAIL_MAX + 1];
+    const struct rx_store_purge_counts *n = j->purged;
+    snprintf(detail, sizeof(detail),
+             "applications %lld, families %lld, codes %lld, messages %lld, records %lld, "
+             "sessions %lld, appeals %lld; %.1700s",
+             (long long)n->applications, (long long)n->families, (long long)n->codes,
+             (long long)n->messages, (long long)n->records, (long long)n->sessions,
+             (long long)n->appeals, j->detail);
+    return job_audit_put(c, ch, j, j->actor, "intake.purge", j->object, detail);
+}
+
+/*
+ * Numbers masked the old way in a text ("1101**********002X": first and
+ * last four) masked the new way, in place ("**************002X").
+ */
+static void remask(char *t, size_t n)
+{
+    for (size_t i = 0; i + 18 <= n; i++) {
+        bool old = true;
+        for (size_t k = 0; old && k < 18; k++) {
+            char ch = t[i + k];
+            old = k < 4 ? ch >= '0' && ch <= '9'
+                  : k < 14 ? ch == '*'
+                           : (ch >= '0' && ch <= '9') || ch == 'X';
+        }
+        if (old)
+            memset(t + i, '*', 4);
+    }
+}
+
+/*
+ * Migration 6's conversion of what an older store holds (rx_store_sqlite_set_key
+ * with a legacy opener): every application's sealed numbers and records file
+ * opened the old way and sealed again under the intake's key, lookups
+ * recomputed, bodies, phones and outbox messages sealed, codes dropped (they
+ * live 10 minutes).  One job: all or nothing.  Rows are visited by key
+ * (id > last), one at a time, so an update never meets the scan.
+ */
+static int job_convert(struct conn *c, struct chain *ch, struct job *j)
+{
+    const struct rx_pii_key *k = j->pii;
+    const struct rx_store_legacy *L = j->legacy;
+    int64_t napps = 0, nfam = 0, nmsg = 0, ndocs = 0;
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    uint8_t *plain = NULL, *sealed = NULL;
+    size_t plen = 0, slen = 0;
+    int rc = SQLITE_OK, ret = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+#define CV_PREP(sql, q) (sqlite3_finalize(q), q = NULL, sqlite3_prepare_v2(c->db, sql, -1, &q, NULL))
+#define CV_FREE()                                                                                  \
+    do {                                                                                           \
+        if (plain)                                                                                 \
+            sodium_memzero(plain, plen);                                                           \
+        free(plain);                                                                               \
+        free(sealed);                                                                              \
+        plain = sealed = NULL;                                                                     \
+    } while (0)
+
+    /* freed and rewritten cells zeroed: the plain values leave the file at the next checkpoint */
+    rc = sqlite3_exec(c->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
+    /* 1. applications: sealed numbers (and their lookup), bodies */
+    if (rc == SQLITE_OK)
+        rc = CV_PREP("SELECT id, sealed_id, lookup IS NOT NULL, body, typeof(body) = 'text' "
+                 "FROM applications WHERE id > ?1 ORDER BY id LIMIT 1",
+                 sel);
+    if (rc == SQLITE_OK)
+        rc = CV_PREP("UPDATE applications SET sealed_id = coalesce(?1, sealed_id), "
+                     "lookup = CASE WHEN ?2 IS NULL THEN lookup ELSE ?2 END, "
+                     "body = coalesce(?3, body) WHERE id = ?4",
+                     upd);
+    for (int64_t last = 0; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_int64(sel, 1, last);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        last = sqlite3_column_int64(sel, 0);
+        const uint8_t *old = sqlite3_column_blob(sel, 1);
+        size_t on = (size_t)sqlite3_column_bytes(sel, 1);
+        bool had_lookup = sqlite3_column_int(sel, 2) != 0;
+        bool body_plain = sqlite3_column_int(sel, 4) != 0;
+        uint8_t lookup[32] = {0};
+        rc = SQLITE_OK;
+        if (old && on) {
+            ret = L->open(L->ctx, true, old, on, &plain, &plen, lookup, &j->err);
+            if (ret == 0)
+                ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+            if (ret == 0) {
+                sqlite3_bind_blob(upd, 1, sealed, (int)slen, SQLITE_TRANSIENT);
+                if (had_lookup)
+                    sqlite3_bind_blob(upd, 2, lookup, 32, SQLITE_TRANSIENT);
+                else
+                    sqlite3_bind_null(upd, 2);
+            }
+            CV_FREE();
+        } else {
+            sqlite3_bind_null(upd, 1);
+            sqlite3_bind_null(upd, 2);
+        }
+        if (ret == 0 && body_plain) {
+            const char *body = (const char *)sqlite3_column_text(sel, 3);
+            plen = body ? strlen(body) : 0;
+            plain = malloc(plen + 1);
+            if (!plain)
+                ret = rx_err_set(&j->err, -RX_E_NOMEM, NULL, 0, NULL, "convert: out of memory");
+            if (ret == 0) {
+                memcpy(plain, body ? body : "", plen);
+                remask((char *)plain, plen); /* the guardians' numbers, as shown */
+                ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+            }
+            if (ret == 0)
+                sqlite3_bind_blob(upd, 3, sealed, (int)slen, SQLITE_TRANSIENT);
+            CV_FREE();
+        } else {
+            sqlite3_bind_null(upd, 3);
+        }
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            sqlite3_bind_int64(upd, 4, last);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            napps++;
+        }
+        sqlite3_reset(upd);
+        sqlite3_clear_bindings(upd);
+    }
+
+    /* the child's number as shown: only the last four */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = sqlite3_exec(c->db,
+                          "UPDATE applications SET masked_id = '**************' || "
+                          "substr(masked_id, 15) WHERE length(masked_id) = 18 AND "
+                          "substr(masked_id, 1, 4) != '****'",
+                          NULL, NULL, NULL);
+
+    /* 2. families: the number sealed, its hash for sign-in */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("SELECT id, phone FROM families WHERE id > ?1 AND phone_sealed IS NULL "
+                     "AND phone NOT LIKE 'purged-%' ORDER BY id LIMIT 1",
+                     sel);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("UPDATE families SET phone = ?1, phone_sealed = ?2 WHERE id = ?3", upd);
+    for (int64_t last = 0; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_int64(sel, 1, last);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        last = sqlite3_column_int64(sel, 0);
+        const char *phone = (const char *)sqlite3_column_text(sel, 1);
+        char hex[2 * RX_PII_LOOKUP_BYTES + 1];
+        rx_pii_phone_lookup_hex(k, phone ? phone : "", hex);
+        ret = rx_pii_seal_alloc(k, phone ? phone : "", phone ? strlen(phone) : 0, &sealed, &slen,
+                                &j->err);
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            sqlite3_bind_text(upd, 1, hex, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(upd, 2, sealed, (int)slen, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(upd, 3, last);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            nfam++;
+        }
+        CV_FREE();
+        sqlite3_reset(upd);
+    }
+
+    /* 3. codes: dropped (a family asks for a new one); 4. the outbox sealed */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = sqlite3_exec(c->db, "DELETE FROM otp", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("SELECT id, phone, text FROM outbox WHERE id > ?1 AND typeof(text) = 'text' "
+                     "ORDER BY id LIMIT 1",
+                     sel);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("UPDATE outbox SET phone = ?1, text = ?2 WHERE id = ?3", upd);
+    for (int64_t last = 0; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_int64(sel, 1, last);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        last = sqlite3_column_int64(sel, 0);
+        const char *phone = (const char *)sqlite3_column_text(sel, 1);
+        const char *text = (const char *)sqlite3_column_text(sel, 2);
+        size_t pn = phone ? strlen(phone) : 0, tn = text ? strlen(text) : 0;
+        plen = pn + 1 + tn;
+        plain = malloc(plen);
+        if (!plain) {
+            ret = rx_err_set(&j->err, -RX_E_NOMEM, NULL, 0, NULL, "convert: out of memory");
+        } else {
+            if (pn)
+                memcpy(plain, phone, pn);
+            plain[pn] = '\n';
+            if (tn)
+                memcpy(plain + pn + 1, text, tn);
+            ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+        }
+        char hex[2 * RX_PII_LOOKUP_BYTES + 1];
+        rx_pii_phone_lookup_hex(k, phone ? phone : "", hex);
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            sqlite3_bind_text(upd, 1, hex, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(upd, 2, sealed, (int)slen, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(upd, 3, last);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            nmsg++;
+        }
+        CV_FREE();
+        sqlite3_reset(upd);
+    }
+
+    /* 5. records files: opened the old way, sealed the new */
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("SELECT name, body FROM documents WHERE name > ?1 AND name LIKE 'records.%' "
+                     "ORDER BY name LIMIT 1",
+                     sel);
+    if (rc == SQLITE_OK && ret == 0)
+        rc = CV_PREP("UPDATE documents SET body = ?1, sha256 = ?2 WHERE name = ?3", upd);
+    for (char last[80] = ""; rc == SQLITE_OK && ret == 0;) {
+        sqlite3_bind_text(sel, 1, last, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            break;
+        }
+        col_text(sel, 0, last, sizeof(last));
+        const uint8_t *old = sqlite3_column_blob(sel, 1);
+        size_t on = (size_t)sqlite3_column_bytes(sel, 1);
+        uint8_t none[32];
+        ret = L->open(L->ctx, false, old, on, &plain, &plen, none, &j->err);
+        if (ret == 0)
+            ret = rx_pii_seal_alloc(k, plain, plen, &sealed, &slen, &j->err);
+        sqlite3_reset(sel);
+        if (ret == 0) {
+            uint8_t h[32];
+            crypto_hash_sha256(h, sealed, (unsigned long long)slen);
+            sqlite3_bind_blob(upd, 1, sealed, (int)slen, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(upd, 2, h, 32, SQLITE_TRANSIENT);
+            sqlite3_bind_text(upd, 3, last, -1, SQLITE_TRANSIENT);
+            rc = sqlite3_step(upd);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            ndocs++;
+        }
+        CV_FREE();
+        sqlite3_reset(upd);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+#undef CV_PREP
+#undef CV_FREE
+    if (ret < 0)
+        return ret;
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    char detail[256];
+    snprintf(detail, sizeof(detail),
+             "migration 6: sealed under the intake key: applications %lld, families %lld, "
+             "messages %lld, records files %lld",
+             (long long)napps, (long long)nfam, (long long)nmsg, (long long)ndocs);
+    return job_audit_put(c, ch, j, "system:migration", "store.seal", j->object, detail);
+}
+
 static int job_run(struct conn *c, struct chain *ch, struct job *j)
 {
+    c->pii = j->pii;
     switch (j->op) {
     case OP_STAFF_PUT:
         return job_staff_put(c, j);
@@ -1523,6 +1960,12 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_rows_put(c, ch, j);
     case OP_PRAGMA:
         return job_pragma(c, j);
+    case OP_META_PUT:
+        return job_meta_put(c, j);
+    case OP_PURGE:
+        return job_purge(c, ch, j);
+    case OP_CONVERT:
+        return job_convert(c, ch, j);
     }
     return rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, NULL, "store: unknown job %d", (int)j->op);
 }
@@ -1658,6 +2101,7 @@ static int submit(struct sq_store *s, struct job *j, struct rx_err *err)
     if (pthread_cond_init(&j->cond, NULL) != 0)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "%s: cannot make a condition",
                           op_name[j->op]);
+    j->pii = s->pii_on ? &s->pii : NULL;
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
@@ -1680,6 +2124,7 @@ static int submit(struct sq_store *s, struct job *j, struct rx_err *err)
 /* Queue j, which the writer will tell through j->ready; 0 or an error (j not queued). */
 static int submit_async(struct sq_store *s, struct job *j, struct rx_err *err)
 {
+    j->pii = s->pii_on ? &s->pii : NULL;
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
@@ -1905,14 +2350,28 @@ static int sq_staff_by_id(struct rx_store *base, int64_t id, struct rx_staff *ou
 }
 
 /* A family that has signed in before is found on a read connection: no fsync. */
-static int sq_family_get_or_create(struct rx_store *base, const char *phone, int64_t *id,
+/*
+ * A phone number as the store keeps it in families, otp and outbox: its
+ * keyed lookup hash (64 hex digits) when a key is installed, else as given.
+ */
+static const char *phone_col(const struct sq_store *s, const char *phone, char out[80])
+{
+    if (!s->pii_on)
+        return phone;
+    rx_pii_phone_lookup_hex(&s->pii, phone, out);
+    return out;
+}
+
+static int sq_family_get_or_create(struct rx_store *base, const char *phone_in, int64_t *id,
                                    struct rx_err *err)
 {
     struct sq_store *s = sq(base);
     const char *op = "family_get_or_create";
-    int ret = check_phone(phone, op, err);
+    int ret = check_phone(phone_in, op, err);
     if (ret < 0)
         return ret;
+    char hashed[80];
+    const char *phone = phone_col(s, phone_in, hashed);
     struct conn *c;
     ret = reader_take(s, &c, err);
     if (ret < 0)
@@ -1932,7 +2391,16 @@ static int sq_family_get_or_create(struct rx_store *base, const char *phone, int
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(err, op, rc);
     if (!found) {
-        struct job j = {.op = OP_FAMILY, .phone = phone};
+        uint8_t sealed[PHONE_MAX + RX_PII_SEAL_OVERHEAD];
+        size_t slen = 0;
+        if (s->pii_on) {
+            ret = rx_pii_seal(&s->pii, phone_in, strlen(phone_in), sealed, sizeof(sealed), &slen,
+                              err);
+            if (ret < 0)
+                return ret;
+        }
+        struct job j = {.op = OP_FAMILY, .phone = phone, .blob = slen ? sealed : NULL,
+                        .blob_len = slen};
         ret = submit(s, &j, err);
         if (ret < 0)
             return ret;
@@ -2007,7 +2475,9 @@ static int sq_otp_put(struct rx_store *base, const char *phone, const uint8_t co
         return ret;
     if (!code_hash)
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "code", "otp_put: no code");
-    struct job j = {.op = OP_OTP_PUT, .phone = phone, .hash = code_hash, .time = expires_at};
+    char hashed[80];
+    struct job j = {.op = OP_OTP_PUT, .phone = phone_col(sq(base), phone, hashed),
+                    .hash = code_hash, .time = expires_at};
     return submit(sq(base), &j, err);
 }
 
@@ -2019,7 +2489,9 @@ static int sq_otp_check(struct rx_store *base, const char *phone, const uint8_t 
         return ret;
     if (!code_hash)
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "code", "otp_check: no code");
-    struct job j = {.op = OP_OTP_CHECK, .phone = phone, .hash = code_hash, .time = now};
+    char hashed[80];
+    struct job j = {.op = OP_OTP_CHECK, .phone = phone_col(sq(base), phone, hashed),
+                    .hash = code_hash, .time = now};
     return submit(sq(base), &j, err);
 }
 
@@ -2033,8 +2505,28 @@ static int sq_outbox_put(struct rx_store *base, const char *phone, const char *t
     if (!text || n > TEXT_MAX || !utf8_ok((const unsigned char *)text, n))
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "text",
                           "outbox_put: expected UTF-8 text of at most %d bytes", TEXT_MAX);
-    struct job j = {.op = OP_OUTBOX_PUT, .phone = phone, .text = text};
-    return submit(sq(base), &j, err);
+    struct sq_store *s = sq(base);
+    char hashed[80];
+    struct job j = {.op = OP_OUTBOX_PUT, .phone = phone_col(s, phone, hashed), .text = text};
+    uint8_t *sealed = NULL;
+    if (s->pii_on) { /* the message and its recipient, sealed together */
+        size_t pn = strlen(phone);
+        char *plain = malloc(pn + 1 + n + 1);
+        if (!plain)
+            return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "outbox_put: out of memory");
+        memcpy(plain, phone, pn);
+        plain[pn] = '\n';
+        memcpy(plain + pn + 1, text, n);
+        ret = rx_pii_seal_alloc(&s->pii, plain, pn + 1 + n, &sealed, &j.blob_len, err);
+        sodium_memzero(plain, pn + 1 + n);
+        free(plain);
+        if (ret < 0)
+            return ret;
+        j.blob = sealed;
+    }
+    ret = submit(s, &j, err);
+    free(sealed);
+    return ret;
 }
 
 /* A growing JSON text; oom once any growth failed. */
@@ -2132,10 +2624,33 @@ static int sq_outbox_list(struct rx_store *base, unsigned n, char **json, struct
                 break;
             if (k)
                 JB_LIT(&b, ",");
+            char *msg = NULL;
+            size_t mlen = 0;
+            const char *ph = (const char *)sqlite3_column_text(q, 0), *tx;
+            size_t phlen = (size_t)sqlite3_column_bytes(q, 0), txlen;
+            if (sqlite3_column_type(q, 1) == SQLITE_BLOB) { /* "phone\ntext" sealed */
+                int orc = col_open(q, 1, c->pii, &msg, &mlen);
+                if (orc < 0) {
+                    rc = orc == -RX_E_NOMEM ? SQLITE_NOMEM : SQLITE_CORRUPT;
+                    break;
+                }
+                char *nl = memchr(msg, '\n', mlen);
+                ph = msg;
+                phlen = nl ? (size_t)(nl - msg) : 0;
+                tx = nl ? nl + 1 : msg;
+                txlen = mlen - (size_t)(tx - msg);
+            } else {
+                tx = (const char *)sqlite3_column_text(q, 1);
+                txlen = (size_t)sqlite3_column_bytes(q, 1);
+            }
             JB_LIT(&b, "{\"phone\":");
-            jb_string(&b, sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+            jb_string(&b, (const unsigned char *)ph, phlen);
             JB_LIT(&b, ",\"text\":");
-            jb_string(&b, sqlite3_column_text(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+            jb_string(&b, (const unsigned char *)tx, txlen);
+            if (msg) {
+                sodium_memzero(msg, mlen);
+                free(msg);
+            }
             JB_LIT(&b, ",\"at\":");
             jb_string(&b, sqlite3_column_text(q, 2), (size_t)sqlite3_column_bytes(q, 2));
             JB_LIT(&b, "}");
@@ -2272,7 +2787,7 @@ static int sq_app_get(struct rx_store *base, const char *receipt, struct rx_appl
     if (rc == SQLITE_OK) {
         b_text(q, 1, receipt, &rc);
         if (rc == SQLITE_OK)
-            ret = app_fetch(q, &a, &found, NULL, op, err);
+            ret = app_fetch(q, c->pii, &a, &found, NULL, op, err);
         else
             stmt_done(q);
     }
@@ -2387,6 +2902,7 @@ static int64_t sq_app_count(struct rx_store *base)
 /* Free what open set up; the writer thread must not be running. */
 static void store_free(struct sq_store *s)
 {
+    sodium_memzero(&s->pii, sizeof(s->pii));
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->pool_mu);
@@ -2625,7 +3141,20 @@ static int sq_family_phone(struct rx_store *base, int64_t family, char phone[32]
         b_int(q, 1, family, &rc);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
+        if (rc == SQLITE_ROW && sqlite3_column_type(q, 1) == SQLITE_BLOB) {
+            char *open_ = NULL; /* the number, sealed (migration 6) */
+            int orc = col_open(q, 1, c->pii, &open_, &len);
+            if (orc == 0)
+                snprintf(got, sizeof(got), "%s", open_);
+            if (open_) {
+                sodium_memzero(open_, len);
+                free(open_);
+            }
+            if (orc < 0)
+                rc = orc == -RX_E_NOMEM ? SQLITE_NOMEM : SQLITE_CORRUPT;
+        } else if (rc == SQLITE_ROW && s->pii_on) {
+            rc = SQLITE_DONE; /* only its hash is kept (purged): there is no number to send to */
+        } else if (rc == SQLITE_ROW) {
             len = (size_t)sqlite3_column_bytes(q, 0);
             col_text(q, 0, got, sizeof(got));
         }
@@ -2633,7 +3162,7 @@ static int sq_family_phone(struct rx_store *base, int64_t family, char phone[32]
     }
     reader_give(s, c);
     if (rc == SQLITE_DONE)
-        return rx_err_set(err, -RX_E_REF, NULL, 0, "family", "%s: no such family", op);
+        return rx_err_set(err, -RX_E_REF, NULL, 0, "family", "%s: no such family or number", op);
     if (rc != SQLITE_ROW)
         return db_fail(err, op, rc);
     if (len >= 32) /* the output holds 31 bytes and the NUL: never cut a number short */
@@ -3215,4 +3744,192 @@ out:
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc == SQLITE_OK ? 0 : -RX_E_IO;
+}
+
+/* ================================================================ personal data at rest */
+
+#define PII_CHECK_TEXT "ruxue-pii-check-v1"
+
+/* meta's value of key into out ("" when none): 1 found, 0 none, or -RX_E_*. */
+static int meta_get(struct sq_store *s, const char *key, char *out, size_t size,
+                    struct rx_err *err)
+{
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_META_GET, &q);
+    out[0] = '\0';
+    if (rc == SQLITE_OK) {
+        b_text(q, 1, key, &rc);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            col_text(q, 0, out, size);
+        stmt_done(q);
+    }
+    reader_give(s, c);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(err, "meta", rc);
+    return rc == SQLITE_ROW;
+}
+
+static int meta_put(struct sq_store *s, const char *key, const char *value, struct rx_err *err)
+{
+    struct job j = {.op = OP_META_PUT, .object = key, .detail = value};
+    return submit(s, &j, err);
+}
+
+int rx_store_sqlite_set_key(struct rx_store *base, const struct rx_pii_key *key,
+                            const char *intake, const struct rx_store_legacy *legacy,
+                            struct rx_err *err)
+{
+    if (!base || base->ops != &sqlite_ops || !key || !intake || !*intake)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "set_key: expected a store, a key and an intake");
+    struct sq_store *s = sq(base);
+    char check[512], had[128];
+    int found = meta_get(s, "pii_check", check, sizeof(check), err);
+    if (found < 0)
+        return found;
+    int got_intake = meta_get(s, "pii_intake", had, sizeof(had), err);
+    if (got_intake < 0)
+        return got_intake;
+    if (got_intake && strcmp(had, intake) != 0)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "intake",
+                          "set_key: the store holds intake '%s', not '%s'", had, intake);
+    if (found) { /* the key must be the one the store's values were sealed under */
+        uint8_t sealed[256], plain[256];
+        size_t n = 0, pn = 0;
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (sodium_hex2bin(sealed, sizeof(sealed), check, strlen(check), NULL, &n, NULL) != 0 ||
+            rx_pii_open(key, sealed, n, plain, sizeof(plain), &pn, &e) < 0 ||
+            pn != strlen(PII_CHECK_TEXT) || memcmp(plain, PII_CHECK_TEXT, pn) != 0)
+            return rx_err_set(err, -RX_E_STATE, NULL, 0, "key",
+                              "set_key: the store's personal data is sealed under another key: "
+                              "this is not the personal-data key file or the intake key file "
+                              "(intake-%s.key) it was made with",
+                              intake);
+    } else {
+        /* no check value: a new store, a purged one, or one from before migration 6 */
+        char purged[64];
+        int p = meta_get(s, "pii_purged", purged, sizeof(purged), err);
+        if (p < 0)
+            return p;
+        struct conn *c;
+        int ret = reader_take(s, &c, err);
+        if (ret < 0)
+            return ret;
+        sqlite3_stmt *q = NULL;
+        int rc = sqlite3_prepare_v2(
+            c->db,
+            "SELECT (SELECT count(*) FROM applications WHERE sealed_id IS NOT NULL) + "
+            "(SELECT count(*) FROM families WHERE phone NOT LIKE 'purged-%') + "
+            "(SELECT count(*) FROM documents WHERE name LIKE 'records.%')",
+            -1, &q, NULL);
+        int64_t old = 0;
+        if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+            old = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        reader_give(s, c);
+        if (rc != SQLITE_ROW)
+            return db_fail(err, "set_key", rc);
+        if (old > 0 && !legacy)
+            return rx_err_set(err, -RX_E_STATE, NULL, 0, "schema_version",
+                              "set_key: the store holds personal data written before migration 6 "
+                              "(sealed without a cipher suite, under the master key alone) and "
+                              "no way to open it was given");
+        if (old > 0) {
+            s->pii = *key;
+            s->pii_on = true;
+            struct job j = {.op = OP_CONVERT, .legacy = legacy, .object = intake};
+            int ret = submit(s, &j, err);
+            if (ret < 0) {
+                sodium_memzero(&s->pii, sizeof(s->pii));
+                s->pii_on = false;
+                return ret;
+            }
+        }
+    }
+    s->pii = *key;
+    s->pii_on = true;
+    if (!found) {
+        uint8_t sealed[64];
+        size_t n = 0;
+        char hex[2 * sizeof(sealed) + 1];
+        int ret = rx_pii_seal(key, PII_CHECK_TEXT, strlen(PII_CHECK_TEXT), sealed,
+                              sizeof(sealed), &n, err);
+        if (ret == 0) {
+            sodium_bin2hex(hex, sizeof(hex), sealed, n);
+            ret = meta_put(s, "pii_check", hex, err);
+        }
+        if (ret == 0)
+            ret = meta_put(s, "pii_suite", "1", err);
+        if (ret == 0 && !got_intake)
+            ret = meta_put(s, "pii_intake", intake, err);
+        if (ret < 0) {
+            sodium_memzero(&s->pii, sizeof(s->pii));
+            s->pii_on = false;
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int rx_store_sqlite_purge(const char *db_path, const char *intake, const char *actor,
+                          const char *detail, struct rx_store_purge_counts *counts,
+                          struct rx_err *err)
+{
+    struct rx_store_purge_counts n;
+    memset(&n, 0, sizeof(n));
+    if (!intake || !actor || !detail || !plain_text(actor, 1, AUDIT_FIELD_MAX) ||
+        !plain_text(intake, 1, AUDIT_FIELD_MAX) || !plain_text(detail, 0, 1700))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "reason",
+                          "purge: expected an intake, an actor and a reason of at most 1700 "
+                          "bytes, UTF-8 without control characters");
+    struct rx_store *base;
+    int ret = rx_store_open_sqlite(db_path, &base, err);
+    if (ret < 0)
+        return ret;
+    struct sq_store *s = sq(base);
+    char had[128];
+    int got = meta_get(s, "pii_intake", had, sizeof(had), err);
+    if (got < 0)
+        ret = got;
+    else if (got && strcmp(had, intake) != 0)
+        ret = rx_err_set(err, -RX_E_STATE, db_path, 0, "intake",
+                         "purge: the store holds intake '%s', not '%s'", had, intake);
+    if (ret == 0) {
+        struct job j = {.op = OP_PURGE, .actor = actor, .object = intake, .detail = detail,
+                        .purged = &n};
+        ret = submit(s, &j, err);
+    }
+    base->ops->close(base);
+    if (ret < 0)
+        return ret;
+    /* VACUUM rewrites the file without the freed pages; the checkpoint moves the WAL
+     * into it and truncates the WAL to nothing: no old page is left in either */
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(db, BUSY_MS);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA secure_delete = ON; VACUUM;", NULL, NULL, NULL);
+    int busy = 0;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        busy = 1; /* VACUUM or the checkpoint met another connection */
+    if (rc != SQLITE_OK) {
+        ret = busy ? rx_err_set(err, -RX_E_IO, db_path, 0, NULL,
+                                "purge: the data is deleted, but another process (a running "
+                                "server?) holds the store: stop it and run purge again to "
+                                "compact the file")
+                   : db_fail(err, "purge: vacuum", rc);
+    }
+    sqlite3_close_v2(db);
+    if (counts)
+        *counts = n;
+    return ret;
 }

@@ -100,4 +100,73 @@ int rx_store_audit_page(const char *db_path, int64_t after, unsigned limit,
                         void (*visit)(void *ctx, const struct rx_audit_entry *e), void *ctx,
                         bool *more, struct rx_err *err);
 
+/* ------------------------------------------------ personal data at rest */
+
+struct rx_pii_key;
+
+/*
+ * Install the intake's working key (rx_pii_intake_key), once, right after
+ * open and before any other call.  From then on the store seals (rx_pii.h,
+ * cipher suite 1) what it keeps of people: the application bodies (child's
+ * name, address, claims, guardians), the families' phone numbers (kept as a
+ * keyed lookup hash for sign-in and the number sealed for sending; the otp
+ * and outbox rows by the hash, the outbox's message and recipient sealed),
+ * and opens them on reading: handlers see plain values as before.
+ *
+ * The store records a check value sealed under the key (meta pii_check)
+ * and the intake (meta pii_intake): a later start with another key or
+ * another intake is refused (-RX_E_STATE), never served half readable.  A
+ * store that holds personal data from before migration 6 (no check value,
+ * not purged) is converted in one transaction when legacy is given (every
+ * sealed value opened through it and sealed again under key, lookups
+ * replaced, bodies, phones and outbox messages sealed, one-time codes
+ * dropped, an audit entry "store.seal" with the counts), else refused
+ * (-RX_E_STATE, field "schema_version").  Without a key (unit tests) the
+ * store keeps plain values.
+ */
+/*
+ * How a store from before migration 6 is converted: open(ctx, application,
+ * old, n, ...) opens a value sealed the old way (an application's sealed
+ * numbers when application is true, else a records file) into *plain
+ * (malloc'd, *plain_len bytes) and, for an application, gives the child's
+ * new lookup hash under the intake's key in lookup.  0 or -RX_E_* (with
+ * err set): the conversion then fails as a whole and nothing changes.
+ */
+struct rx_store_legacy {
+    int (*open)(void *ctx, bool application, const uint8_t *old, size_t n, uint8_t **plain,
+                size_t *plain_len, uint8_t lookup[32], struct rx_err *err);
+    void *ctx;
+};
+
+int rx_store_sqlite_set_key(struct rx_store *s, const struct rx_pii_key *key, const char *intake,
+                            const struct rx_store_legacy *legacy, struct rx_err *err);
+
+/* What rx_store_sqlite_purge removed. */
+struct rx_store_purge_counts {
+    int64_t applications; /* bodies emptied, sealed numbers and lookups removed */
+    int64_t families;     /* phone numbers and their hashes removed */
+    int64_t codes;        /* one-time codes */
+    int64_t messages;     /* outbox messages */
+    int64_t records;      /* records files (户籍, 房产, 居住证, 社保) */
+    int64_t sessions;     /* families' sessions */
+    int64_t appeals;      /* appeals (the families' own words) */
+};
+
+/*
+ * Delete the intake's personal data from the store at db_path (`ruxue
+ * purge`): application bodies, sealed numbers and lookup hashes (the
+ * receipt, status and pseudonym stay), families' phone numbers and
+ * hashes, one-time codes, the outbox, the records files, families'
+ * sessions and appeals; the published results (rows by pseudonym) and the
+ * audit log stay, and an "intake.purge" entry (actor; object the intake;
+ * detail the counts and reason) is appended in the same transaction.  Run
+ * with secure_delete on, then VACUUM and a TRUNCATE checkpoint, so no
+ * freed page is left in the file or the WAL.  The server must be stopped
+ * (-RX_E_IO otherwise, after the deletion).  -RX_E_STATE when the store
+ * holds another intake.  The caller deletes the intake key file.
+ */
+int rx_store_sqlite_purge(const char *db_path, const char *intake, const char *actor,
+                          const char *detail, struct rx_store_purge_counts *counts,
+                          struct rx_err *err);
+
 #endif

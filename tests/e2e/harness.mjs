@@ -419,9 +419,9 @@ export function wrongCheckId(id) {
   return id.slice(0, 17) + bad;
 }
 
-/** What the server should show of a number: first 4, 10 stars, last 4. */
+/** What the server should show of a number: 14 stars, the last 4. */
 export function masked(id) {
-  return id.slice(0, 4) + '*'.repeat(10) + id.slice(14);
+  return '*'.repeat(14) + id.slice(14);
 }
 
 /** A fresh Idempotency-Key (8-64 of [A-Za-z0-9_-]). */

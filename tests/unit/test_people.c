@@ -306,14 +306,14 @@ static void test_idcard_first_error_wins(void **state)
     assert_int_equal(rx_idcard_parse("123", today(), &id, NULL), -RX_E_INVAL);
 }
 
-static void test_idcard_mask_keeps_first_and_last_four(void **state)
+static void test_idcard_mask_keeps_only_the_last_four(void **state)
 {
     (void)state;
     char out[19];
     rx_idcard_mask(GB_EXAMPLE, out);
-    assert_string_equal(out, "1101**********002X");
+    assert_string_equal(out, "**************002X");
     rx_idcard_mask("440304201901011239", out);
-    assert_string_equal(out, "4403**********1239");
+    assert_string_equal(out, "**************1239");
     /* a caller's mistake never shows a whole number */
     rx_idcard_mask("11010519491231002", out);
     assert_string_equal(out, "******************");
@@ -383,7 +383,7 @@ static void test_pii_seal_open_round_trip(void **state)
     assert_int_equal(err.code, 0);
 }
 
-/* The format is nonce || crypto_secretbox_easy under the "rxseal1" sub-key. */
+/* The format is suite 1 || nonce || crypto_secretbox_easy under the "rxseal1" sub-key. */
 static void test_pii_seal_format_matches_independent_subkey(void **state)
 {
     (void)state;
@@ -398,8 +398,10 @@ static void test_pii_seal_format_matches_independent_subkey(void **state)
     size_t ns;
     assert_int_equal(rx_pii_seal(&k, GB_EXAMPLE, 18, sealed, sizeof(sealed), &ns, NULL), 0);
     char plain[19] = {0};
-    assert_int_equal(crypto_secretbox_open_easy((uint8_t *)plain, sealed + RX_PII_NONCE_BYTES,
-                                                ns - RX_PII_NONCE_BYTES, sealed, sub),
+    assert_int_equal(sealed[0], RX_PII_SUITE_1);
+    assert_int_equal(rx_pii_suite(sealed, ns), 1);
+    assert_int_equal(crypto_secretbox_open_easy((uint8_t *)plain, sealed + 1 + RX_PII_NONCE_BYTES,
+                                                ns - 1 - RX_PII_NONCE_BYTES, sealed + 1, sub),
                      0);
     assert_string_equal(plain, GB_EXAMPLE);
 }
@@ -415,7 +417,7 @@ static void test_pii_open_detects_tampering(void **state)
     size_t ns;
     assert_int_equal(rx_pii_seal(&k, GB_EXAMPLE, 18, sealed, sizeof(sealed), &ns, NULL), 0);
 
-    /* one flipped bit anywhere: nonce, tag or ciphertext */
+    /* one flipped bit anywhere: suite, nonce, tag or ciphertext */
     for (size_t i = 0; i < ns; i++) {
         uint8_t t[RX_PII_SEALED_ID_BYTES];
         memcpy(t, sealed, ns);
@@ -425,7 +427,7 @@ static void test_pii_open_detects_tampering(void **state)
         struct rx_err err;
         rx_err_clear(&err);
         assert_int_equal(rx_pii_open(&k, t, ns, out, sizeof(out), &no, &err), -RX_E_INVAL);
-        assert_non_null(strstr(err.msg, "does not verify"));
+        assert_non_null(strstr(err.msg, i == 0 ? "unknown cipher suite 0" : "does not verify"));
         assert_int_equal(no, 77); /* out-params set only on success */
     }
 
@@ -439,7 +441,7 @@ static void test_pii_open_detects_tampering(void **state)
     rx_err_clear(&err);
     assert_int_equal(rx_pii_open(&k, sealed, RX_PII_SEAL_OVERHEAD - 1, out, sizeof(out), &no, &err),
                      -RX_E_INVAL);
-    assert_string_equal(err.msg, "expected a sealed value of at least 40 bytes, found 39");
+    assert_string_equal(err.msg, "expected a sealed value of at least 41 bytes, found 40");
     /* still opens untouched */
     assert_int_equal(rx_pii_open(&k, sealed, ns, out, sizeof(out), &no, NULL), 0);
 }
@@ -576,6 +578,132 @@ static void test_pii_pseudonyms_of_many_children_differ(void **state)
     free(p);
 }
 
+/* ---------------------------------------------- suites, intake keys, masks */
+
+/* A value of a suite this build does not know is refused by name, never guessed at. */
+static void test_pii_unknown_suite_is_refused(void **state)
+{
+    (void)state;
+    struct rx_pii_key k;
+    key_counting(&k);
+    uint8_t sealed[RX_PII_SEALED_ID_BYTES], out[18];
+    size_t ns, no;
+    assert_int_equal(rx_pii_seal(&k, GB_EXAMPLE, 18, sealed, sizeof(sealed), &ns, NULL), 0);
+    assert_int_equal(RX_PII_SEAL_OVERHEAD, 1 + 24 + 16);
+    sealed[0] = 2; /* say, SM4-GCM some day */
+    struct rx_err err;
+    rx_err_clear(&err);
+    assert_int_equal(rx_pii_open(&k, sealed, ns, out, sizeof(out), &no, &err), -RX_E_INVAL);
+    assert_string_equal(err.msg, "unknown cipher suite 2 (this build opens suite 1)");
+    assert_int_equal(rx_pii_suite(sealed, ns), 2);
+    assert_int_equal(rx_pii_suite(sealed, 0), -1);
+    /* large values (records files) carry the suite too */
+    uint8_t *big = NULL;
+    size_t nb = 0;
+    static char text[10000];
+    memset(text, 'a', sizeof(text));
+    assert_int_equal(rx_pii_seal_alloc(&k, text, sizeof(text), &big, &nb, NULL), 0);
+    assert_int_equal(big[0], RX_PII_SUITE_1);
+    assert_int_equal(nb, sizeof(text) + RX_PII_SEAL_OVERHEAD);
+    char *back = malloc(sizeof(text));
+    assert_int_equal(rx_pii_open(&k, big, nb, (uint8_t *)back, sizeof(text), &no, NULL), 0);
+    assert_memory_equal(back, text, sizeof(text));
+    free(back);
+    free(big);
+}
+
+/* working = BLAKE2b-256(key = master, "ruxue/intake-key/v1" 0 intake 0 secret), recomputed here. */
+static void test_pii_intake_key_needs_master_and_secret(void **state)
+{
+    (void)state;
+    struct rx_pii_key master, secret, w, w2;
+    key_counting(&master);
+    memset(secret.bytes, 0xa5, sizeof(secret.bytes));
+    rx_pii_intake_key(&master, "2027-G1", &secret, &w);
+    uint8_t msg[128];
+    size_t m = 0;
+    memcpy(msg, "ruxue/intake-key/v1", 20); /* with its NUL */
+    m += 20;
+    memcpy(msg + m, "2027-G1", 8);
+    m += 8;
+    memcpy(msg + m, secret.bytes, 32);
+    m += 32;
+    uint8_t want[32];
+    crypto_generichash(want, 32, msg, m, master.bytes, 32);
+    assert_memory_equal(w.bytes, want, 32);
+    /* another secret, another intake, another master: another key */
+    secret.bytes[0] ^= 1;
+    rx_pii_intake_key(&master, "2027-G1", &secret, &w2);
+    assert_memory_not_equal(w.bytes, w2.bytes, 32);
+    secret.bytes[0] ^= 1;
+    rx_pii_intake_key(&master, "2027-G7", &secret, &w2);
+    assert_memory_not_equal(w.bytes, w2.bytes, 32);
+    master.bytes[0] ^= 1;
+    rx_pii_intake_key(&master, "2027-G1", &secret, &w2);
+    assert_memory_not_equal(w.bytes, w2.bytes, 32);
+    master.bytes[0] ^= 1;
+
+    /* sealed under the working key: neither the master key nor the secret alone opens it */
+    uint8_t sealed[RX_PII_SEALED_ID_BYTES], out[18];
+    size_t ns, no;
+    assert_int_equal(rx_pii_seal(&w, GB_EXAMPLE, 18, sealed, sizeof(sealed), &ns, NULL), 0);
+    assert_int_equal(rx_pii_open(&master, sealed, ns, out, sizeof(out), &no, NULL), -RX_E_INVAL);
+    assert_int_equal(rx_pii_open(&secret, sealed, ns, out, sizeof(out), &no, NULL), -RX_E_INVAL);
+    assert_int_equal(rx_pii_open(&w, sealed, ns, out, sizeof(out), &no, NULL), 0);
+    assert_memory_equal(out, GB_EXAMPLE, 18);
+}
+
+static void test_pii_intake_key_path_beside_the_master_key(void **state)
+{
+    (void)state;
+    char p[64];
+    assert_int_equal(rx_pii_intake_key_path("/etc/ruxue/pii.key", "2027-G1", p, sizeof(p)), 0);
+    assert_string_equal(p, "/etc/ruxue/intake-2027-G1.key");
+    assert_int_equal(rx_pii_intake_key_path("pii.key", "a_b.c", p, sizeof(p)), 0);
+    assert_string_equal(p, "intake-a_b.c.key");
+    /* nothing that could leave the directory */
+    assert_int_equal(rx_pii_intake_key_path("/k/pii.key", "../x", p, sizeof(p)), -1);
+    assert_int_equal(rx_pii_intake_key_path("/k/pii.key", "a/b", p, sizeof(p)), -1);
+    assert_int_equal(rx_pii_intake_key_path("/k/pii.key", ".x", p, sizeof(p)), -1);
+    assert_int_equal(rx_pii_intake_key_path("/k/pii.key", "", p, sizeof(p)), -1);
+    assert_int_equal(rx_pii_intake_key_path("/k/pii.key", "2027-G1", p, 10), -1);
+}
+
+static void test_pii_mask_phone_shows_the_last_four(void **state)
+{
+    (void)state;
+    char out[32];
+    rx_pii_mask_phone("13812345678", out, sizeof(out));
+    assert_string_equal(out, "*******5678");
+    rx_pii_mask_phone("+8613812345678", out, sizeof(out));
+    assert_string_equal(out, "**********5678");
+    rx_pii_mask_phone("5678", out, sizeof(out)); /* four or fewer: nothing shows */
+    assert_string_equal(out, "****");
+    rx_pii_mask_phone(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    rx_pii_mask_phone("13812345678", out, 6); /* cut short: still no digit of the front */
+    assert_string_equal(out, "*****");
+}
+
+static void test_pii_phone_lookup_is_keyed_and_stable(void **state)
+{
+    (void)state;
+    struct rx_pii_key k, other;
+    key_counting(&k);
+    key_counting(&other);
+    other.bytes[5] ^= 1;
+    char a[65], b[65], c[65];
+    rx_pii_phone_lookup_hex(&k, "13812345678", a);
+    rx_pii_phone_lookup_hex(&k, "13812345678", b);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), 64);
+    assert_null(strstr(a, "13812345678")); /* the number is not in its hash */
+    rx_pii_phone_lookup_hex(&other, "13812345678", c);
+    assert_string_not_equal(a, c);
+    rx_pii_phone_lookup_hex(&k, "13812345679", c);
+    assert_string_not_equal(a, c);
+}
+
 int main(void)
 {
     if (rx_pii_init() < 0)
@@ -592,12 +720,17 @@ int main(void)
         cmocka_unit_test(test_idcard_rejects_birth_outside_1900_to_today),
         cmocka_unit_test(test_idcard_rejects_wrong_check_char),
         cmocka_unit_test(test_idcard_first_error_wins),
-        cmocka_unit_test(test_idcard_mask_keeps_first_and_last_four),
+        cmocka_unit_test(test_idcard_mask_keeps_only_the_last_four),
         cmocka_unit_test(test_pii_key_hex_round_trips),
         cmocka_unit_test(test_pii_seal_open_round_trip),
         cmocka_unit_test(test_pii_seal_format_matches_independent_subkey),
         cmocka_unit_test(test_pii_open_detects_tampering),
         cmocka_unit_test(test_pii_seal_and_open_check_sizes),
+        cmocka_unit_test(test_pii_unknown_suite_is_refused),
+        cmocka_unit_test(test_pii_intake_key_needs_master_and_secret),
+        cmocka_unit_test(test_pii_intake_key_path_beside_the_master_key),
+        cmocka_unit_test(test_pii_mask_phone_shows_the_last_four),
+        cmocka_unit_test(test_pii_phone_lookup_is_keyed_and_stable),
         cmocka_unit_test(test_pii_lookup_known_answer),
         cmocka_unit_test(test_pii_lookup_is_stable_and_keyed),
         cmocka_unit_test(test_pii_pseudonym_known_answer),
