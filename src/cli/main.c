@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"serve", rx_cmd_serve, "serve the platform: HTTP/JSON API and web pages"},
     {"audit", rx_cmd_audit, "check the store's hash-chained audit log"},
     {"notice", rx_cmd_notice, "check a signed admission notice (录取通知书)"},
+    {"backup", rx_cmd_backup, "copy the store consistently while the server runs"},
 };
 
 static void usage(FILE *f)
