@@ -99,10 +99,7 @@ describe('ruxue backup and the restore drill', () => {
     const done = [];
     for (let w = 0; w < WORKERS; w++) {
       const wk = new Worker(new URL('../soak/surge-worker.mjs', import.meta.url), {
-        workerData: {
-          base: srv.base, lanes: lanes.filter((_, i) => i % WORKERS === w),
-          log: join(logDir, `w${w}.log`), counters, round: 1, worker: w,
-        },
+        workerData: { lanes: lanes.filter((_, i) => i % WORKERS === w), log: join(logDir, `w${w}.log`), counters, worker: w },
       });
       workers.push(wk);
       ready.push(new Promise((res) => wk.once('message', res)));
@@ -112,7 +109,7 @@ describe('ruxue backup and the restore drill', () => {
       }));
     }
     await Promise.all(ready);
-    for (const wk of workers) wk.postMessage('go');
+    for (const wk of workers) wk.postMessage({ type: 'go', base: srv.base, round: 1, pending: [] });
     const deadline = Date.now() + 30000;
     while (acked() < 300 && Date.now() < deadline) await sleep(10);
     assert.ok(acked() >= 300, `the surge acknowledged only ${acked()} in 30 s`);
