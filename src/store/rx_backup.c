@@ -40,10 +40,20 @@ static void pause_ms(int ms)
         ;
 }
 
+/*
+ * The name an error gives for path: the path when it fits rx_err's source
+ * (63 bytes), else its last component, rather than a path cut short.
+ */
+static const char *err_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return strlen(path) < sizeof(((struct rx_err *)0)->source) || !slash ? path : slash + 1;
+}
+
 /* An SQLite failure of step what on path, with SQLite's own words. */
 static int db_fail(struct rx_err *err, const char *path, const char *what, sqlite3 *db, int rc)
 {
-    return rx_err_set(err, -RX_E_IO, path, 0, NULL, "backup: %s: %s", what,
+    return rx_err_set(err, -RX_E_IO, err_name(path), 0, NULL, "backup: %s: %s", what,
                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
@@ -52,7 +62,7 @@ static int unlink_quiet(const char *path, struct rx_err *err)
 {
     if (unlink(path) == 0 || errno == ENOENT)
         return 0;
-    return rx_err_set(err, -RX_E_IO, path, 0, NULL,
+    return rx_err_set(err, -RX_E_IO, err_name(path), 0, NULL,
                       "backup: cannot remove what an interrupted backup left: %s",
                       strerror(errno));
 }
@@ -75,12 +85,12 @@ static int sync_path(const char *path, bool dir, struct rx_err *err)
     }
     int fd = open(target, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
     if (fd < 0)
-        return rx_err_set(err, -RX_E_IO, target, 0, NULL, "backup: cannot open to sync: %s",
+        return rx_err_set(err, -RX_E_IO, err_name(target), 0, NULL, "backup: cannot open to sync: %s",
                           strerror(errno));
     int bad = fsync(fd) != 0 ? errno : 0;
     close(fd);
     if (bad)
-        return rx_err_set(err, -RX_E_IO, target, 0, NULL, "backup: fsync failed: %s",
+        return rx_err_set(err, -RX_E_IO, err_name(target), 0, NULL, "backup: fsync failed: %s",
                           strerror(bad));
     return 0;
 }
@@ -159,13 +169,13 @@ int rx_store_sqlite_backup(const char *from_path, const char *to_path,
 
     struct stat sf, sto;
     if (stat(from_path, &sf) != 0)
-        return rx_err_set(err, -RX_E_IO, from_path, 0, NULL, "backup: cannot read the store: %s",
+        return rx_err_set(err, -RX_E_IO, err_name(from_path), 0, NULL, "backup: cannot read the store: %s",
                           strerror(errno));
     if (!S_ISREG(sf.st_mode))
-        return rx_err_set(err, -RX_E_INVAL, from_path, 0, NULL,
+        return rx_err_set(err, -RX_E_INVAL, err_name(from_path), 0, NULL,
                           "backup: expected the store's file, found something else");
     if (stat(to_path, &sto) == 0 && sto.st_dev == sf.st_dev && sto.st_ino == sf.st_ino)
-        return rx_err_set(err, -RX_E_INVAL, to_path, 0, NULL,
+        return rx_err_set(err, -RX_E_INVAL, err_name(to_path), 0, NULL,
                           "backup: the copy would overwrite the store itself");
 
     char partial[PATH_MAX_BYTES + 32], side[PATH_MAX_BYTES + 48];
@@ -180,7 +190,7 @@ int rx_store_sqlite_backup(const char *from_path, const char *to_path,
     }
     int fd = open(partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return rx_err_set(err, -RX_E_IO, partial, 0, NULL, "backup: cannot create the copy: %s",
+        return rx_err_set(err, -RX_E_IO, err_name(partial), 0, NULL, "backup: cannot create the copy: %s",
                           strerror(errno));
     close(fd);
 
@@ -202,7 +212,7 @@ int rx_store_sqlite_backup(const char *from_path, const char *to_path,
         goto out;
     }
     if (strcmp(v, "1") != 0) {
-        ret = rx_err_set(err, -RX_E_STATE, from_path, 0, NULL,
+        ret = rx_err_set(err, -RX_E_STATE, err_name(from_path), 0, NULL,
                          "backup: expected a ruxue store (a table meta), found none");
         goto out;
     }
@@ -254,7 +264,7 @@ int rx_store_sqlite_backup(const char *from_path, const char *to_path,
     rc = query_text(dst, "PRAGMA journal_mode = DELETE", v, sizeof(v));
     if (rc != SQLITE_OK || strcmp(v, "delete") != 0) {
         ret = rc != SQLITE_OK ? db_fail(err, partial, "leaving WAL mode", dst, rc)
-                              : rx_err_set(err, -RX_E_IO, partial, 0, NULL,
+                              : rx_err_set(err, -RX_E_IO, err_name(partial), 0, NULL,
                                            "backup: expected journal_mode delete, found '%s'", v);
         goto out;
     }
@@ -270,18 +280,18 @@ int rx_store_sqlite_backup(const char *from_path, const char *to_path,
     if (ret == 0)
         ret = copy_check(partial, st, err);
     if (ret == 0 && strcmp(st->integrity, "ok") != 0)
-        ret = rx_err_set(err, -RX_E_STATE, partial, 0, NULL,
+        ret = rx_err_set(err, -RX_E_STATE, err_name(partial), 0, NULL,
                          "backup: the copy fails its integrity check: %s", st->integrity);
     struct stat sp;
     if (ret == 0 && stat(partial, &sp) != 0)
-        ret = rx_err_set(err, -RX_E_IO, partial, 0, NULL, "backup: %s", strerror(errno));
+        ret = rx_err_set(err, -RX_E_IO, err_name(partial), 0, NULL, "backup: %s", strerror(errno));
     if (ret < 0)
         goto out;
     st->bytes = (int64_t)sp.st_size;
 
     /* 6. in place, all at once */
     if (rename(partial, to_path) != 0) {
-        ret = rx_err_set(err, -RX_E_IO, to_path, 0, NULL, "backup: cannot rename the copy: %s",
+        ret = rx_err_set(err, -RX_E_IO, err_name(to_path), 0, NULL, "backup: cannot rename the copy: %s",
                          strerror(errno));
         goto out;
     }
