@@ -6,6 +6,8 @@
 #   make test     install what is missing, build, run every test, and the
 #                 unit and end-to-end tests again under ASan + UBSan
 #   make bench    the benchmarks (figures in docs/performance.md)
+#   make soak     the long runs: 100 SIGKILLs of the server during a
+#                 1,000-connection surge (tests/soak/kill_loop.mjs)
 #   make screenshots  the browser tests, refreshing docs/screenshots/
 #   make deps     install the Debian packages that are missing
 #   make clean    remove the build directories
@@ -18,7 +20,7 @@ DEMO_SCHOOLS  ?= 60
 PORT          ?= 8080
 DEMO_KEYS     ?= .demo-keys
 
-.PHONY: all deps run test test-asan bench screenshots clean
+.PHONY: all deps run test test-asan bench screenshots soak clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -67,6 +69,14 @@ bench: all
 	./$(BUILD)/bench/bench_engine
 	tools/bench_allocate.sh ./$(BUILD)/ruxue
 	tools/bench_serve.sh ./$(BUILD)/ruxue 1000 30
+
+# the kill loop at full length, niced (figures in docs/reliability.md)
+SOAK_KILLS    ?= 100
+SOAK_CONNS    ?= 1000
+SOAK_INTERVAL ?= 2
+soak: deps all
+	RUXUE=$(BUILD)/ruxue nice -n 19 node tests/soak/kill_loop.mjs \
+	  --kills $(SOAK_KILLS) --connections $(SOAK_CONNS) --interval $(SOAK_INTERVAL)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

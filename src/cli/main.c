@@ -34,6 +34,7 @@ static const struct command commands[] = {
     {"audit", rx_cmd_audit, "check the store's hash-chained audit log"},
     {"purge", rx_cmd_purge, "delete an intake's personal data after its retention period"},
     {"notice", rx_cmd_notice, "check a signed admission notice (录取通知书)"},
+    {"backup", rx_cmd_backup, "copy the store consistently while the server runs"},
 };
 
 static void usage(FILE *f)

@@ -15,5 +15,6 @@ int rx_cmd_serve(int argc, char **argv);
 int rx_cmd_audit(int argc, char **argv);
 int rx_cmd_purge(int argc, char **argv);
 int rx_cmd_notice(int argc, char **argv);
+int rx_cmd_backup(int argc, char **argv);
 
 #endif
