@@ -291,6 +291,18 @@ static void h_staff_login(struct rx_req *r)
         goto out;
     }
     if (rc < 0 || crypto_pwhash_str_verify(st.pwhash, pass, strlen(pass)) != 0) {
+        /* audited as refused: the account's name when there is one (what was
+         * typed for a name that is none may be anything: not kept) */
+        char who[80] = "anonymous";
+        if (rc == 0)
+            snprintf(who, sizeof(who), "staff:%s", st.username);
+        rx_err_clear(&e);
+        if (srv(r)->store->ops->audit_record(srv(r)->store, who, "staff.login",
+                                             rc < 0 ? "(no such account)" : st.username, "",
+                                             "refused:bad_credentials", rx_req_ip(r), &e) < 0) {
+            reply_store_error(r, &e);
+            goto out;
+        }
         rx_reply_error(r, 401, "bad_credentials", NULL, "wrong username or password");
         goto out;
     }
@@ -2271,8 +2283,8 @@ static void h_review_decide(struct rx_req *r)
             if (!text) {
                 rx_reply_error(r, 500, "internal", NULL, "out of memory");
             } else if (st->ops->app_update(st, &u, &e) < 0 ||
-                       st->ops->audit_append(st, actor, "application.review", a.receipt, decision,
-                                             &e) < 0) {
+                       st->ops->audit_record(st, actor, "application.review", a.receipt,
+                                             a.pseudonym, "ok", decision, &e) < 0) {
                 reply_store_error(r, &e);
             } else {
                 struct rx_application now;

@@ -1187,7 +1187,8 @@ static int batch_write(struct rx_server *s, struct rx_intake_state *st, struct b
         snprintf(details[k], sizeof(details[k]), "school=%s status=%s",
                  school_id(st, o->school) ?: "", offer_names[o->status]);
         rows[k] = (struct rx_row){.kind = "offer", .key = o->pseudonym, .body = bodies[k],
-                                  .audit_action = b->c[k].action, .audit_detail = details[k]};
+                                  .audit_action = b->c[k].action, .audit_detail = details[k],
+                                  .audit_pseudonym = o->pseudonym};
     }
     for (size_t k = 0; rc == 0 && k < b->nm; k++) {
         const struct move *m = &b->m[k];
@@ -2335,8 +2336,8 @@ static void h_place(struct rx_req *r)
     if (status == 200)
         answer = offer_json(st, &st->offers[who]);
     pthread_mutex_unlock(&st->mu);
-    if (status == 200 && s->store->ops->audit_append(s->store, actor, "offer.place.note",
-                                                     a.receipt, note, &e) < 0)
+    if (status == 200 && s->store->ops->audit_record(s->store, actor, "offer.place.note",
+                                                     a.receipt, a.pseudonym, "ok", note, &e) < 0)
         status = -1;
     json_decref(j);
     rx_application_free(&a);
@@ -2446,7 +2447,8 @@ static void h_appeal(struct rx_req *r)
     char actor[80];
     snprintf(actor, sizeof(actor), "family:%lld", (long long)w.ss.subject);
     struct rx_row row = {.kind = "appeal", .key = key, .body = body,
-                         .audit_action = "appeal.create", .expect_absent = true};
+                         .audit_action = "appeal.create", .audit_pseudonym = a.pseudonym,
+                         .expect_absent = true};
     if (rc == 0)
         rc = body ? s->store->ops->rows_put(s->store, actor, &row, 1, &e)
                   : rx_err_set(&e, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
@@ -2652,7 +2654,7 @@ void rx_intake_place_late(struct rx_server *s, const struct rx_application *a)
         /* placed again only from "no seat" (a claim verified since) */
         struct rx_row row = {.kind = "offer", .key = o.pseudonym, .body = body,
                              .audit_action = "offer.late", .audit_detail = detail,
-                             .expect_absent = had < 0};
+                             .audit_pseudonym = o.pseudonym, .expect_absent = had < 0};
         rc = body ? s->store->ops->rows_put(s->store, "system:rolling", &row, 1, &e)
                   : rx_err_set(&e, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
         free(body);
