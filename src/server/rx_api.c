@@ -292,6 +292,18 @@ static void h_staff_login(struct rx_req *r)
         goto out;
     }
     if (rc < 0 || crypto_pwhash_str_verify(st.pwhash, pass, strlen(pass)) != 0) {
+        /* audited as refused: the account's name when there is one (what was
+         * typed for a name that is none may be anything: not kept) */
+        char who[80] = "anonymous";
+        if (rc == 0)
+            snprintf(who, sizeof(who), "staff:%s", st.username);
+        rx_err_clear(&e);
+        if (srv(r)->store->ops->audit_record(srv(r)->store, who, "staff.login",
+                                             rc < 0 ? "(no such account)" : st.username, "",
+                                             "refused:bad_credentials", rx_req_ip(r), &e) < 0) {
+            reply_store_error(r, &e);
+            goto out;
+        }
         rx_reply_error(r, 401, "bad_credentials", NULL, "wrong username or password");
         goto out;
     }
@@ -2279,8 +2291,8 @@ static void h_review_decide(struct rx_req *r)
             if (!text) {
                 rx_reply_error(r, 500, "internal", NULL, "out of memory");
             } else if (st->ops->app_update(st, &u, &e) < 0 ||
-                       st->ops->audit_append(st, actor, "application.review", a.receipt, decision,
-                                             &e) < 0) {
+                       st->ops->audit_record(st, actor, "application.review", a.receipt,
+                                             a.pseudonym, "ok", decision, &e) < 0) {
                 reply_store_error(r, &e);
             } else {
                 struct rx_application now;
@@ -2451,8 +2463,8 @@ static void h_reveal(struct rx_req *r)
         staff_actor(&w, actor);
         snprintf(detail, sizeof(detail), "pseudonym %s", a.pseudonym);
         rx_err_clear(&e);
-        if (s->store->ops->audit_append(s->store, actor, "application.reveal", a.receipt, detail,
-                                        &e) < 0) {
+        if (s->store->ops->audit_record(s->store, actor, "application.reveal", a.receipt,
+                                        a.pseudonym, "ok", detail, &e) < 0) {
             reply_store_error(r, &e); /* no record of it, no number */
         } else {
             json_t *g = json_array();

@@ -133,9 +133,10 @@ static void audit_visit(void *ctx, const struct rx_audit_entry *e)
 {
     char hex[65];
     sodium_bin2hex(hex, sizeof(hex), e->hash, 32);
-    json_array_append_new(ctx, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
+    json_array_append_new(ctx, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
                                          (json_int_t)e->seq, "at", e->at, "actor", e->actor,
-                                         "action", e->action, "object", e->object, "detail",
+                                         "action", e->action, "object", e->object, "pseudonym",
+                                         e->pseudonym, "outcome", e->outcome, "detail",
                                          e->detail, "hash", hex));
 }
 

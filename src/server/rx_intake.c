@@ -49,6 +49,7 @@
 #include "../io/rx_district_write.h"
 #include "../io/rx_files.h"
 #include "../io/rx_output.h"
+#include "../store/rx_store_sqlite.h"
 #include "rx_intake.h"
 #include "rx_srv.h"
 
@@ -1187,7 +1188,8 @@ static int batch_write(struct rx_server *s, struct rx_intake_state *st, struct b
         snprintf(details[k], sizeof(details[k]), "school=%s status=%s",
                  school_id(st, o->school) ?: "", offer_names[o->status]);
         rows[k] = (struct rx_row){.kind = "offer", .key = o->pseudonym, .body = bodies[k],
-                                  .audit_action = b->c[k].action, .audit_detail = details[k]};
+                                  .audit_action = b->c[k].action, .audit_detail = details[k],
+                                  .audit_pseudonym = o->pseudonym};
     }
     for (size_t k = 0; rc == 0 && k < b->nm; k++) {
         const struct move *m = &b->m[k];
@@ -1473,6 +1475,43 @@ static bool staff_step(struct rx_req *r, struct who *w, const char *const *field
 }
 
 /*
+ * After a step is recorded: a signed checkpoint of the audit log's head
+ * (rx_store_sqlite.h) in DATA/audit/checkpoint-SEQ-STEP.txt, with the
+ * bureau's key when it is there (it is made at publication at the
+ * latest), for the bureau to send elsewhere with the step's records.  The
+ * step stands without it: a failure is reported on stderr only.
+ */
+static void step_checkpoint(struct rx_server *s, const char *step)
+{
+    struct rx_intake_state *st = s->intake;
+    char skpath[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+    if (rx_pathf(skpath, sizeof(skpath), "%s.key", st->keys) < 0 || !rx_file_exists(skpath) ||
+        rx_pathf(dir, sizeof(dir), "%s/audit", st->data) < 0)
+        return;
+    uint8_t sk[RX_SIGN_SECRET_BYTES];
+    char text[RX_AUDIT_CHECKPOINT_MAX];
+    struct rx_audit_checkpoint cp;
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = rx_key_load_secret(skpath, sk, &e);
+    if (rc == 0)
+        rc = rx_store_audit_checkpoint(s->cfg.db_path, sk, text, sizeof(text), &cp, &e);
+    sodium_memzero(sk, sizeof(sk));
+    if (rc == 0)
+        rc = rx_mkdirs(dir, &e);
+    if (rc == 0 && rx_pathf(path, sizeof(path), "%s/checkpoint-%06lld-%s.txt", dir,
+                            (long long)cp.seq, step) < 0)
+        rc = rx_err_set(&e, -RX_E_INVAL, NULL, 0, NULL, "path too long");
+    if (rc == 0 && !rx_file_exists(path))
+        rc = rx_file_write(path, text, strlen(text), 0644, true, &e);
+    if (rc < 0) {
+        char buf[512];
+        fprintf(stderr, "ruxue serve: audit checkpoint after %s: %s\n", step,
+                rx_err_format(&e, buf, sizeof(buf)));
+    }
+}
+
+/*
  * A step done: its record in the store (rows "intake", key = the step),
  * with its audit entry in the same transaction.  The files of the step
  * are written already; when this fails the step answers 503 and doing it
@@ -1498,7 +1537,10 @@ static int record_step(struct rx_server *s, const struct who *w, const char *ste
              s->cfg.intake, digest, at);
     struct rx_row row = {.kind = "intake", .key = step, .body = body, .audit_action = action,
                          .audit_detail = digest};
-    return s->store->ops->rows_put(s->store, actor, &row, 1, err);
+    rc = s->store->ops->rows_put(s->store, actor, &row, 1, err);
+    if (rc == 0)
+        step_checkpoint(s, step);
+    return rc;
 }
 
 /* The step's answer once its record is stored (503 when it cannot be). */
@@ -1684,6 +1726,7 @@ static void h_run(struct rx_req *r)
         reply_store_error(r, &e);
         return;
     }
+    step_checkpoint(s, "run");
     rx_reply_json(r, 200, run_json(&run));
     run_release(&run);
 }
@@ -1741,6 +1784,7 @@ static void h_publish(struct rx_req *r)
         reply_step_error(r, &e);
         return;
     }
+    step_checkpoint(s, "publish");
     json_t *j = run_json(&run);
     char dl[32];
     time_text(deadline, dl);
@@ -2335,8 +2379,8 @@ static void h_place(struct rx_req *r)
     if (status == 200)
         answer = offer_json(st, &st->offers[who]);
     pthread_mutex_unlock(&st->mu);
-    if (status == 200 && s->store->ops->audit_append(s->store, actor, "offer.place.note",
-                                                     a.receipt, note, &e) < 0)
+    if (status == 200 && s->store->ops->audit_record(s->store, actor, "offer.place.note",
+                                                     a.receipt, a.pseudonym, "ok", note, &e) < 0)
         status = -1;
     json_decref(j);
     rx_application_free(&a);
@@ -2446,7 +2490,8 @@ static void h_appeal(struct rx_req *r)
     char actor[80];
     snprintf(actor, sizeof(actor), "family:%lld", (long long)w.ss.subject);
     struct rx_row row = {.kind = "appeal", .key = key, .body = body,
-                         .audit_action = "appeal.create", .expect_absent = true};
+                         .audit_action = "appeal.create", .audit_pseudonym = a.pseudonym,
+                         .expect_absent = true};
     if (rc == 0)
         rc = body ? s->store->ops->rows_put(s->store, actor, &row, 1, &e)
                   : rx_err_set(&e, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
@@ -2652,7 +2697,7 @@ void rx_intake_place_late(struct rx_server *s, const struct rx_application *a)
         /* placed again only from "no seat" (a claim verified since) */
         struct rx_row row = {.kind = "offer", .key = o.pseudonym, .body = body,
                              .audit_action = "offer.late", .audit_detail = detail,
-                             .expect_absent = had < 0};
+                             .audit_pseudonym = o.pseudonym, .expect_absent = had < 0};
         rc = body ? s->store->ops->rows_put(s->store, "system:rolling", &row, 1, &e)
                   : rx_err_set(&e, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
         free(body);

@@ -163,7 +163,8 @@ static int notice_issue(struct rx_server *s, const char *actor, const struct rx_
                          .key = a->pseudonym,
                          .body = body,
                          .audit_action = "notice.issue",
-                         .audit_detail = detail};
+                         .audit_detail = detail,
+                         .audit_pseudonym = a->pseudonym};
     rc = s->store->ops->rows_put(s->store, actor, &put, 1, err);
     free(body);
     if (rc < 0)

@@ -116,6 +116,7 @@ struct rx_row {
     const char *body;         /* JSON text; NULL = delete the row */
     const char *audit_action; /* NULL = no audit entry for this row */
     const char *audit_detail; /* NULL = "" */
+    const char *audit_pseudonym; /* the child concerned: NULL or "" = none, else "P" + hex */
     bool expect_absent;       /* refuse (-RX_E_DUP) when the row exists */
 };
 
@@ -215,6 +216,19 @@ struct rx_store_ops {
      */
     int (*audit_append)(struct rx_store *s, const char *actor, const char *action,
                         const char *object, const char *detail, struct rx_err *err);
+    /*
+     * audit_append with the child concerned and the outcome (issue #7):
+     * pseudonym is "" (none) or the child's pseudonym ("P" and 1 to 22
+     * lowercase hex digits: never an ID number, a name or a phone number);
+     * outcome is "ok", "refused:CODE" (the action was not allowed: a wrong
+     * password, a locked account, a refused reveal) or "failed:CODE" (it
+     * was allowed but did not happen), CODE 1 to 40 of a-z, 0-9, '_', '.'
+     * and '-'.  audit_append is audit_record with "" and "ok".  Else
+     * -RX_E_INVAL naming the field.
+     */
+    int (*audit_record)(struct rx_store *s, const char *actor, const char *action,
+                        const char *object, const char *pseudonym, const char *outcome,
+                        const char *detail, struct rx_err *err);
 
     /* The phone number of a family (for notices): -RX_E_REF when there is none. */
     int (*family_phone)(struct rx_store *s, int64_t family, char phone[32], struct rx_err *err);

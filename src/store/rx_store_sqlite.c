@@ -113,7 +113,9 @@
 #define OTP_TRIES 5           /* wrong codes before a code is gone */
 #define AUDIT_FIELD_MAX 200   /* bytes of an audit entry's actor, action, object */
 #define AUDIT_DETAIL_MAX 2000 /* bytes of an audit entry's detail */
-#define AUDIT_DOMAIN "ruxue-audit-v1\n"
+#define AUDIT_DOMAIN "ruxue-audit-v1\n"    /* chain version 1 (migrations 2 to 6) */
+#define AUDIT_DOMAIN_V2 "ruxue-audit-v2\n" /* chain version 2 (migration 7 on) */
+#define AUDIT_OUTCOME_MAX 48                /* bytes of an audit outcome */
 #define ROW_KIND_MAX 32         /* bytes of a row's kind (a-z and '_') */
 #define ROW_KEY_MAX 200         /* bytes of a row's key */
 #define ROW_BODY_MAX (1u << 20) /* bytes of a row's JSON body */
@@ -227,6 +229,21 @@ static const char *const migrations[] = {
      * A TEXT column holds a BLOB as it is (SQLite's affinity never
      * converts one), so only the new column is needed. */
     "ALTER TABLE families ADD COLUMN phone_sealed BLOB;\n",
+
+    /* 7: the audit entry's pseudonym and outcome, hashed by chain version 2
+     * (rx_store_sqlite.h); entries written before stay version 1 and verify
+     * by its rule.  The store's id, named by signed checkpoints.  The log is
+     * append-only: the store refuses to change or delete an entry. */
+    "ALTER TABLE audit ADD COLUMN pseudonym TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE audit ADD COLUMN outcome TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE audit ADD COLUMN v INTEGER NOT NULL DEFAULT 1;\n"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', lower(hex(randomblob(16))));\n"
+    "CREATE TRIGGER audit_keep_update BEFORE UPDATE ON audit BEGIN\n"
+    "    SELECT RAISE(ABORT, 'the audit log is append-only: an entry is never changed');\n"
+    "END;\n"
+    "CREATE TRIGGER audit_keep_delete BEFORE DELETE ON audit BEGIN\n"
+    "    SELECT RAISE(ABORT, 'the audit log is append-only: an entry is never deleted');\n"
+    "END;\n",
 };
 
 #define MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -315,8 +332,9 @@ int rx_store_schema_version(void)
     X(ROWS_EACH_RANGE, "SELECT key, body FROM rows WHERE kind = ?1 AND key >= ?2 AND key < ?3 "    \
                        "ORDER BY key")                                                             \
     X(AUDIT_HEAD, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                         \
-    X(AUDIT_INSERT, "INSERT INTO audit(seq, at, actor, action, object, detail, prev, hash) "       \
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+    X(AUDIT_INSERT, "INSERT INTO audit(seq, at, actor, action, object, detail, prev, hash, "       \
+                    "pseudonym, outcome, v) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 2)")  \
+    X(AUDIT_PSEUDONYM, "SELECT pseudonym FROM applications WHERE receipt = ?1")
 
 enum stmt_id {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -394,8 +412,8 @@ struct job {
     const char *text;    /* outbox text; the PRAGMA's SQL */
     const uint8_t *hash; /* session token hash or code hash */
     int64_t time;        /* otp expires_at, or otp_check's now */
-    /* audit_append's entry */
-    const char *actor, *action, *object, *detail;
+    /* audit_append's entry (audit_record's: pseudonym and outcome too) */
+    const char *actor, *action, *object, *detail, *pseudonym, *outcome;
     /* app_recheck's applications */
     const struct rx_application *apps;
     size_t napps;
@@ -1007,20 +1025,25 @@ static struct span span_of(const char *s)
 }
 
 /*
- * The hash of entry seq: SHA-256(prev || "ruxue-audit-v1\n" seq "\n" at "\n"
- * actor "\n" action "\n" object "\n" detail); f holds at, actor, action,
- * object and detail.
+ * The hash of entry seq (rx_store_sqlite.h, "The hash of an entry"):
+ * version 1: SHA-256(prev || "ruxue-audit-v1\n" seq "\n" at "\n" actor "\n"
+ * action "\n" object "\n" detail), f holding at, actor, action, object and
+ * detail (n = 5); version 2: SHA-256(prev || "ruxue-audit-v2\n" seq "\n"
+ * at "\n" actor "\n" action "\n" object "\n" pseudonym "\n" outcome "\n"
+ * detail), f holding those seven (n = 7).
  */
-static void audit_hash(const uint8_t prev[32], int64_t seq, const struct span f[5], uint8_t out[32])
+static void audit_hash(const uint8_t prev[32], int64_t seq, int version, const struct span *f,
+                       int n, uint8_t out[32])
 {
+    const char *domain = version == 1 ? AUDIT_DOMAIN : AUDIT_DOMAIN_V2;
     char num[24];
     int len = snprintf(num, sizeof(num), "%lld", (long long)seq);
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, prev, 32);
-    crypto_hash_sha256_update(&st, (const unsigned char *)AUDIT_DOMAIN, strlen(AUDIT_DOMAIN));
+    crypto_hash_sha256_update(&st, (const unsigned char *)domain, strlen(domain));
     crypto_hash_sha256_update(&st, (const unsigned char *)num, (unsigned long long)len);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < n; i++) {
         crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
         crypto_hash_sha256_update(&st, (const unsigned char *)f[i].p, f[i].n);
     }
@@ -1052,14 +1075,16 @@ static int chain_load(struct conn *c, struct chain *ch)
  * *ch becomes that entry once it is written.  An SQLite code.
  */
 static int audit_put(struct conn *c, struct chain *ch, const char *actor, const char *action,
-                     const char *object, const char *detail)
+                     const char *object, const char *pseudonym, const char *outcome,
+                     const char *detail)
 {
     char at[24];
     now_stamp(at);
     struct chain next = {.seq = ch->seq + 1};
-    const struct span f[5] = {span_of(at), span_of(actor), span_of(action), span_of(object),
+    const struct span f[7] = {span_of(at),        span_of(actor),   span_of(action),
+                              span_of(object),    span_of(pseudonym), span_of(outcome),
                               span_of(detail)};
-    audit_hash(ch->hash, next.seq, f, next.hash);
+    audit_hash(ch->hash, next.seq, 2, f, 7, next.hash);
     sqlite3_stmt *q;
     int rc = stmt(c, ST_AUDIT_INSERT, &q);
     if (rc != SQLITE_OK)
@@ -1072,6 +1097,8 @@ static int audit_put(struct conn *c, struct chain *ch, const char *actor, const 
     b_text(q, 6, detail, &rc);
     b_blob(q, 7, ch->hash, 32, &rc);
     b_blob(q, 8, next.hash, 32, &rc);
+    b_text(q, 9, pseudonym, &rc);
+    b_text(q, 10, outcome, &rc);
     rc = finish(q, rc);
     if (rc == SQLITE_OK)
         *ch = next;
@@ -1093,11 +1120,75 @@ static const char *const status_name[] = {
     [RX_APP_WITHDRAWN] = "withdrawn",
 };
 
+/*
+ * An audit entry's pseudonym: "" (none) or "P" and 1 to 22 lowercase hex
+ * digits, the shape rx_pii gives ("P3f0c9a11d2e4b705").  So no ID number,
+ * name or phone number can ever stand in that column.
+ */
+static bool audit_pseudonym_ok(const char *p)
+{
+    if (!p)
+        return false;
+    if (!p[0])
+        return true;
+    size_t n = strnlen(p, 24);
+    if (p[0] != 'P' || n < 2 || n > 23)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* An audit outcome: "ok", or "refused:CODE" or "failed:CODE" with CODE 1 to
+ * 40 of a-z, 0-9, '_', '.' and '-' ("refused:bad_credentials"). */
+static bool audit_outcome_ok(const char *o, size_t n)
+{
+    if (n == 2 && memcmp(o, "ok", 2) == 0)
+        return true;
+    size_t k;
+    if (n > 8 && memcmp(o, "refused:", 8) == 0)
+        k = 8;
+    else if (n > 7 && memcmp(o, "failed:", 7) == 0)
+        k = 7;
+    else
+        return false;
+    if (n - k > 40)
+        return false;
+    for (size_t i = k; i < n; i++)
+        if (!((o[i] >= 'a' && o[i] <= 'z') || (o[i] >= '0' && o[i] <= '9') || o[i] == '_' ||
+              o[i] == '.' || o[i] == '-'))
+            return false;
+    return true;
+}
+
+/* The pseudonym of the application with this receipt into out ("" when there is
+ * none, or it is not of the audit log's shape).  An SQLite code. */
+static int app_pseudonym(struct conn *c, const char *receipt, char out[24])
+{
+    out[0] = '\0';
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_AUDIT_PSEUDONYM, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    b_text(q, 1, receipt, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        col_text(q, 0, out, 24);
+    stmt_done(q);
+    if (!audit_pseudonym_ok(out))
+        out[0] = '\0';
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* The audit entry of job j, after the head *ch: 0 or -RX_E_* with j->err set. */
 static int job_audit_put(struct conn *c, struct chain *ch, struct job *j, const char *actor,
-                         const char *action, const char *object, const char *detail)
+                         const char *action, const char *object, const char *pseudonym,
+                         const char *outcome, const char *detail)
 {
-    int rc = audit_put(c, ch, actor, action, object, detail);
+    int rc = audit_put(c, ch, actor, action, object, pseudonym ? pseudonym : "",
+                       outcome ? outcome : "ok", detail);
     if (is_unique(rc)) /* the next seq is taken: a row was added behind the store's back */
         return rx_err_set(&j->err, -RX_E_STATE, NULL, 0, "audit",
                           "%s: the audit log was changed outside the store; run `ruxue audit "
@@ -1396,7 +1487,9 @@ static int job_app_create(struct conn *c, struct chain *ch, struct job *j)
     /* 5. the audit entry: the receipt and the status, nothing personal */
     char actor[80];
     app_actor(a, actor);
-    ret = job_audit_put(c, ch, j, actor, "application.create", a->receipt, status_name[a->status]);
+    ret = job_audit_put(c, ch, j, actor, "application.create", a->receipt,
+                        audit_pseudonym_ok(a->pseudonym) ? a->pseudonym : "", "ok",
+                        status_name[a->status]);
     if (ret < 0)
         return ret;
 
@@ -1443,12 +1536,18 @@ static int job_app_update(struct conn *c, struct chain *ch, struct job *j)
                           "%s: this family has no application with this receipt", op);
     char actor[80];
     app_actor(a, actor);
-    return job_audit_put(c, ch, j, actor, "application.update", a->receipt, status_name[a->status]);
+    char pseudonym[24];
+    int prc = app_pseudonym(c, a->receipt, pseudonym);
+    if (prc != SQLITE_OK)
+        return jfail(j, prc);
+    return job_audit_put(c, ch, j, actor, "application.update", a->receipt, pseudonym, "ok",
+                         status_name[a->status]);
 }
 
 static int job_audit(struct conn *c, struct chain *ch, struct job *j)
 {
-    return job_audit_put(c, ch, j, j->actor, j->action, j->object, j->detail);
+    return job_audit_put(c, ch, j, j->actor, j->action, j->object, j->pseudonym, j->outcome,
+                         j->detail);
 }
 
 static int job_doc_put(struct conn *c, struct chain *ch, struct job *j)
@@ -1472,7 +1571,7 @@ static int job_doc_put(struct conn *c, struct chain *ch, struct job *j)
     char detail[128], hex[65];
     sodium_bin2hex(hex, sizeof(hex), h, 32);
     snprintf(detail, sizeof(detail), "sha256 %s, %zu bytes", hex, j->blob_len);
-    return job_audit_put(c, ch, j, j->actor, "document.put", j->object, detail);
+    return job_audit_put(c, ch, j, j->actor, "document.put", j->object, "", "ok", detail);
 }
 
 /* New bodies for applications nobody changed since they were read; the rest are left. */
@@ -1493,8 +1592,12 @@ static int job_app_recheck(struct conn *c, struct chain *ch, struct job *j)
         if (sqlite3_changes(c->db) == 0)
             continue; /* edited or withdrawn meanwhile: its own edit checked it */
         j->changed++;
-        int ret = job_audit_put(c, ch, j, j->actor, "application.recheck", a->receipt,
-                                a->submitted_at[0] ? "submitted" : "draft");
+        char pseudonym[24];
+        rc = app_pseudonym(c, a->receipt, pseudonym);
+        if (rc != SQLITE_OK)
+            return jfail(j, rc);
+        int ret = job_audit_put(c, ch, j, j->actor, "application.recheck", a->receipt, pseudonym,
+                                "ok", a->submitted_at[0] ? "submitted" : "draft");
         if (ret < 0)
             return ret;
     }
@@ -1580,6 +1683,7 @@ static int job_rows_put(struct conn *c, struct chain *ch, struct job *j)
         }
         if (!j->order && r->audit_action) {
             int ret = job_audit_put(c, ch, j, j->actor, r->audit_action, r->key,
+                                    r->audit_pseudonym, "ok",
                                     r->audit_detail ? r->audit_detail : "");
             if (ret < 0)
                 return ret;
@@ -1589,6 +1693,7 @@ static int job_rows_put(struct conn *c, struct chain *ch, struct job *j)
         const struct rx_row *r = &j->rows[i];
         if (r->audit_action) {
             int ret = job_audit_put(c, ch, j, j->actor, r->audit_action, r->key,
+                                    r->audit_pseudonym, "ok",
                                     r->audit_detail ? r->audit_detail : "");
             if (ret < 0)
                 return ret;
@@ -1668,7 +1773,7 @@ static int job_purge(struct conn *c, struct chain *ch, struct job *j)
              (long long)n->applications, (long long)n->families, (long long)n->codes,
              (long long)n->messages, (long long)n->records, (long long)n->sessions,
              (long long)n->appeals, j->detail);
-    return job_audit_put(c, ch, j, j->actor, "intake.purge", j->object, detail);
+    return job_audit_put(c, ch, j, j->actor, "intake.purge", j->object, "", "ok", detail);
 }
 
 /*
@@ -1925,7 +2030,7 @@ static int job_convert(struct conn *c, struct chain *ch, struct job *j)
              "migration 6: sealed under the intake key: applications %lld, families %lld, "
              "messages %lld, records files %lld",
              (long long)napps, (long long)nfam, (long long)nmsg, (long long)ndocs);
-    return job_audit_put(c, ch, j, "system:migration", "store.seal", j->object, detail);
+    return job_audit_put(c, ch, j, "system:migration", "store.seal", j->object, "", "ok", detail);
 }
 
 static int job_run(struct conn *c, struct chain *ch, struct job *j)
@@ -2745,8 +2850,9 @@ static int sq_app_update(struct rx_store *base, const struct rx_application *a, 
     return submit(sq(base), &j, err);
 }
 
-static int sq_audit_append(struct rx_store *base, const char *actor, const char *action,
-                           const char *object, const char *detail, struct rx_err *err)
+static int sq_audit_record(struct rx_store *base, const char *actor, const char *action,
+                           const char *object, const char *pseudonym, const char *outcome,
+                           const char *detail, struct rx_err *err)
 {
     const char *op = "audit_append", *bad = NULL;
     if (!plain_text(actor, 1, AUDIT_FIELD_MAX))
@@ -2763,9 +2869,30 @@ static int sq_audit_append(struct rx_store *base, const char *actor, const char 
                           "characters",
                           op, bad, strcmp(bad, "detail") ? 1 : 0,
                           strcmp(bad, "detail") ? AUDIT_FIELD_MAX : AUDIT_DETAIL_MAX);
-    struct job j = {
-        .op = OP_AUDIT, .actor = actor, .action = action, .object = object, .detail = detail};
+    if (!audit_pseudonym_ok(pseudonym))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "pseudonym",
+                          "%s: expected pseudonym as \"\" or \"P\" and 1 to 22 lowercase hex "
+                          "digits",
+                          op);
+    if (!outcome || !audit_outcome_ok(outcome, strnlen(outcome, AUDIT_OUTCOME_MAX + 1)))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "outcome",
+                          "%s: expected outcome as \"ok\", \"refused:CODE\" or \"failed:CODE\" "
+                          "(CODE 1 to 40 of a-z, 0-9, '_', '.', '-')",
+                          op);
+    struct job j = {.op = OP_AUDIT,
+                    .actor = actor,
+                    .action = action,
+                    .object = object,
+                    .detail = detail,
+                    .pseudonym = pseudonym,
+                    .outcome = outcome};
     return submit(sq(base), &j, err);
+}
+
+static int sq_audit_append(struct rx_store *base, const char *actor, const char *action,
+                           const char *object, const char *detail, struct rx_err *err)
+{
+    return sq_audit_record(base, actor, action, object, "", "ok", detail, err);
 }
 
 static int sq_app_get(struct rx_store *base, const char *receipt, struct rx_application *out,
@@ -3231,6 +3358,11 @@ static int check_row(const struct rx_row *r, size_t i, struct rx_err *err)
                           "%s: row %zu: expected audit_detail as UTF-8 text of at most %d bytes "
                           "without control characters",
                           op, i + 1, AUDIT_DETAIL_MAX);
+    if (r->audit_pseudonym && !audit_pseudonym_ok(r->audit_pseudonym))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "audit_pseudonym",
+                          "%s: row %zu: expected audit_pseudonym as \"\" or \"P\" and 1 to 22 "
+                          "lowercase hex digits",
+                          op, i + 1);
     return 0;
 }
 
@@ -3444,6 +3576,7 @@ static const struct rx_store_ops sqlite_ops = {
     .app_list_page = sq_app_list_page,
     .app_count = sq_app_count,
     .audit_append = sq_audit_append,
+    .audit_record = sq_audit_record,
     .family_phone = sq_family_phone,
     .rows_put = sq_rows_put,
     .rows_get = sq_rows_get,
@@ -3525,21 +3658,73 @@ static struct span col_span(sqlite3_stmt *q, int i)
     return t ? (struct span){t, (size_t)sqlite3_column_bytes(q, i)} : (struct span){"", 0};
 }
 
+/* "2027-05-01T08:00:00Z": UTC, ISO 8601, to the second, as now_stamp writes it. */
+static bool utc_stamp_ok(const char *t, size_t n)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    if (n != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (shape[i] == 'd' ? !(t[i] >= '0' && t[i] <= '9') : t[i] != shape[i])
+            return false;
+#define D2(i) ((t[(i)] - '0') * 10 + (t[(i) + 1] - '0'))
+    int mo = D2(5), d = D2(8), h = D2(11), mi = D2(14), se = D2(17);
+#undef D2
+    return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && se <= 60;
+}
+
+/* What one walk of the chain asks and finds. */
+struct walk {
+    const uint8_t *want; /* a recorded head to look for, or NULL */
+    int64_t want_seq;    /* out: the entry whose hash is want (0 = none) */
+    int64_t at_seq;      /* the entry whose hash to give (0 = none) */
+    uint8_t at_hash[32]; /* out: its hash, when it is there and good */
+    bool at_found;
+    int64_t entries;   /* out: entries checked good */
+    uint8_t head[32];  /* out: the hash of the last of them */
+    int64_t bad;       /* out: the first bad entry (0 = none) */
+    char store_id[40]; /* out: meta's store_id ("" before migration 7) */
+    char *why;
+    size_t whylen;
+};
+
+/* The first row's first column of sql as text into out ("" when none): an SQLite code. */
+static int one_text(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *q = NULL;
+    out[0] = '\0';
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(q, 0);
+            snprintf(out, size, "%s", t ? t : "");
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /*
  * Walk the chain of the store at path, read-only, in one snapshot: 0
- * intact (and want, when given, found), 1 broken, 2 intact but want is not
- * an entry, or -RX_E_*.
+ * intact (and w->want, when given, found), 1 broken, 2 intact but want is
+ * not an entry, or -RX_E_*.
  */
-static int audit_walk(const char *path, const uint8_t *want, int64_t *want_seq, int64_t *entries,
-                      uint8_t head[32], int64_t *bad_seq, char *why, size_t whylen,
-                      struct rx_err *err)
+static int audit_walk(const char *path, struct walk *w, struct rx_err *err)
 {
     const char *op = "audit verify";
+    char *why = w->why;
+    size_t whylen = w->whylen;
     uint8_t prev[32] = {0};
     int64_t good = 0, bad = 0, found = 0;
+    bool at_found = false;
+    uint8_t at_hash[32] = {0};
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     int ret = 0, rc;
+    w->store_id[0] = '\0';
     if (!path || !path[0]) {
         ret = rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "%s: no store path", op);
         goto out;
@@ -3558,41 +3743,48 @@ static int audit_walk(const char *path, const uint8_t *want, int64_t *want_seq, 
         rc = sqlite3_busy_timeout(db, BUSY_MS);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL); /* one snapshot for all reads */
+    char tables[24] = "", cols[24] = "";
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-                                "name IN ('meta', 'audit')",
-                                -1, &q, NULL);
-    int64_t tables = 0;
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW) {
-            tables = sqlite3_column_int64(q, 0);
-            rc = SQLITE_OK;
-        }
-        sqlite3_finalize(q);
-        q = NULL;
-    }
+        rc = one_text(db,
+                      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                      "name IN ('meta', 'audit')",
+                      tables, sizeof(tables));
     if (rc != SQLITE_OK) {
         ret = db_fail(err, op, rc);
         goto out;
     }
-    if (tables != 2) {
+    if (strcmp(tables, "2") != 0) {
         ret = rx_err_set(err, -RX_E_STATE, NULL, 0, NULL,
                          "%s: expected a ruxue store with an audit log (schema version 2 or "
                          "later), found none",
                          op);
         goto out;
     }
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT seq, at, actor, action, object, detail, prev, hash "
-                            "FROM audit ORDER BY seq",
-                            -1, &q, NULL);
-    int64_t expect = 1;
+    /* before migration 7 every entry is version 1, without pseudonym and outcome */
+    rc = one_text(db,
+                  "SELECT count(*) FROM pragma_table_info('audit') WHERE name IN ('pseudonym', "
+                  "'outcome', 'v')",
+                  cols, sizeof(cols));
+    if (rc == SQLITE_OK)
+        rc = one_text(db, "SELECT value FROM meta WHERE key = 'store_id'", w->store_id,
+                      sizeof(w->store_id));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                strcmp(cols, "3") == 0
+                                    ? "SELECT seq, at, actor, action, object, detail, prev, hash, "
+                                      "pseudonym, outcome, v FROM audit ORDER BY seq"
+                                    : "SELECT seq, at, actor, action, object, detail, prev, hash, "
+                                      "'', '', 1 FROM audit ORDER BY seq",
+                                -1, &q, NULL);
+    int64_t expect = 1, version = 1;
     while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         rc = SQLITE_OK;
         int64_t seq = sqlite3_column_int64(q, 0);
         bad = expect;
+        if (sqlite3_column_type(q, 0) != SQLITE_INTEGER) {
+            why_set(why, whylen, "its number is not an integer (edited)");
+            break;
+        }
         if (seq > expect) {
             if (seq == expect + 1)
                 why_set(why, whylen, "the entry is missing (deleted)");
@@ -3614,10 +3806,29 @@ static int audit_walk(const char *path, const uint8_t *want, int64_t *want_seq, 
             why_set(why, whylen, "its prev or hash is not 32 bytes (edited)");
             break;
         }
-        const struct span f[5] = {col_span(q, 1), col_span(q, 2), col_span(q, 3), col_span(q, 4),
-                                  col_span(q, 5)};
+        int64_t v = sqlite3_column_int64(q, 10);
+        if (sqlite3_column_type(q, 10) != SQLITE_INTEGER || v < 1 || v > 2) {
+            why_set(why, whylen, "its chain version is not 1 or 2 (edited)");
+            break;
+        }
+        if (v < version) {
+            why_set(why, whylen, "a version-1 entry after version-2 entries (edited)");
+            break;
+        }
+        const struct span f[7] = {col_span(q, 1), col_span(q, 2), col_span(q, 3), col_span(q, 4),
+                                  col_span(q, 8), col_span(q, 9), col_span(q, 5)};
+        if (v == 1 && (f[4].n || f[5].n)) {
+            why_set(why, whylen,
+                    "a version-1 entry holds a pseudonym or an outcome, which version 1 does "
+                    "not have (edited)");
+            break;
+        }
         uint8_t mine[32];
-        audit_hash(p, seq, f, mine);
+        if (v == 1) {
+            const struct span f1[5] = {f[0], f[1], f[2], f[3], f[6]};
+            audit_hash(p, seq, 1, f1, 5, mine);
+        } else
+            audit_hash(p, seq, 2, f, 7, mine);
         if (memcmp(mine, h, 32) != 0) {
             why_set(why, whylen, "hash does not match its content (edited)");
             break;
@@ -3628,21 +3839,39 @@ static int audit_walk(const char *path, const uint8_t *want, int64_t *want_seq, 
             else
                 why_set(why, whylen,
                         "its prev is not the hash of entry %lld (that entry or this one was "
-                        "rewritten)",
+                        "rewritten, or an entry was inserted before it)",
                         (long long)(seq - 1));
             break;
         }
         bool plain = true;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 7; i++)
             plain = plain && plain_bytes((const unsigned char *)f[i].p, f[i].n);
         if (!plain) {
             why_set(why, whylen,
                     "a field holds a control character or invalid UTF-8 (not written by ruxue)");
             break;
         }
-        if (want && !found && memcmp(h, want, 32) == 0)
+        if (!utc_stamp_ok(f[0].p, f[0].n)) {
+            why_set(why, whylen,
+                    "its time is not UTC ISO 8601 like 2027-05-01T08:00:00Z (not written by "
+                    "ruxue)");
+            break;
+        }
+        if (v == 2 && ((f[4].n && !audit_pseudonym_ok(f[4].p)) || f[4].n > 23 ||
+                       !audit_outcome_ok(f[5].p, f[5].n))) {
+            why_set(why, whylen,
+                    "its pseudonym or outcome is not of the shape ruxue writes (not written by "
+                    "ruxue)");
+            break;
+        }
+        if (w->want && !found && memcmp(h, w->want, 32) == 0)
             found = seq;
+        if (seq == w->at_seq) {
+            memcpy(at_hash, h, 32);
+            at_found = true;
+        }
         memcpy(prev, h, 32);
+        version = v;
         good++;
         expect++;
         bad = 0;
@@ -3651,7 +3880,7 @@ static int audit_walk(const char *path, const uint8_t *want, int64_t *want_seq, 
         ret = db_fail(err, op, rc);
     else if (bad)
         ret = 1;
-    else if (want && !found) {
+    else if (w->want && !found) {
         ret = 2;
         why_set(why, whylen,
                 "the recorded head is not an entry of the chain (entries after it were deleted, "
@@ -3662,25 +3891,32 @@ out:
     sqlite3_close_v2(db);
     if (ret < 0) {
         good = bad = found = 0;
+        at_found = false;
         memset(prev, 0, sizeof(prev));
     }
     if (ret <= 0)
         why_set(why, whylen, "%s", "");
-    if (entries)
-        *entries = good;
-    if (head)
-        memcpy(head, prev, 32);
-    if (bad_seq)
-        *bad_seq = bad;
-    if (want_seq)
-        *want_seq = found;
+    w->entries = good;
+    memcpy(w->head, prev, 32);
+    w->bad = bad;
+    w->want_seq = found;
+    w->at_found = at_found;
+    memcpy(w->at_hash, at_hash, 32);
     return ret;
 }
 
 int rx_store_audit_verify(const char *db_path, int64_t *entries, uint8_t head[32], int64_t *bad_seq,
                           char *why, size_t whylen, struct rx_err *err)
 {
-    return audit_walk(db_path, NULL, NULL, entries, head, bad_seq, why, whylen, err);
+    struct walk w = {.why = why, .whylen = whylen};
+    int ret = audit_walk(db_path, &w, err);
+    if (entries)
+        *entries = w.entries;
+    if (head)
+        memcpy(head, w.head, 32);
+    if (bad_seq)
+        *bad_seq = w.bad;
+    return ret;
 }
 
 int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int64_t *want_seq,
@@ -3689,7 +3925,259 @@ int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int6
 {
     if (!want)
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "head", "audit verify: no recorded head");
-    return audit_walk(db_path, want, want_seq, entries, head, bad_seq, why, whylen, err);
+    struct walk w = {.want = want, .why = why, .whylen = whylen};
+    int ret = audit_walk(db_path, &w, err);
+    if (entries)
+        *entries = w.entries;
+    if (head)
+        memcpy(head, w.head, 32);
+    if (bad_seq)
+        *bad_seq = w.bad;
+    if (want_seq)
+        *want_seq = w.want_seq;
+    return ret;
+}
+
+/* ================================================================ checkpoints */
+
+#define CP_FORMAT "ruxue-audit-checkpoint-v1"
+#define CP_DOMAIN "ruxue/audit-checkpoint/v1"
+
+/* The signed lines of cp (all but sig=), each with its LF: their length, or 0. */
+static size_t cp_body(const struct rx_audit_checkpoint *cp, char *out, size_t size)
+{
+    char head[65], key[65];
+    sodium_bin2hex(head, sizeof(head), cp->head, 32);
+    sodium_bin2hex(key, sizeof(key), cp->key, 32);
+    int n = snprintf(out, size, CP_FORMAT "\nstore=%s\nseq=%lld\nhead=%s\nat=%s\nkey=%s\n",
+                     cp->store, (long long)cp->seq, head, cp->at, key);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* The message signed: CP_DOMAIN, 0x00, then the body. */
+static size_t cp_message(const struct rx_audit_checkpoint *cp, unsigned char *out, size_t size)
+{
+    size_t d = sizeof(CP_DOMAIN); /* with its NUL: the 0x00 */
+    if (size <= d)
+        return 0;
+    memcpy(out, CP_DOMAIN, d);
+    size_t n = cp_body(cp, (char *)out + d, size - d);
+    return n ? d + n : 0;
+}
+
+static bool store_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n != 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int rx_store_audit_checkpoint(const char *db_path, const uint8_t sk[64], char *text, size_t size,
+                              struct rx_audit_checkpoint *out, struct rx_err *err)
+{
+    const char *op = "audit checkpoint";
+    if (!sk || !text || size < RX_AUDIT_CHECKPOINT_MAX)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL, "%s: no key or no room", op);
+    char why[256];
+    struct walk w = {.why = why, .whylen = sizeof(why)};
+    int rc = audit_walk(db_path, &w, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "audit",
+                          "%s: the chain is broken at entry %lld (%s): a broken chain is not "
+                          "signed; see `ruxue audit verify`",
+                          op, (long long)w.bad, why);
+    if (!store_id_ok(w.store_id))
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "store_id",
+                          "%s: the store has no id yet (schema version 7 or later): start "
+                          "`ruxue serve` on it once",
+                          op);
+    struct rx_audit_checkpoint cp;
+    memset(&cp, 0, sizeof(cp));
+    memcpy(cp.store, w.store_id, 33);
+    cp.seq = w.entries;
+    memcpy(cp.head, w.head, 32);
+    char at[24];
+    now_stamp(at);
+    memcpy(cp.at, at, sizeof(cp.at) - 1);
+    crypto_sign_ed25519_sk_to_pk(cp.key, sk);
+    unsigned char msg[RX_AUDIT_CHECKPOINT_MAX];
+    size_t mlen = cp_message(&cp, msg, sizeof(msg));
+    size_t blen = cp_body(&cp, text, size);
+    if (!mlen || !blen || blen + 4 + 128 + 2 > size)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: the text does not fit", op);
+    crypto_sign_detached(cp.sig, NULL, msg, mlen, sk);
+    memcpy(text + blen, "sig=", 4);
+    sodium_bin2hex(text + blen + 4, 129, cp.sig, 64);
+    memcpy(text + blen + 4 + 128, "\n", 2);
+    if (out)
+        *out = cp;
+    return 0;
+}
+
+/* hex of exactly 2 * n digits (lowercase) into out: false when it is not that. */
+static bool cp_hex(const char *hex, size_t len, uint8_t *out, size_t n)
+{
+    if (len != 2 * n)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return false;
+    size_t got = 0;
+    return sodium_hex2bin(out, n, hex, len, NULL, &got, NULL) == 0 && got == n;
+}
+
+int rx_audit_checkpoint_parse(const char *text, size_t len, const uint8_t *pk,
+                              struct rx_audit_checkpoint *out, struct rx_err *err)
+{
+    static const char *const keys[] = {NULL, "store", "seq", "head", "at", "key", "sig"};
+    const char *op = "checkpoint";
+    struct rx_audit_checkpoint cp;
+    memset(&cp, 0, sizeof(cp));
+    if (!text || len > RX_AUDIT_CHECKPOINT_MAX)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, NULL,
+                          "%s: expected a checkpoint of at most %d bytes", op,
+                          RX_AUDIT_CHECKPOINT_MAX);
+    if (sodium_init() < 0)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "%s: libsodium failed to start", op);
+    size_t pos = 0;
+    int line = 0;
+    for (; line < 7; line++) {
+        if (pos >= len)
+            return rx_err_set(err, -RX_E_INVAL, NULL, line + 1, NULL,
+                              "%s: line %d: expected %s%s, found the end of the text", op,
+                              line + 1, line ? keys[line] : CP_FORMAT, line ? "=..." : "");
+        const char *l = text + pos;
+        const char *nl = memchr(l, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - l) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        if (n && l[n - 1] == '\r') /* CRLF, as mail may turn it */
+            n--;
+        if (line == 0) {
+            if (n != strlen(CP_FORMAT) || memcmp(l, CP_FORMAT, n) != 0)
+                return rx_err_set(err, -RX_E_INVAL, NULL, 1, NULL,
+                                  "%s: line 1: expected '" CP_FORMAT "'", op);
+            continue;
+        }
+        size_t k = strlen(keys[line]);
+        if (n <= k || memcmp(l, keys[line], k) != 0 || l[k] != '=')
+            return rx_err_set(err, -RX_E_INVAL, NULL, line + 1, keys[line],
+                              "%s: line %d: expected %s=...", op, line + 1, keys[line]);
+        const char *v = l + k + 1;
+        size_t vn = n - k - 1;
+        bool ok = true;
+        switch (line) {
+        case 1:
+            ok = vn == 32 && cp_hex(v, vn, (uint8_t[16]){0}, 16);
+            if (ok)
+                memcpy(cp.store, v, 32);
+            break;
+        case 2: {
+            ok = vn >= 1 && vn <= 18 && (v[0] != '0' || vn == 1);
+            int64_t s = 0;
+            for (size_t i = 0; ok && i < vn; i++) {
+                ok = v[i] >= '0' && v[i] <= '9';
+                s = s * 10 + (v[i] - '0');
+            }
+            cp.seq = s;
+            break;
+        }
+        case 3:
+            ok = cp_hex(v, vn, cp.head, 32);
+            break;
+        case 4:
+            ok = utc_stamp_ok(v, vn);
+            if (ok)
+                memcpy(cp.at, v, vn);
+            break;
+        case 5:
+            ok = cp_hex(v, vn, cp.key, 32);
+            break;
+        case 6:
+            ok = cp_hex(v, vn, cp.sig, 64);
+            break;
+        }
+        if (!ok) {
+            static const char *const shape[] = {
+                NULL,
+                "32 lowercase hex digits",
+                "a decimal number",
+                "64 lowercase hex digits",
+                "UTC time like 2027-05-01T08:00:00Z",
+                "64 lowercase hex digits (the Ed25519 public key)",
+                "128 lowercase hex digits (the Ed25519 signature)",
+            };
+            return rx_err_set(err, -RX_E_INVAL, NULL, line + 1, keys[line],
+                              "%s: line %d: expected %s as %s", op, line + 1, keys[line],
+                              shape[line]);
+        }
+    }
+    for (; pos < len; pos++)
+        if (text[pos] != '\n' && text[pos] != '\r' && text[pos] != ' ')
+            return rx_err_set(err, -RX_E_INVAL, NULL, 8, NULL,
+                              "%s: line 8: expected the end after sig=", op);
+    if (pk && memcmp(pk, cp.key, 32) != 0) {
+        char want[17], got[17];
+        sodium_bin2hex(want, sizeof(want), pk, 8);
+        sodium_bin2hex(got, sizeof(got), cp.key, 8);
+        return rx_err_set(err, -RX_E_STATE, NULL, 6, "key",
+                          "%s: signed with key %s..., not the bureau's key %s...: not made by "
+                          "this bureau (forged)",
+                          op, got, want);
+    }
+    unsigned char msg[RX_AUDIT_CHECKPOINT_MAX];
+    size_t mlen = cp_message(&cp, msg, sizeof(msg));
+    if (!mlen || crypto_sign_verify_detached(cp.sig, msg, mlen, cp.key) != 0)
+        return rx_err_set(err, -RX_E_STATE, NULL, 7, "sig",
+                          "%s: the signature does not match: a field was changed after signing, "
+                          "or it was never signed (forged)",
+                          op);
+    if (out)
+        *out = cp;
+    return 0;
+}
+
+int rx_store_audit_verify_checkpoint(const char *db_path, const struct rx_audit_checkpoint *cp,
+                                     int64_t *entries, uint8_t head[32], int64_t *bad_seq,
+                                     char *why, size_t whylen, struct rx_err *err)
+{
+    if (!cp)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "checkpoint",
+                          "audit verify: no checkpoint");
+    struct walk w = {.at_seq = cp->seq, .why = why, .whylen = whylen};
+    int ret = audit_walk(db_path, &w, err);
+    if (ret == 0) {
+        if (strcmp(w.store_id, cp->store) != 0) {
+            ret = 2;
+            why_set(why, whylen, "the checkpoint is of store %s, this store is %s", cp->store,
+                    w.store_id[0] ? w.store_id : "(no id: schema version before 7)");
+        } else if (cp->seq > w.entries) {
+            ret = 2;
+            why_set(why, whylen,
+                    "the log ends at entry %lld but the checkpoint holds entry %lld: entries "
+                    "%lld to %lld were cut off",
+                    (long long)w.entries, (long long)cp->seq, (long long)(w.entries + 1),
+                    (long long)cp->seq);
+        } else if (cp->seq > 0 ? memcmp(w.at_hash, cp->head, 32) != 0
+                               : sodium_is_zero(cp->head, 32) == 0) {
+            ret = 2;
+            why_set(why, whylen,
+                    "entry %lld is not the one the checkpoint holds: the log was rewritten",
+                    (long long)cp->seq);
+        }
+    }
+    if (entries)
+        *entries = w.entries;
+    if (head)
+        memcpy(head, w.head, 32);
+    if (bad_seq)
+        *bad_seq = w.bad;
+    return ret;
 }
 
 int rx_store_audit_page(const char *db_path, int64_t after, unsigned limit,
@@ -3702,10 +4190,20 @@ int rx_store_audit_page(const char *db_path, int64_t after, unsigned limit,
     int rc = sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, 2000);
+    char cols[24] = "";
+    if (rc == SQLITE_OK) /* before migration 7: no pseudonym, no outcome */
+        rc = one_text(db,
+                      "SELECT count(*) FROM pragma_table_info('audit') WHERE name IN "
+                      "('pseudonym', 'outcome')",
+                      cols, sizeof(cols));
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(db,
-                                "SELECT seq, at, actor, action, object, detail, hash FROM audit "
-                                "WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                                strcmp(cols, "2") == 0
+                                    ? "SELECT seq, at, actor, action, object, detail, hash, "
+                                      "pseudonym, outcome FROM audit WHERE seq > ?1 ORDER BY seq "
+                                      "LIMIT ?2"
+                                    : "SELECT seq, at, actor, action, object, detail, hash, '', "
+                                      "'' FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
         rx_err_set(err, -RX_E_IO, "audit", 0, NULL, "cannot read the audit log: %s",
@@ -3728,6 +4226,8 @@ int rx_store_audit_page(const char *db_path, int64_t after, unsigned limit,
         e.action = COL(3);
         e.object = COL(4);
         e.detail = COL(5);
+        e.pseudonym = COL(7);
+        e.outcome = COL(8);
 #undef COL
         const void *h = sqlite3_column_blob(st, 6);
         if (h && sqlite3_column_bytes(st, 6) == 32)

@@ -31,35 +31,69 @@ int rx_store_sqlite_pragma(struct rx_store *s, const char *name, const char *val
                            size_t size, struct rx_err *err);
 
 /*
- * The audit log (table audit, migration 2).  Entry seq (1, 2, ...) holds
- * at (UTC, "2027-05-01T08:00:00Z"), actor, action, object, detail, prev and
- * hash, where prev is the hash of entry seq - 1 (32 zero bytes for entry 1)
- * and
+ * The audit log (table audit: migration 2; pseudonym, outcome and v:
+ * migration 7).  Entry seq (1, 2, ...) holds
+ *   at         UTC time, ISO 8601 to the second: "2027-05-01T08:00:00Z"
+ *   actor      who: "staff:wang", "family:12", "system"
+ *   action     what: "application.create", "staff.login", "intake.publish"
+ *   object     on what: a receipt, a username, a school, an intake step
+ *   pseudonym  the child concerned, "" when none: "P" and 1 to 22 lowercase
+ *              hex digits (never an ID number, a name or a phone number)
+ *   outcome    "ok", "refused:CODE" (not allowed: "refused:bad_credentials")
+ *              or "failed:CODE" (allowed, did not happen); CODE 1 to 40 of
+ *              a-z, 0-9, '_', '.', '-'
+ *   detail     free text, 0 to 2000 bytes: a status, a digest
+ *   v          the chain version the entry was hashed with: 1 or 2
+ *   prev       the hash of entry seq - 1 (32 zero bytes for entry 1)
+ *   hash       32 bytes:
  *
- *   hash = SHA-256(prev || "ruxue-audit-v1\n" seq "\n" at "\n" actor "\n"
- *                          action "\n" object "\n" detail)
+ * The hash of an entry.  Every text field is UTF-8 without any control
+ * character (C0, DEL, C1), so "\n" separates the fields one way only; seq
+ * is in decimal without leading zeros; || is concatenation, prev the 32
+ * raw bytes:
  *
- * with seq in decimal and the text in UTF-8 (no field holds a control
- * character, so the text splits one way only).
+ *   v = 2 (every entry written since migration 7):
+ *     hash = SHA-256(prev || "ruxue-audit-v2\n" || seq || "\n" || at || "\n"
+ *                    || actor || "\n" || action || "\n" || object || "\n"
+ *                    || pseudonym || "\n" || outcome || "\n" || detail)
+ *   v = 1 (entries written before migration 7, which stay as they were):
+ *     hash = SHA-256(prev || "ruxue-audit-v1\n" || seq || "\n" || at || "\n"
+ *                    || actor || "\n" || action || "\n" || object || "\n"
+ *                    || detail)
+ *     and its pseudonym and outcome are "" (the columns did not exist).
+ *
+ * In Python, for the rows of "SELECT seq, at, actor, action, object,
+ * pseudonym, outcome, detail, v, prev, hash FROM audit ORDER BY seq":
+ *
+ *   f = [at, actor, action, object] + ([pseudonym, outcome] if v == 2 else []) + [detail]
+ *   h = sha256(prev + f"ruxue-audit-v{v}\n{seq}".encode() +
+ *              b"".join(b"\n" + x.encode() for x in f)).digest()
  *
  * rx_store_audit_verify opens db_path read-only (no migration, no change;
  * a server may be running on it; SQLite may create the empty -wal and -shm
  * side files a WAL reader needs, with the store file's mode and owner),
- * reads the log in seq order in one snapshot, recomputes every hash and
- * checks every prev link and that seq runs 1, 2, 3 ... without a gap.  So
- * an entry that was edited, or deleted in the middle, breaks the chain.
- * What the chain alone cannot show:
+ * reads the log in seq order in one snapshot and checks, entry by entry:
+ * seq runs 1, 2, 3 ... without a gap; prev and hash are 32 bytes; v is 1
+ * or 2 and never 1 after a 2; a version-1 entry has an empty pseudonym and
+ * outcome; the hash recomputed by its version's rule is the stored one;
+ * prev is the hash of the entry before (zeros for entry 1); and the text is
+ * of the shape the store writes (no control character, at as above,
+ * pseudonym and outcome as above).  So an entry edited in any column,
+ * deleted, inserted, or moved breaks the chain at the first entry touched
+ * (tests/unit/test_audit_log.c).  What the chain alone cannot show:
  *   - entries deleted at the end (the tail): what is left is a shorter,
  *     intact chain;
  *   - a log rewritten from some entry on with every hash recomputed (the
- *     hash has no key: whoever can write the file can recompute it).
- * Both are caught by comparing with a head recorded earlier: the function
- * gives the head (the hash of the last entry), which an operator records
- * or publishes (a minutes book, a notary, a daily e-mail);
- * rx_store_audit_verify_head later checks that that hash is still an entry
- * of the chain.  Entries forged and appended after the last recorded head
- * by someone who writes the file directly are not detectable by any of
- * this: record heads often.
+ *     hash has no key: whoever can write the file can recompute it);
+ *   - entries forged and appended after the head.
+ * The first two are caught by a head recorded earlier: a signed checkpoint
+ * (below) or the head an operator wrote down (rx_store_audit_verify_head).
+ * The third is caught by nothing here: record heads often.
+ *
+ * The store never changes or deletes an entry: migration 7 adds triggers
+ * that refuse any UPDATE or DELETE on the table, and there is no pruning.
+ * Entries are kept as long as the store is (at least the 180 days the
+ * bureau must keep them).
  *
  * Returns 0 when the chain is intact; 1 when it is broken: *bad_seq is the
  * first entry that fails and why says how, without the entry's content
@@ -83,10 +117,68 @@ int rx_store_audit_verify_head(const char *db_path, const uint8_t want[32], int6
                                int64_t *entries, uint8_t head[32], int64_t *bad_seq, char *why,
                                size_t whylen, struct rx_err *err);
 
+/*
+ * A signed checkpoint of the chain's head (docs/formats.md, "The audit
+ * checkpoint"): a short text, signed with the bureau's Ed25519 key, to be
+ * kept apart from the store (published, mailed to the notary).  Format
+ * ruxue-audit-checkpoint-v1, one key=value line each, in this order, each
+ * ending in LF:
+ *
+ *   ruxue-audit-checkpoint-v1
+ *   store=9f0c...        the store's id (meta.store_id, 32 hex digits)
+ *   seq=10000            the number of entries (the head's seq; 0: empty)
+ *   head=3b1e...         the head's hash (64 hex digits; zeros when empty)
+ *   at=2027-05-01T08:00:00Z   when it was made (UTC)
+ *   key=1a2b...          the signing public key (64 hex digits)
+ *   sig=...              Ed25519 signature (128 hex digits) over
+ *                        "ruxue/audit-checkpoint/v1" || 0x00 || the lines above
+ */
+#define RX_AUDIT_CHECKPOINT_MAX 512 /* bytes of a checkpoint's text, at most */
+
+struct rx_audit_checkpoint {
+    char store[33];
+    int64_t seq;
+    uint8_t head[32];
+    char at[21];
+    uint8_t key[32];
+    uint8_t sig[64];
+};
+
+/*
+ * Make a checkpoint of the store at db_path (read-only, like verify) with
+ * the secret key sk (64 bytes, libsodium's Ed25519): the text into text
+ * (size at least RX_AUDIT_CHECKPOINT_MAX), the fields into *out (may be
+ * NULL).  A broken chain is not signed (-RX_E_STATE naming the entry), nor
+ * a store without an id (before migration 7).
+ */
+int rx_store_audit_checkpoint(const char *db_path, const uint8_t sk[64], char *text, size_t size,
+                              struct rx_audit_checkpoint *out, struct rx_err *err);
+
+/*
+ * Read a checkpoint's text and check its signature: with pk the key must
+ * be pk (else -RX_E_STATE, "forged"); without, the key it names.  CRLF
+ * line ends are taken.  -RX_E_INVAL naming the line when it is malformed,
+ * -RX_E_STATE when the signature does not match.
+ */
+int rx_audit_checkpoint_parse(const char *text, size_t len, const uint8_t *pk,
+                              struct rx_audit_checkpoint *out, struct rx_err *err);
+
+/*
+ * rx_store_audit_verify, then: is the checkpoint's head still entry
+ * cp->seq of this store's chain?  0 intact and yes; 1 broken (*bad_seq, why
+ * as above); 2 intact but no: another store, the log ends before cp->seq
+ * (a cut-off tail) or entry cp->seq differs (rewritten); why says which.
+ * The signature is rx_audit_checkpoint_parse's business, not this one's.
+ */
+int rx_store_audit_verify_checkpoint(const char *db_path, const struct rx_audit_checkpoint *cp,
+                                     int64_t *entries, uint8_t head[32], int64_t *bad_seq,
+                                     char *why, size_t whylen, struct rx_err *err);
+
 /* One entry of the audit log as read (strings live until the visit returns). */
 struct rx_audit_entry {
     int64_t seq;
     const char *at, *actor, *action, *object, *detail;
+    const char *pseudonym, *outcome; /* "" in a version-1 entry */
     uint8_t hash[32];
 };
 

@@ -14,7 +14,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -505,6 +505,16 @@ describe('the intake run and results day', () => {
     await srv.stop();
     const v = spawnSync(RUXUE, ['audit', 'verify', '--db', srv.db], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stdout + v.stderr);
+    // each intake step once the bureau's key is there left a signed checkpoint of the
+    // audit log's head in DATA/audit/, and each still holds on the log
+    const cps = readdirSync(join(srv.dir, 'store-data', 'audit')).filter((f) => f.startsWith('checkpoint-'));
+    assert.ok(cps.some((f) => f.endsWith('-publish.txt')), cps.join(' '));
+    for (const f of cps) {
+      const c = spawnSync(RUXUE, ['audit', 'verify', '--db', srv.db, '--checkpoint', join(srv.dir, 'store-data', 'audit', f),
+        '--pub', join(srv.dir, 'bureau.pub')], { encoding: 'utf8' });
+      assert.equal(c.status, 0, f + c.stdout + c.stderr);
+      assert.match(c.stdout, /holds: the log has not been cut or rewritten before it/);
+    }
     await srv.restart();
   });
 });

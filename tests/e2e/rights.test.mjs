@@ -286,6 +286,8 @@ const EXPECT = {
   // a school account sees its own school's queue, whatever ?school= asks
   'GET /api/review': { who: STAFF_SCOPED, objects: () => ['X', 'Y'], req: (r, o, c) => ({ path: `/api/review?school=${c.school[o]}` }) },
   'GET /api/applications/{}/evidence': { who: BUREAU, objects: APPS, req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/evidence` }) },
+  // the full numbers: a bureau action, audited by pseudonym (schools ask the bureau)
+  'POST /api/applications/{}/reveal': { who: BUREAU, objects: APPS, req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/reveal` }) },
   'GET /api/applications/{}/standing': { who: READERS, objects: APPS, req: (r, o, c) => ({ path: `/api/applications/${receipt(c, o)}/standing` }) },
   'POST /api/intake/dry-run': { who: BUREAU, req: () => ({ path: '/api/intake/dry-run', json: {} }) },
   'GET /api/district': { who: STAFF, req: () => ({ path: '/api/district' }) },

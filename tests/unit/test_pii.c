@@ -149,7 +149,7 @@ static void test_sealed_store_reads_back_and_holds_no_plain_value(void **state)
     struct rx_err e;
     rx_err_clear(&e);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
-    assert_int_equal(rx_store_schema_version(), 6);
+    assert_true(rx_store_schema_version() >= 6);
     MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e));
     struct rx_application out;
     fill(f, &out);

@@ -136,6 +136,13 @@ static void raw(const char *path, const char *sql, char *out, size_t size)
 {
     sqlite3 *db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    /* whoever edits the audit log in the file drops the store's guards first (migration 7) */
+    if (strncmp(sql, "UPDATE audit", 12) == 0 || strncmp(sql, "DELETE FROM audit", 17) == 0)
+        assert_int_equal(sqlite3_exec(db,
+                                      "DROP TRIGGER IF EXISTS audit_keep_update;"
+                                      "DROP TRIGGER IF EXISTS audit_keep_delete",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
         fail_msg("%s: %s", sql, sqlite3_errmsg(db));
@@ -231,7 +238,7 @@ static void test_reopen_runs_each_migration_once(void **state)
     f->s = NULL;
     raw(f->path, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof(v));
     assert_string_equal(v, want);
-    raw(f->path, "SELECT count(*) FROM meta", v, sizeof(v));
+    raw(f->path, "SELECT count(*) FROM meta WHERE key = 'schema_version'", v, sizeof(v));
     assert_string_equal(v, "1");
     raw(f->path, "SELECT count(*) FROM staff", v, sizeof(v));
     assert_string_equal(v, "1");
@@ -759,10 +766,33 @@ static void unhex(const char *h, uint8_t *out, size_t n)
 
 /*
  * The hash of an entry straight from the specification, written apart
- * from the store's code: SHA-256 over prev and the canonical text.
+ * from the store's code: SHA-256 over prev and the canonical text (chain
+ * version 2, migration 7: pseudonym and outcome after object; the entries
+ * made through the store's calls here have none and "ok").
  */
+static void spec_hash2(const uint8_t prev[32], const char *seq, const char *at, const char *actor,
+                       const char *action, const char *object, const char *pseudonym,
+                       const char *outcome, const char *detail, uint8_t out[32])
+{
+    static unsigned char buf[8192];
+    memcpy(buf, prev, 32);
+    int n = snprintf((char *)buf + 32, sizeof(buf) - 32,
+                     "ruxue-audit-v2\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", seq, at, actor, action,
+                     object, pseudonym, outcome, detail);
+    assert_true(n > 0 && (size_t)n < sizeof(buf) - 32);
+    crypto_hash_sha256(out, buf, 32 + (unsigned long long)n);
+}
+
 static void spec_hash(const uint8_t prev[32], const char *seq, const char *at, const char *actor,
                       const char *action, const char *object, const char *detail, uint8_t out[32])
+{
+    spec_hash2(prev, seq, at, actor, action, object, "", "ok", detail, out);
+}
+
+/* The version-1 rule (entries written before migration 7). */
+static void spec_hash1(const uint8_t prev[32], const char *seq, const char *at, const char *actor,
+                       const char *action, const char *object, const char *detail,
+                       uint8_t out[32])
 {
     static unsigned char buf[8192];
     memcpy(buf, prev, 32);
@@ -776,6 +806,7 @@ static void spec_hash(const uint8_t prev[32], const char *seq, const char *at, c
 static void entry_matches_spec(const char *path, int64_t seq)
 {
     char prev_hex[65], hash_hex[65], at[32], actor[256], action[256], object[256], num[24];
+    char pseudonym[32], outcome[64], v[8];
     static char detail[4096];
     audit_col(path, seq, "prev", prev_hex, sizeof(prev_hex));
     audit_col(path, seq, "hash", hash_hex, sizeof(hash_hex));
@@ -784,10 +815,16 @@ static void entry_matches_spec(const char *path, int64_t seq)
     audit_col(path, seq, "action", action, sizeof(action));
     audit_col(path, seq, "object", object, sizeof(object));
     audit_col(path, seq, "detail", detail, sizeof(detail));
+    audit_col(path, seq, "pseudonym", pseudonym, sizeof(pseudonym));
+    audit_col(path, seq, "outcome", outcome, sizeof(outcome));
+    audit_col(path, seq, "v", v, sizeof(v));
     snprintf(num, sizeof(num), "%lld", (long long)seq);
     uint8_t prev[32], h[32];
     unhex(prev_hex, prev, 32);
-    spec_hash(prev, num, at, actor, action, object, detail, h);
+    if (strcmp(v, "1") == 0)
+        spec_hash1(prev, num, at, actor, action, object, detail, h);
+    else
+        spec_hash2(prev, num, at, actor, action, object, pseudonym, outcome, detail, h);
     char mine[65];
     hex(h, 32, mine);
     assert_string_equal(mine, hash_hex);
@@ -2112,6 +2149,23 @@ static void test_rows_migration_4_upgrades_a_version_3_store(void **state)
     f->s = NULL;
     raw(f->path, "DROP TABLE rows", NULL, 0);
     raw(f->path, "ALTER TABLE families DROP COLUMN phone_sealed", NULL, 0); /* migration 6's */
+    /* and migration 7's (the audit log's pseudonym, outcome, version, guards and the store id) */
+    raw(f->path, "DROP TRIGGER audit_keep_update", NULL, 0);
+    raw(f->path, "DROP TRIGGER audit_keep_delete", NULL, 0);
+    raw(f->path, "ALTER TABLE audit DROP COLUMN pseudonym", NULL, 0);
+    raw(f->path, "ALTER TABLE audit DROP COLUMN outcome", NULL, 0);
+    raw(f->path, "ALTER TABLE audit DROP COLUMN v", NULL, 0);
+    raw(f->path, "DELETE FROM meta WHERE key = 'store_id'", NULL, 0);
+    /* doc_put's entry as a version-3 store wrote it: hashed by the version-1 rule */
+    char at[32], hx[65], detail[160], sql[200];
+    uint8_t zero[32] = {0}, h1[32];
+    audit_col(f->path, 1, "at", at, sizeof(at));
+    audit_col(f->path, 1, "detail", detail, sizeof(detail));
+    spec_hash1(zero, "1", at, "staff:demo", "document.put", "window.json", detail, h1);
+    hex(h1, 32, hx);
+    snprintf(sql, sizeof(sql), "UPDATE audit SET hash = x'%s' WHERE seq = 1", hx);
+    raw(f->path, sql, NULL, 0);
+    intact(f->path, 1);
     raw(f->path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", NULL, 0);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     MUST(f->s->ops->health(f->s, &e));
@@ -2126,6 +2180,15 @@ static void test_rows_migration_4_upgrades_a_version_3_store(void **state)
     raw(f->path, "SELECT value FROM meta WHERE key = 'schema_version'", v, sizeof(v));
     assert_int_equal(atoi(v), rx_store_schema_version());
     intact(f->path, 1);
+    /* the version-1 entry still verifies by its rule, and the chain goes on in version 2 */
+    audit_col(f->path, 1, "v", v, sizeof(v));
+    assert_string_equal(v, "1");
+    MUST(f->s->ops->audit_append(f->s, "staff:demo", "staff.login", "demo", "", &e));
+    intact(f->path, 2);
+    audit_col(f->path, 2, "v", v, sizeof(v));
+    assert_string_equal(v, "2");
+    entry_matches_spec(f->path, 1);
+    entry_matches_spec(f->path, 2);
 }
 
 int main(void)

@@ -34,6 +34,8 @@ export async function render(box) {
       { zh: '操作者', en: 'actor', key: 'actor' },
       { zh: '动作', en: 'action', key: 'action' },
       { zh: '对象', en: 'object', cell: (e) => h('span', { class: 'mono' }, e.object) },
+      { zh: '学生化名', en: 'pseudonym', cell: (e) => h('span', { class: 'mono' }, e.pseudonym ?? '') },
+      { zh: '结果', en: 'outcome', cell: (e) => h('span', { class: 'mono' }, e.outcome ?? '') },
       { zh: '详情', en: 'detail', cell: (e) => h('span', { class: 'mono' }, e.detail) },
       { zh: '哈希', en: 'hash', cell: (e) => h('span', { class: 'mono', title: e.hash }, `${e.hash.slice(0, 12)}…`) },
     ], r.json.entries, { empty: { zh: '没有记录', en: 'no entries' }, caption: { zh: '审计日志', en: 'audit log' } }));
