@@ -8,7 +8,7 @@ from any published list: words everyone tries first (English and pinyin:
 with digits and symbols swapped in, followed by years, runs and the lucky
 numbers (520, 1314, 666, 888); runs of one digit, counting up and down;
 keyboard walks of the US layout.  Everything is lower case (the server
-compares in lower case), at least 6 characters, sorted in byte order (the
+compares in lower case), at least 4 characters, sorted in byte order (the
 server searches it by bisection) and unique.
 
 Usage: tools/gen_common_passwords.py > data/common-passwords.txt
@@ -74,7 +74,7 @@ def main():
     for n in NUMBERS:
         for s in ["", "!", ".", "a", "@"]:
             out.add(n + s)
-    words = sorted(x for x in out if len(x) >= 6)
+    words = sorted(x for x in out if len(x) >= 4)
     sys.stdout.write("".join(w + "\n" for w in words))
 
 
