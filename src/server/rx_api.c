@@ -369,6 +369,20 @@ static int staff_totp_open(const struct rx_server *s, const struct rx_staff *st,
     return (int)n;
 }
 
+/* A hash no password matches, verified for an unknown username so that its
+ * answer takes as long as a wrong password's (no telling which accounts exist). */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_make(void)
+{
+    uint8_t junk[16];
+    randombytes_buf(junk, sizeof(junk));
+    if (crypto_pwhash_str(dummy_hash, (const char *)junk, sizeof(junk),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        dummy_hash[0] = '\0';
+}
+
 /*
  * Check the password and the current TOTP code of st (found by user, or
  * rc < 0 when there is none): 0 when both are right and the code's step is
@@ -379,6 +393,11 @@ static int staff_verify(struct rx_req *r, const char *user, int found, const str
 {
     struct rx_server *s = srv(r);
     static const char wrong[] = "wrong username, password or code";
+    if (found < 0) {
+        pthread_once(&dummy_once, dummy_make);
+        if (dummy_hash[0] && crypto_pwhash_str_verify(dummy_hash, pass, strlen(pass)) == 0)
+            found = -1; /* (never: the dummy's password is random) */
+    }
     if (found < 0 || crypto_pwhash_str_verify(st->pwhash, pass, strlen(pass)) != 0) {
         staff_failed(r, user, "bad_credentials", wrong);
         return -1;
