@@ -215,6 +215,26 @@ describe('staff accounts: passwords, second factor, lockout', () => {
     assert.ok(audit.json.entries.some((e) => e.action === 'staff.unlock' && e.object === 'clerk.qian' && e.actor === 'staff:demo'));
   });
 
+  it('a reset gives a new TOTP secret once (the old one stops working) and ends the account\'s sessions; audited', async () => {
+    const old = await makeStaff(city, 'clerk.feng', 'harvest-lantern-26');
+    const a = new Client(srv);
+    assert.equal((await staffSignIn(a, 'clerk.feng', 'harvest-lantern-26', old)).status, 200);
+    const r = await city.request('POST', '/api/staff/reset', { json: { username: 'clerk.feng' } });
+    assert.equal(r.status, 200, r.text);
+    const fresh = r.json.totp.secret;
+    assert.match(fresh, /^[A-Z2-7]{32}$/);
+    assert.notEqual(fresh, old);
+    assertError(await a.request('GET', '/api/me'), 401, 'not_signed_in');
+    const c = new Client(srv);
+    assertError(await staffSignIn(c, 'clerk.feng', 'harvest-lantern-26', old), 401, 'bad_credentials');
+    assert.equal((await staffSignIn(c, 'clerk.feng', 'harvest-lantern-26', fresh)).status, 200);
+    // a district account may not reset the city's account
+    assertError(await c.request('POST', '/api/staff/reset', { json: { username: 'demo' } }), 403, 'forbidden');
+    const audit = await city.request('GET', '/api/console/audit?limit=1000');
+    assert.ok(audit.json.entries.some((e) => e.action === 'staff.reset_totp' && e.object === 'clerk.feng'));
+    assert.ok(!audit.text.includes(fresh), 'the secret is not in the audit log');
+  });
+
   it('a password change needs the old password and a code, follows the policy, and ends every session of the account', async () => {
     const secret = await makeStaff(city, 'clerk.zhou', 'amber-pavilion-5');
     const a = new Client(srv);
