@@ -9,10 +9,11 @@ Two steps, standard library only:
       the sign-in flow's rate limits would make N sign-ins take hours).
       OUT gets one line per family: "family_id token csrf".
 
-  results_day.py intake PORT PASSWORD CITY FAMILIES PAIRS
+  results_day.py intake PORT PASSWORD TOTP CITY FAMILIES PAIRS
       Against the running server (started with --demo --demo-password
-      PASSWORD --district CITY): the whole intake through the API, as the
-      bureau and families do it.
+      PASSWORD --demo-totp TOTP --district CITY): the whole intake through
+      the API, as the bureau and families do it (the bureau signs in with
+      the current code of the TOTP secret, RFC 6238).
         - The bureau uploads records made from CITY/students.csv (the
           children of `ruxue demo`): hukou.csv, property.csv, permits.csv,
           insurance.csv, each only when the policy's form asks for it.
@@ -35,9 +36,11 @@ Two steps, standard library only:
                freeze_s=.. run_s=.. publish_s=..
       and the run's placement counts on stderr.
 """
+import base64
 import csv
 import datetime
 import hashlib
+import hmac
 import http.client
 import json
 import secrets
@@ -168,7 +171,16 @@ def children(city, n):
     return apps, rec
 
 
-def intake(port, password, city, fam_file, pairs_out):
+def totp(secret_b32, t=None):
+    """RFC 6238: SHA-1, 30-second steps, 6 digits."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    step = int((time.time() if t is None else t) // 30)
+    h = hmac.new(key, step.to_bytes(8, "big"), hashlib.sha1).digest()
+    o = h[19] & 15
+    return "%06d" % ((int.from_bytes(h[o:o + 4], "big") & 0x7FFFFFFF) % 1000000)
+
+
+def intake(port, password, totp_secret, city, fam_file, pairs_out):
     fams = []
     with open(fam_file) as f:
         for line in f:
@@ -176,7 +188,8 @@ def intake(port, password, city, fam_file, pairs_out):
             fams.append((tok, csrf))
     n = len(fams)
     staff = Api(port)
-    staff.csrf = staff.must("POST", "/api/staff/login", {"username": "demo", "password": password})["csrf"]
+    staff.csrf = staff.must("POST", "/api/staff/login", {"username": "demo", "password": password,
+                                                         "code": totp(totp_secret)})["csrf"]
     form = staff.must("GET", "/api/form")
     asked = {c["field"] for c in form["claims"]}
     apps, rec = children(city, n)
@@ -266,7 +279,7 @@ def intake(port, password, city, fam_file, pairs_out):
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "families":
         families(sys.argv[2], int(sys.argv[3]), sys.argv[4])
-    elif len(sys.argv) == 7 and sys.argv[1] == "intake":
-        intake(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6])
+    elif len(sys.argv) == 8 and sys.argv[1] == "intake":
+        intake(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7])
     else:
         sys.exit(__doc__)

@@ -120,11 +120,12 @@ echo "surge conns=$CONNS seconds=$SECS submissions_per_s=$rate p50_ms=$p50 p99_m
 CITY="$DIR/city"
 "$RUXUE" demo --out "$CITY" --students "$APPS" --schools "$((APPS / 200))" --seed 2027 >/dev/null
 PW=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
-start "$DIR/results.db" --demo-password "$PW"
+TOTP=$(python3 -c 'import base64, secrets; print(base64.b32encode(secrets.token_bytes(20)).decode())')
+start "$DIR/results.db" --demo-password "$PW" --demo-totp "$TOTP"
 stop
 python3 "$ROOT/bench/results_day.py" families "$DIR/results.db" "$APPS" "$DIR/families.txt"
-start "$DIR/results.db" --demo-password "$PW" --district "$CITY"
-python3 "$ROOT/bench/results_day.py" intake "$PORT" "$PW" "$CITY" "$DIR/families.txt" \
+start "$DIR/results.db" --demo-password "$PW" --demo-totp "$TOTP" --district "$CITY"
+python3 "$ROOT/bench/results_day.py" intake "$PORT" "$PW" "$TOTP" "$CITY" "$DIR/families.txt" \
     "$DIR/pairs.txt" >"$DIR/intake.out"
 PAIRS="$DIR/pairs.txt" wrk -t "$THREADS_WRK" -c "$CONNS" -d "${RESULTS_SECS}s" --timeout 10s \
     -s "$ROOT/bench/results.lua" "http://127.0.0.1:$PORT/" -- "$THREADS_WRK" \

@@ -6,9 +6,11 @@
 set -eu
 
 # libqrencode-dev: the admission notice's QR code (src/io/rx_notice.c)
-BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libqrencode-dev"
+# liboath-dev: the staff's TOTP second factor (src/server/rx_auth.c)
+BUILD_PKGS="gcc pkg-config meson ninja-build libsodium-dev libcmocka-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libqrencode-dev liboath-dev"
 # the pages' Leaflet and Chart.js come from Debian (served under /vendor/)
-RUN_PKGS="libjs-leaflet libjs-chart.js"
+# oathtool: the staff's current TOTP code from the command line (the demo prints the command)
+RUN_PKGS="libjs-leaflet libjs-chart.js oathtool"
 # browser tests: npm ci installs playwright-core, which drives Debian's chromium
 # fonts-noto-cjk: Chinese glyphs in the browser tests' screenshots (docs/screenshots/)
 TEST_PKGS="$RUN_PKGS python3 nodejs npm chromium fonts-noto-cjk"

@@ -18,8 +18,8 @@
 static const char usage[] =
     "usage: ruxue serve [--db FILE] [--port N] [--bind ADDR] [--pii-key FILE]\n"
     "                   [--intake ID] [--web DIR] [--threads N] [--demo]\n"
-    "                   [--demo-password PW] [--district DIR] [--data DIR]\n"
-    "                   [--secure-cookies] [--list-routes]\n"
+    "                   [--demo-password PW] [--demo-totp BASE32] [--district DIR]\n"
+    "                   [--data DIR] [--secure-cookies] [--list-routes]\n"
     "\n"
     "Serve the platform: the HTTP/JSON API of docs/api.md and the web pages.\n"
     "GET /api/health answers 200 once the store is open and migrated.\n"
@@ -42,6 +42,8 @@ static const char usage[] =
     "                        account 'demo' is created\n"
     "      --demo-password PW  the demo account's password (default: random,\n"
     "                        printed)\n"
+    "      --demo-totp BASE32  the demo account's TOTP secret (default: random,\n"
+    "                        printed with the oathtool command that gives codes)\n"
     "      --district DIR    set the district up from a district directory\n"
     "                        (policy.ini, schools.csv, catchments.csv,\n"
     "                        address_units.csv; docs/formats.md) when the store\n"
@@ -52,7 +54,9 @@ static const char usage[] =
     "                        ruxue.db -> ruxue-data/).  The lottery secret and the\n"
     "                        bureau's signing key (bureau.key, bureau.pub) are kept\n"
     "                        beside the personal-data key, mode 0600\n"
-    "      --secure-cookies  mark cookies Secure (when served behind HTTPS)\n"
+    "      --secure-cookies  behind HTTPS: the session cookie is __Host-rx_session,\n"
+    "                        Secure (on plain http it is rx_session, which\n"
+    "                        browsers accept without Secure)\n"
     "      --list-routes     print every API route (method and path, {} for the\n"
     "                        variable segment) and exit, starting nothing\n"
     "  -h, --help            show this help\n";
@@ -73,7 +77,23 @@ static void print_route(void *ctx, const char *method, const char *path)
 
 int rx_cmd_serve(int argc, char **argv)
 {
-    enum { O_DEMO = 256, O_DEMO_PW, O_SECURE, O_DISTRICT, O_DATA, O_LIST_ROUTES };
+    enum {
+        O_DEMO = 256,
+        O_DEMO_PW,
+        O_DEMO_TOTP,
+        O_SECURE,
+        O_DISTRICT,
+        O_DATA,
+        O_LIST_ROUTES,
+        /* hidden, for tests: the session, code and lockout limits in seconds */
+        O_STAFF_IDLE,
+        O_STAFF_MAX,
+        O_FAMILY_IDLE,
+        O_FAMILY_MAX,
+        O_CODE_TTL,
+        O_LOCK,
+        O_CODE_HOUR
+    };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"port", required_argument, NULL, 'p'},
@@ -84,6 +104,14 @@ int rx_cmd_serve(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"demo", no_argument, NULL, O_DEMO},
         {"demo-password", required_argument, NULL, O_DEMO_PW},
+        {"demo-totp", required_argument, NULL, O_DEMO_TOTP},
+        {"session-idle", required_argument, NULL, O_STAFF_IDLE},
+        {"session-max", required_argument, NULL, O_STAFF_MAX},
+        {"family-idle", required_argument, NULL, O_FAMILY_IDLE},
+        {"family-max", required_argument, NULL, O_FAMILY_MAX},
+        {"code-ttl", required_argument, NULL, O_CODE_TTL},
+        {"lock-seconds", required_argument, NULL, O_LOCK},
+        {"code-hour-window", required_argument, NULL, O_CODE_HOUR},
         {"secure-cookies", no_argument, NULL, O_SECURE},
         {"district", required_argument, NULL, O_DISTRICT},
         {"data", required_argument, NULL, O_DATA},
@@ -93,7 +121,7 @@ int rx_cmd_serve(int argc, char **argv)
     };
     struct rx_server_config cfg = {
         .db_path = "ruxue.db", .bind = "127.0.0.1", .port = 8080, .intake = "2027-G1"};
-    const char *demo_pw = NULL;
+    const char *demo_pw = NULL, *demo_totp = NULL;
     bool list_routes = false;
     char keypath[4096];
     const char *home = getenv("HOME");
@@ -144,6 +172,27 @@ int rx_cmd_serve(int argc, char **argv)
         case O_DEMO_PW:
             demo_pw = optarg;
             break;
+        case O_DEMO_TOTP:
+            demo_totp = optarg;
+            break;
+        case O_STAFF_IDLE:
+        case O_STAFF_MAX:
+        case O_FAMILY_IDLE:
+        case O_FAMILY_MAX:
+        case O_CODE_TTL:
+        case O_LOCK:
+        case O_CODE_HOUR: {
+            long v = strtol(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > 30L * 86400) {
+                fprintf(stderr, "ruxue serve: %s: expected 1..2592000 seconds, found '%s'\n",
+                        argv[optind - 1], optarg);
+                return 2;
+            }
+            long *dst[] = {&cfg.staff_idle, &cfg.staff_max,  &cfg.family_idle,
+                           &cfg.family_max, &cfg.code_ttl, &cfg.lock_s, &cfg.code_hour_s};
+            *dst[ch - O_STAFF_IDLE] = v;
+            break;
+        }
         case O_SECURE:
             cfg.secure_cookies = true;
             break;
@@ -203,17 +252,18 @@ int rx_cmd_serve(int argc, char **argv)
         fprintf(stderr, "ruxue serve: %s\n", rx_err_format(&err, buf, sizeof(buf)));
         return 1;
     }
-    char pw[32];
+    char pw[32], totp[40] = "";
     if (cfg.demo) {
         if (!demo_pw) {
             static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
-            for (int i = 0; i < 12; i++)
+            for (int i = 0; i < 16; i++)
                 pw[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
-            pw[12] = '\0';
+            pw[16] = '\0';
             demo_pw = pw;
         }
         rx_err_clear(&err);
-        int rc = rx_server_add_staff(s, "demo", demo_pw, "city", "demo", NULL, &err);
+        int rc = rx_server_add_staff(s, "demo", demo_pw, "city", "demo", NULL, demo_totp, totp,
+                                     &err);
         if (rc < 0 && rc != -RX_E_DUP) {
             char buf[512];
             fprintf(stderr, "ruxue serve: demo account: %s\n",
@@ -221,8 +271,10 @@ int rx_cmd_serve(int argc, char **argv)
             rx_server_stop(s);
             return 1;
         }
-        if (rc == -RX_E_DUP)
+        if (rc == -RX_E_DUP) {
             demo_pw = "(unchanged: the account exists in this store)";
+            snprintf(totp, sizeof(totp), "%s", "(unchanged)");
+        }
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -231,8 +283,12 @@ int rx_cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     printf("ruxue serve: listening on http://%s:%u/ (store %s, intake %s)\n", cfg.bind,
            rx_server_port(s), cfg.db_path, cfg.intake);
-    if (cfg.demo)
+    if (cfg.demo) {
         printf("ruxue serve: demo staff login: demo / %s\n", demo_pw);
+        printf("ruxue serve: demo TOTP secret: %s\n", totp);
+        if (strcmp(totp, "(unchanged)") != 0)
+            printf("ruxue serve: the demo's current code: oathtool --totp -b %s\n", totp);
+    }
     fflush(stdout);
     while (!stop)
         sigsuspend(&waitset);

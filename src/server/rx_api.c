@@ -34,9 +34,26 @@
 #include "rx_public.h"
 #include "rx_srv.h"
 
-#define SESSION_SECONDS (8 * 3600)
-#define OTP_SECONDS 300
-#define COOKIE "rx_session"
+/* docs/api.md, "Sign-in": the defaults of rx_server_config's limits */
+#define STAFF_IDLE (30 * 60)
+#define STAFF_MAX (12 * 3600)
+#define FAMILY_IDLE (2 * 3600)
+#define FAMILY_MAX (7 * 86400)
+#define CODE_TTL 600
+#define CODES_PER_HOUR 5   /* codes sent to one phone number */
+#define CODES_PER_DAY 10
+#define CODES_PER_IP 300   /* per minute, per address: many families share a carrier's */
+#define LOGINS_PER_IP 300  /* family sign-ins per minute per address */
+#define STAFF_LOGINS_PER_IP 60
+#define FAILS_MAX 5        /* wrong passwords or codes of one account ... */
+#define FAILS_WINDOW (15 * 60) /* ... within 15 minutes lock it ... */
+#define LOCK_SECONDS (15 * 60) /* ... for 15 minutes */
+/* Browsers take a __Host- cookie only with Secure, so on plain http (the
+ * demo, the tests on 127.0.0.1) the cookie is plain rx_session. */
+#define COOKIE_PLAIN "rx_session"
+#define COOKIE_HOST "__Host-rx_session"
+
+#include "rx_auth.h"
 
 /* ------------------------------------------------------- rate limits */
 
@@ -120,6 +137,16 @@ void reply_store_error(struct rx_req *r, const struct rx_err *e)
 /* ------------------------------------------------------------ sessions */
 
 
+static const char *cookie_name(const struct rx_server *s)
+{
+    return s->cfg.secure_cookies ? COOKIE_HOST : COOKIE_PLAIN;
+}
+
+static long cfg_or(long v, long def)
+{
+    return v > 0 ? v : def;
+}
+
 static void token_hash(const char *token, uint8_t out[32])
 {
     crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
@@ -130,7 +157,7 @@ static bool who_is(struct rx_req *r, struct who *w)
 {
     memset(w, 0, sizeof(*w));
     w->s = srv(r);
-    const char *tok = rx_req_cookie(r, COOKIE);
+    const char *tok = rx_req_cookie(r, cookie_name(srv(r)));
     if (!tok || strlen(tok) != 64)
         return false;
     uint8_t th[32];
@@ -211,8 +238,18 @@ static bool start_session(struct rx_req *r, uint8_t kind, int64_t subject, char 
     char tokhex[65];
     sodium_bin2hex(tokhex, sizeof(tokhex), tok, sizeof(tok));
     sodium_bin2hex(csrf, 65, c, sizeof(c));
-    struct rx_session ss = {
-        .kind = kind, .subject = subject, .expires_at = now_s() + SESSION_SECONDS};
+    const struct rx_server_config *cfg = &srv(r)->cfg;
+    long max = kind == RX_SUBJECT_STAFF ? cfg_or(cfg->staff_max, STAFF_MAX)
+                                        : cfg_or(cfg->family_max, FAMILY_MAX);
+    long idle = kind == RX_SUBJECT_STAFF ? cfg_or(cfg->staff_idle, STAFF_IDLE)
+                                         : cfg_or(cfg->family_idle, FAMILY_IDLE);
+    int64_t now = now_s();
+    struct rx_session ss = {.kind = kind,
+                            .subject = subject,
+                            .expires_at = now + max,
+                            .created_at = now,
+                            .last_seen = now,
+                            .idle = idle};
     token_hash(tokhex, ss.token_hash);
     memcpy(ss.csrf, csrf, 65);
     struct rx_err e;
@@ -222,8 +259,8 @@ static bool start_session(struct rx_req *r, uint8_t kind, int64_t subject, char 
         return false;
     }
     char cookie[256];
-    snprintf(cookie, sizeof(cookie), COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-             tokhex, SESSION_SECONDS, srv(r)->cfg.secure_cookies ? "; Secure" : "");
+    snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%ld%s",
+             cookie_name(srv(r)), tokhex, max, cfg->secure_cookies ? "; Secure" : "");
     rx_reply_header(r, "Set-Cookie", cookie);
     sodium_memzero(tokhex, sizeof(tokhex));
     return true;
@@ -238,7 +275,8 @@ static json_t *staff_json(const struct rx_staff *st)
 /* ---------------------------------------------------------- endpoints */
 
 static int add_staff(struct rx_server *s, const char *username, const char *password, unsigned role,
-                     const char *district, const char *school, struct rx_err *err);
+                     const char *district, const char *school, const uint8_t *totp,
+                     struct rx_err *err);
 
 static void h_health(struct rx_req *r)
 {
@@ -257,32 +295,215 @@ static void h_health(struct rx_req *r)
                             (json_int_t)s->store->ops->app_count(s->store)));
 }
 
+/* A keyed hash of what a limit counts (never the phone or name itself). */
+static void limit_key(const struct rx_server *s, const char *kind, const char *what,
+                      uint8_t out[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, s->otp_key, sizeof(s->otp_key), 32);
+    crypto_generichash_update(&st, (const unsigned char *)kind, strlen(kind) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)what, strlen(what));
+    crypto_generichash_final(&st, out, 32);
+}
+
+static void staff_fail_limit(const struct rx_server *s, const char *user, struct rx_limit *l)
+{
+    memset(l, 0, sizeof(*l));
+    limit_key(s, "staff-fail", user, l->key);
+    l->window = FAILS_WINDOW;
+    l->max = FAILS_MAX;
+}
+
+static void reply_locked(struct rx_req *r, int64_t until)
+{
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%lld", (long long)(until - now_s() > 0 ? until - now_s() : 1));
+    rx_reply_header(r, "Retry-After", ra);
+    rx_reply_error(r, 423, "locked", NULL,
+                   "too many wrong passwords or codes: this account is locked for %s more "
+                   "seconds (or until a city administrator unlocks it)",
+                   ra);
+}
+
+/*
+ * A wrong password or code for user: counted; the FAILS_MAX-th within
+ * FAILS_WINDOW locks the account (audited) and answers 423.  Otherwise
+ * answers 401 with code and msg.
+ */
+static void staff_failed(struct rx_req *r, const char *user, bool known, const char *code,
+                         const char *msg)
+{
+    struct rx_server *s = srv(r);
+    struct rx_limit l;
+    staff_fail_limit(s, user, &l);
+    int64_t until = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (s->store->ops->limit_fail(s->store, &l, now_s(), cfg_or(s->cfg.lock_s, LOCK_SECONDS), &until,
+                                  &e) < 0) {
+        reply_store_error(r, &e);
+        return;
+    }
+    /* audited as refused: the account's name when there is one (what was
+     * typed for a name that is none may be anything, an ID number even: not
+     * kept) */
+    char who[80] = "anonymous", outcome[48];
+    if (known)
+        snprintf(who, sizeof(who), "staff:%s", user);
+    const char *object = known ? user : "(no such account)";
+    snprintf(outcome, sizeof(outcome), "refused:%s", code);
+    rx_err_clear(&e);
+    if (s->store->ops->audit_record(s->store, who, "staff.login", object, "", outcome,
+                                    rx_req_ip(r), &e) < 0 ||
+        (until > 0 && s->store->ops->audit_record(s->store, "system:sign-in", "staff.lockout",
+                                                  object, "", "refused:locked", rx_req_ip(r),
+                                                  &e) < 0)) {
+        reply_store_error(r, &e);
+        return;
+    }
+    if (until > 0) {
+        reply_locked(r, until);
+        return;
+    }
+    rx_reply_error(r, 401, code, NULL, "%s", msg);
+}
+
+/* The account's TOTP secret, opened with the personal-data key: its length, or -1. */
+static int staff_totp_open(const struct rx_server *s, const struct rx_staff *st, uint8_t *out,
+                           size_t cap)
+{
+    if (st->totp_len == 0)
+        return -1;
+    size_t n = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (rx_pii_open(&s->key, st->totp_sealed, st->totp_len, out, cap, &n, &e) < 0)
+        return -1;
+    return (int)n;
+}
+
+/* A hash no password matches, verified for an unknown username so that its
+ * answer takes as long as a wrong password's (no telling which accounts exist). */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_make(void)
+{
+    uint8_t junk[16];
+    randombytes_buf(junk, sizeof(junk));
+    if (crypto_pwhash_str(dummy_hash, (const char *)junk, sizeof(junk),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        dummy_hash[0] = '\0';
+}
+
+/*
+ * Check the password and the current TOTP code of st (found by user, or
+ * rc < 0 when there is none): 0 when both are right and the code's step is
+ * recorded as used; otherwise the failure is counted and answered.
+ */
+static int staff_verify(struct rx_req *r, const char *user, int found, const struct rx_staff *st,
+                        const char *pass, const char *code)
+{
+    struct rx_server *s = srv(r);
+    static const char wrong[] = "wrong username, password or code";
+    if (found < 0) {
+        pthread_once(&dummy_once, dummy_make);
+        if (dummy_hash[0] && crypto_pwhash_str_verify(dummy_hash, pass, strlen(pass)) == 0)
+            found = -1; /* (never: the dummy's password is random) */
+    }
+    if (found < 0 || crypto_pwhash_str_verify(st->pwhash, pass, strlen(pass)) != 0) {
+        staff_failed(r, user, found >= 0, "bad_credentials", wrong);
+        return -1;
+    }
+    uint8_t secret[64];
+    int n = staff_totp_open(s, st, secret, sizeof(secret));
+    if (n < 0) {
+        rx_reply_error(r, 403, "no_second_factor", "code",
+                       "this account has no second factor yet; a city administrator can "
+                       "give it one (POST /api/staff/reset)");
+        return -1;
+    }
+    int64_t step = 0;
+    int v = rx_totp_check(secret, (size_t)n, now_s(), code, st->totp_step, &step);
+    sodium_memzero(secret, sizeof(secret));
+    if (v == -2) {
+        staff_failed(r, user, true, "code_used",
+                     "this code has been used already; wait for the next one (30 seconds)");
+        return -1;
+    }
+    if (v < 0) {
+        staff_failed(r, user, found >= 0, "bad_credentials", wrong);
+        return -1;
+    }
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = s->store->ops->staff_totp_use(s->store, st->id, step, &e);
+    if (rc == -RX_E_DUP) {
+        staff_failed(r, user, true, "code_used",
+                     "this code has been used already; wait for the next one (30 seconds)");
+        return -1;
+    }
+    if (rc < 0) {
+        reply_store_error(r, &e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Locked? Answers 423 and returns true; *fails the failures counted so far. */
+static bool staff_locked(struct rx_req *r, const char *user, unsigned *fails)
+{
+    struct rx_server *s = srv(r);
+    struct rx_limit l;
+    staff_fail_limit(s, user, &l);
+    int64_t until = 0;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (s->store->ops->limit_state(s->store, l.key, now_s(), &until, fails, &e) < 0) {
+        reply_store_error(r, &e);
+        return true;
+    }
+    if (until > 0) {
+        reply_locked(r, until);
+        return true;
+    }
+    return false;
+}
+
 static void h_staff_login(struct rx_req *r)
 {
     if (!origin_ok(r)) {
         rx_reply_error(r, 403, "csrf", NULL, "a sign-in from another site's page is refused");
         return;
     }
-    static const char *const fields[] = {"username", "password", NULL};
+    static const char *const fields[] = {"username", "password", "code", NULL};
     json_t *j = rx_req_json(r, fields);
     if (!j)
         return;
     const char *user = json_string_value(json_object_get(j, "username"));
     const char *pass = json_string_value(json_object_get(j, "password"));
-    if (!user || !*user) {
+    const char *code = json_string_value(json_object_get(j, "code"));
+    if (!user || !*user || strlen(user) > 60) {
         rx_reply_error(r, 400, "missing", "username", "expected a username");
         goto out;
     }
-    if (!pass) {
+    if (!pass || strlen(pass) > RX_PASSWORD_MAX_BYTES) {
         rx_reply_error(r, 400, "missing", "password", "expected a password");
         goto out;
     }
-    if (!rl_allow(&srv(r)->rl, "login-user", user, 10) ||
-        !rl_allow(&srv(r)->rl, "login-ip", rx_req_ip(r), 30)) {
+    if (!code || strlen(code) != 6 || strspn(code, "0123456789") != 6) {
+        rx_reply_error(r, 400, "missing", "code",
+                       "expected the 6-digit code of the authenticator app");
+        goto out;
+    }
+    if (!rl_allow(&srv(r)->rl, "login-ip", rx_req_ip(r), STAFF_LOGINS_PER_IP)) {
         rx_reply_header(r, "Retry-After", "60");
         rx_reply_error(r, 429, "rate_limited", NULL, "too many sign-in attempts; wait a minute");
         goto out;
     }
+    unsigned fails = 0;
+    if (staff_locked(r, user, &fails))
+        goto out;
     struct rx_staff st;
     struct rx_err e;
     rx_err_clear(&e);
@@ -291,21 +512,16 @@ static void h_staff_login(struct rx_req *r)
         reply_store_error(r, &e);
         goto out;
     }
-    if (rc < 0 || crypto_pwhash_str_verify(st.pwhash, pass, strlen(pass)) != 0) {
-        /* audited as refused: the account's name when there is one (what was
-         * typed for a name that is none may be anything: not kept) */
-        char who[80] = "anonymous";
-        if (rc == 0)
-            snprintf(who, sizeof(who), "staff:%s", st.username);
+    if (staff_verify(r, user, rc, &st, pass, code) < 0)
+        goto out;
+    if (fails > 0) {
+        uint8_t key[32];
+        limit_key(srv(r), "staff-fail", user, key);
         rx_err_clear(&e);
-        if (srv(r)->store->ops->audit_record(srv(r)->store, who, "staff.login",
-                                             rc < 0 ? "(no such account)" : st.username, "",
-                                             "refused:bad_credentials", rx_req_ip(r), &e) < 0) {
+        if (srv(r)->store->ops->limit_clear(srv(r)->store, key, &e) < 0) {
             reply_store_error(r, &e);
             goto out;
         }
-        rx_reply_error(r, 401, "bad_credentials", NULL, "wrong username or password");
-        goto out;
     }
     char csrf[65], actor[80];
     snprintf(actor, sizeof(actor), "staff:%s", st.username);
@@ -322,6 +538,162 @@ static void h_staff_login(struct rx_req *r)
     rx_reply_json(r, 200, o);
 out:
     json_decref(j);
+}
+
+static void clear_cookie(struct rx_req *r)
+{
+    char c[128];
+    snprintf(c, sizeof(c), "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
+             cookie_name(srv(r)), srv(r)->cfg.secure_cookies ? "; Secure" : "");
+    rx_reply_header(r, "Set-Cookie", c);
+}
+
+/*
+ * POST /api/staff/password: the signed-in staff member's new password,
+ * with the old one and a current code; every session of the account ends
+ * (this one too: sign in again).
+ */
+static void h_staff_password(struct rx_req *r)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    static const char *const fields[] = {"old_password", "new_password", "code", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *old = json_string_value(json_object_get(j, "old_password"));
+    const char *pass = json_string_value(json_object_get(j, "new_password"));
+    const char *code = json_string_value(json_object_get(j, "code"));
+    const char *why_code = NULL;
+    char why[160];
+    if (!old || strlen(old) > RX_PASSWORD_MAX_BYTES) {
+        rx_reply_error(r, 400, "missing", "old_password", "expected the current password");
+    } else if (!code || strlen(code) != 6 || strspn(code, "0123456789") != 6) {
+        rx_reply_error(r, 400, "missing", "code",
+                       "expected the 6-digit code of the authenticator app");
+    } else if (!pass) {
+        rx_reply_error(r, 400, "missing", "new_password", "expected a new password");
+    } else if (rx_password_check(w.staff.username, pass, &why_code, why, sizeof(why)) < 0) {
+        rx_reply_error(r, 400, why_code, "new_password", "%s", why);
+    } else if (!staff_locked(r, w.staff.username, &(unsigned){0}) &&
+               staff_verify(r, w.staff.username, 0, &w.staff, old, code) == 0) {
+        char hash[crypto_pwhash_STRBYTES];
+        struct rx_err e;
+        rx_err_clear(&e);
+        char actor[80];
+        staff_actor(&w, actor);
+        if (crypto_pwhash_str(hash, pass, strlen(pass), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+            rx_reply_error(r, 503, "unavailable", NULL, "out of memory to hash the password");
+        } else if (srv(r)->store->ops->staff_password_set(srv(r)->store, w.staff.id, hash, &e) <
+                       0 ||
+                   srv(r)->store->ops->audit_append(srv(r)->store, actor, "staff.password",
+                                                    w.staff.username, "sessions ended", &e) < 0) {
+            reply_store_error(r, &e);
+        } else {
+            clear_cookie(r);
+            rx_reply_json(r, 200, json_pack("{s:b, s:b}", "changed", 1, "signed_out", 1));
+        }
+    }
+    json_decref(j);
+}
+
+/* The TOTP secret of a new or reset account, as JSON shown once to its maker. */
+static json_t *totp_json(const char *user, const uint8_t *secret)
+{
+    char b32[RX_TOTP_B32_MAX], uri[256];
+    if (rx_totp_b32(secret, RX_TOTP_SECRET_BYTES, b32) < 0)
+        return NULL;
+    snprintf(uri, sizeof(uri),
+             "otpauth://totp/ruxue:%s?secret=%s&issuer=ruxue&algorithm=SHA1&digits=6&period=30",
+             user, b32);
+    json_t *o = json_pack("{s:s, s:s}", "secret", b32, "uri", uri);
+    sodium_memzero(b32, sizeof(b32));
+    return o;
+}
+
+/* May w manage the account st (unlock, reset)?  City: any; district: its district's
+ * district and school accounts; school: none. */
+static bool may_manage(const struct who *w, const struct rx_staff *st)
+{
+    if (w->staff.role == RX_ROLE_CITY)
+        return true;
+    return w->staff.role == RX_ROLE_DISTRICT && st->role != RX_ROLE_CITY &&
+           strcmp(st->district, w->staff.district) == 0;
+}
+
+/*
+ * POST /api/staff/unlock {username}: end a lockout early.  POST
+ * /api/staff/reset {username}: a new TOTP secret (a lost phone, or an
+ * account made before the second factor), shown once; unlocks too and ends
+ * the account's sessions.  Audited.
+ */
+static void staff_admin(struct rx_req *r, bool reset)
+{
+    struct who w;
+    if (!require(r, RX_SUBJECT_STAFF, &w))
+        return;
+    static const char *const fields[] = {"username", NULL};
+    json_t *j = rx_req_json(r, fields);
+    if (!j)
+        return;
+    const char *user = json_string_value(json_object_get(j, "username"));
+    struct rx_staff st;
+    struct rx_err e;
+    rx_err_clear(&e);
+    int rc = user && *user && strlen(user) <= 60
+                 ? srv(r)->store->ops->staff_get(srv(r)->store, user, &st, &e)
+                 : -RX_E_REF;
+    char actor[80];
+    staff_actor(&w, actor);
+    uint8_t key[32];
+    if (rc == -RX_E_IO) {
+        reply_store_error(r, &e);
+    } else if (rc < 0) {
+        rx_reply_error(r, 404, "not_found", "username", "no such staff account");
+    } else if (!may_manage(&w, &st)) {
+        rx_reply_error(r, 403, "forbidden", "username", "your account may not manage this one");
+    } else {
+        limit_key(srv(r), "staff-fail", user, key);
+        json_t *o = NULL;
+        rc = srv(r)->store->ops->limit_clear(srv(r)->store, key, &e);
+        if (rc == 0 && reset) {
+            uint8_t secret[RX_TOTP_SECRET_BYTES], sealed[96];
+            size_t n = 0;
+            rx_totp_secret_new(secret);
+            rc = rx_pii_seal(&srv(r)->key, secret, sizeof(secret), sealed, sizeof(sealed), &n, &e);
+            if (rc == 0)
+                rc = srv(r)->store->ops->staff_totp_set(srv(r)->store, st.id, sealed, n, &e);
+            if (rc == 0)
+                o = totp_json(st.username, secret);
+            sodium_memzero(secret, sizeof(secret));
+        }
+        if (rc == 0)
+            rc = srv(r)->store->ops->audit_append(srv(r)->store, actor,
+                                                  reset ? "staff.reset_totp" : "staff.unlock",
+                                                  st.username, "", &e);
+        if (rc < 0) {
+            json_decref(o);
+            reply_store_error(r, &e);
+        } else {
+            json_t *res = json_pack("{s:s, s:b}", "username", st.username, "unlocked", 1);
+            if (o)
+                json_object_set_new(res, "totp", o);
+            rx_reply_json(r, 200, res);
+        }
+    }
+    json_decref(j);
+}
+
+static void h_staff_unlock(struct rx_req *r)
+{
+    staff_admin(r, false);
+}
+
+static void h_staff_reset(struct rx_req *r)
+{
+    staff_admin(r, true);
 }
 
 /* A mainland mobile number: 11 digits, 1 then 3-9. */
@@ -361,13 +733,40 @@ static void h_family_code(struct rx_req *r)
                        "expected a mobile number of 11 digits starting with 13-19");
         goto out;
     }
-    if (!rl_allow(&srv(r)->rl, "code-phone", phone, 3) ||
-        !rl_allow(&srv(r)->rl, "code-ip", rx_req_ip(r), 20)) {
+    if (!rl_allow(&srv(r)->rl, "code-ip", rx_req_ip(r), CODES_PER_IP)) {
         rx_reply_header(r, "Retry-After", "60");
-        rx_reply_error(r, 429, "rate_limited", "phone",
-                       "a code was sent a moment ago; wait a minute before asking again");
+        rx_reply_error(r, 429, "rate_limited", NULL,
+                       "too many codes asked from this address; wait a minute");
         goto out;
     }
+    /* per phone number, in the store: 5 an hour, 10 a day, across restarts */
+    struct rx_limit lim[2];
+    memset(lim, 0, sizeof(lim));
+    limit_key(srv(r), "code-hour", phone, lim[0].key);
+    lim[0].window = cfg_or(srv(r)->cfg.code_hour_s, 3600);
+    lim[0].max = CODES_PER_HOUR;
+    limit_key(srv(r), "code-day", phone, lim[1].key);
+    lim[1].window = 86400;
+    lim[1].max = CODES_PER_DAY;
+    int64_t wait = 0;
+    struct rx_err le;
+    rx_err_clear(&le);
+    int lrc = srv(r)->store->ops->limit_take(srv(r)->store, lim, 2, now_s(), &wait, &le);
+    if (lrc == -RX_E_RANGE) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%lld", (long long)wait);
+        rx_reply_header(r, "Retry-After", ra);
+        rx_reply_error(r, 429, "too_many_codes", "phone",
+                       "at most %d codes an hour and %d a day go to one number; try again in "
+                       "%lld minutes",
+                       CODES_PER_HOUR, CODES_PER_DAY, (long long)((wait + 59) / 60));
+        goto out;
+    }
+    if (lrc < 0) {
+        reply_store_error(r, &le);
+        goto out;
+    }
+    long ttl = cfg_or(srv(r)->cfg.code_ttl, CODE_TTL);
     char code[8];
     snprintf(code, sizeof(code), "%06u", (unsigned)randombytes_uniform(1000000));
     uint8_t h[32];
@@ -376,15 +775,15 @@ static void h_family_code(struct rx_req *r)
     rx_err_clear(&e);
     struct rx_store *st = srv(r)->store;
     char text[160];
-    snprintf(text, sizeof(text), "【入学】验证码 %s，%d 分钟内有效。请勿告诉他人。", code,
-             OTP_SECONDS / 60);
+    snprintf(text, sizeof(text), "【入学】验证码 %s，%ld 分钟内有效。请勿告诉他人。", code,
+             ttl >= 60 ? ttl / 60 : 1);
     /* the notifier: in demo mode, the outbox staff can read */
-    if (st->ops->otp_put(st, phone, h, now_s() + OTP_SECONDS, &e) < 0 ||
+    if (st->ops->otp_put(st, phone, h, now_s() + ttl, &e) < 0 ||
         st->ops->outbox_put(st, phone, text, &e) < 0) {
         reply_store_error(r, &e);
         goto out;
     }
-    rx_reply_json(r, 202, json_pack("{s:b, s:i}", "sent", 1, "expires_in", OTP_SECONDS));
+    rx_reply_json(r, 202, json_pack("{s:b, s:I}", "sent", 1, "expires_in", (json_int_t)ttl));
 out:
     json_decref(j);
 }
@@ -409,7 +808,7 @@ static void h_family_login(struct rx_req *r)
         rx_reply_error(r, 400, "bad_code", "code", "expected the 6-digit code");
         goto out;
     }
-    if (!rl_allow(&srv(r)->rl, "otp-ip", rx_req_ip(r), 30)) {
+    if (!rl_allow(&srv(r)->rl, "otp-ip", rx_req_ip(r), LOGINS_PER_IP)) {
         rx_reply_header(r, "Retry-After", "60");
         rx_reply_error(r, 429, "rate_limited", NULL, "too many attempts; wait a minute");
         goto out;
@@ -424,9 +823,19 @@ static void h_family_login(struct rx_req *r)
         reply_store_error(r, &e);
         goto out;
     }
+    if (rc == -RX_E_REF) {
+        rx_reply_error(r, 401, "code_expired", "code",
+                       "no code is waiting for this number: it expired, was used, or none was "
+                       "sent; ask for a new one");
+        goto out;
+    }
+    if (rc < 0 && strcmp(e.field, "attempts") == 0) {
+        rx_reply_error(r, 401, "code_dead", "code",
+                       "wrong code, 5 times: this code no longer works; ask for a new one");
+        goto out;
+    }
     if (rc < 0) {
-        rx_reply_error(r, 401, "bad_code", "code",
-                       "wrong or expired code; ask for a new one after 5 wrong tries");
+        rx_reply_error(r, 401, "bad_code", "code", "wrong code; after 5 wrong tries it stops working");
         goto out;
     }
     int64_t fam;
@@ -465,10 +874,16 @@ static void h_staff_add(struct rx_req *r)
                   : role && strcmp(role, "school") == 0   ? RX_ROLE_SCHOOL
                                                           : 99;
     size_t ul = user ? strlen(user) : 0;
+    const char *why_code = NULL;
+    char why[160];
+    uint8_t secret[RX_TOTP_SECRET_BYTES];
+    rx_totp_secret_new(secret);
     if (ul < 3 || ul > 60 || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789._-") != ul) {
         rx_reply_error(r, 400, "bad_username", "username", "expected 3-60 of a-z 0-9 . _ -");
-    } else if (!pass || strlen(pass) < 10 || strlen(pass) > 200) {
-        rx_reply_error(r, 400, "weak_password", "password", "expected 10 to 200 characters");
+    } else if (!pass) {
+        rx_reply_error(r, 400, "missing", "password", "expected a password");
+    } else if (rx_password_check(user, pass, &why_code, why, sizeof(why)) < 0) {
+        rx_reply_error(r, 400, why_code, "password", "%s", why);
     } else if (rl == 99) {
         rx_reply_error(r, 400, "bad_role", "role", "expected city, district or school");
     } else if ((rl == RX_ROLE_SCHOOL) != (school != NULL && *school)) {
@@ -491,8 +906,8 @@ static void h_staff_add(struct rx_req *r)
         int rc;
         if (!known) {
             rx_reply_error(r, 422, "unknown_school", "school", "not a school of the district");
-        } else if ((rc = add_staff(srv(r), user, pass, rl, w.staff.district, school, &e)) ==
-                   -RX_E_DUP) {
+        } else if ((rc = add_staff(srv(r), user, pass, rl, w.staff.district, school, secret,
+                                   &e)) == -RX_E_DUP) {
             rx_reply_error(r, 409, "taken", "username", "this username is taken");
         } else if (rc < 0) {
             reply_store_error(r, &e);
@@ -500,11 +915,14 @@ static void h_staff_add(struct rx_req *r)
                                                     role_name(rl), &e) < 0) {
             reply_store_error(r, &e);
         } else {
+            /* the second factor, shown this once to the account's maker */
             rx_reply_json(r, 201,
-                          json_pack("{s:s, s:s, s:s?}", "username", user, "role", role_name(rl),
-                                    "school", school));
+                          json_pack("{s:s, s:s, s:s?, s:o?}", "username", user, "role",
+                                    role_name(rl), "school", school, "totp",
+                                    totp_json(user, secret)));
         }
     }
+    sodium_memzero(secret, sizeof(secret));
     json_decref(j);
 }
 
@@ -530,7 +948,7 @@ static void h_logout(struct rx_req *r)
         reply_store_error(r, &e);
         return;
     }
-    rx_reply_header(r, "Set-Cookie", COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    clear_cookie(r);
     rx_reply_json(r, 200, json_pack("{s:b}", "signed_out", 1));
 }
 
@@ -3287,6 +3705,9 @@ static const struct rx_route routes[] = {
     {"POST", "/api/family/login", h_family_login, 4096},
     {"GET", "/api/me", h_me, 0},
     {"POST", "/api/staff", h_staff_add, 4096},
+    {"POST", "/api/staff/password", h_staff_password, 4096},
+    {"POST", "/api/staff/unlock", h_staff_unlock, 4096},
+    {"POST", "/api/staff/reset", h_staff_reset, 4096},
     {"POST", "/api/logout", h_logout, 0},
     {"GET", "/api/demo/outbox", h_outbox, 0},
     {"POST", "/api/applications", h_app_create, 0},
@@ -3684,7 +4105,7 @@ void rx_server_stop(struct rx_server *s)
 
 int rx_server_add_staff(struct rx_server *s, const char *username, const char *password,
                         const char *role, const char *district, const char *school,
-                        struct rx_err *err)
+                        const char *totp_b32, char totp_out[40], struct rx_err *err)
 {
     unsigned rl;
     if (strcmp(role, "city") == 0)
@@ -3696,11 +4117,24 @@ int rx_server_add_staff(struct rx_server *s, const char *username, const char *p
     else
         return rx_err_set(err, -RX_E_INVAL, NULL, 0, "role",
                           "expected city, district or school, found '%s'", role);
-    return add_staff(s, username, password, rl, district, school, err);
+    uint8_t secret[RX_TOTP_SECRET_BYTES];
+    if (totp_b32) {
+        if (rx_totp_from_b32(totp_b32, secret, sizeof(secret)) != RX_TOTP_SECRET_BYTES)
+            return rx_err_set(err, -RX_E_INVAL, NULL, 0, "totp",
+                              "expected a base32 TOTP secret of 20 bytes (32 characters)");
+    } else {
+        rx_totp_secret_new(secret);
+    }
+    int rc = add_staff(s, username, password, rl, district, school, secret, err);
+    if (rc == 0 && totp_out && rx_totp_b32(secret, sizeof(secret), totp_out) < 0)
+        totp_out[0] = '\0';
+    sodium_memzero(secret, sizeof(secret));
+    return rc;
 }
 
 static int add_staff(struct rx_server *s, const char *username, const char *password, unsigned role,
-                     const char *district, const char *school, struct rx_err *err)
+                     const char *district, const char *school, const uint8_t *totp,
+                     struct rx_err *err)
 {
     struct rx_staff st;
     memset(&st, 0, sizeof(st));
@@ -3711,6 +4145,11 @@ static int add_staff(struct rx_server *s, const char *username, const char *pass
     if (crypto_pwhash_str(st.pwhash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory to hash the password");
+    /* the TOTP secret, sealed with the personal-data key: never plain in the store */
+    int rc = rx_pii_seal(&s->key, totp, RX_TOTP_SECRET_BYTES, st.totp_sealed,
+                         sizeof(st.totp_sealed), &st.totp_len, err);
+    if (rc < 0)
+        return rc;
     int64_t id;
     return s->store->ops->staff_put(s->store, &st, &id, err);
 }

@@ -21,7 +21,13 @@ struct rx_server_config {
     const char *data_dir; /* the intake's files (frozen district, result, bundle); NULL =
                              beside the store: ruxue.db -> ruxue-data */
     bool demo;            /* demo notifier (codes to an outbox staff can read) */
-    bool secure_cookies;  /* add Secure to cookies (behind HTTPS) */
+    bool secure_cookies;  /* add Secure to cookies (behind HTTPS); the cookie is then
+                             __Host-rx_session, else rx_session */
+    /* session and code limits in seconds; 0 = the defaults (docs/api.md): staff
+     * 30 min idle, 12 h absolute; families 2 h idle, 7 days absolute; codes
+     * 10 min.  Tests shorten them (hidden serve flags). */
+    long staff_idle, staff_max, family_idle, family_max, code_ttl, lock_s;
+    long code_hour_s; /* the window of the hourly code limit (default 3600) */
 };
 
 struct rx_server;
@@ -30,11 +36,13 @@ int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, 
 unsigned rx_server_port(const struct rx_server *s);
 void rx_server_stop(struct rx_server *s);
 
-/* Create a staff account (argon2id password); for `ruxue serve --demo`
- * and `ruxue staff add`. */
+/* Create a staff account (argon2id password, a new TOTP secret: totp_b32
+ * when given, else random; its base32 text into totp_out when not NULL);
+ * for `ruxue serve --demo`.  The password is not checked against the policy
+ * here (the caller does: rx_auth.h). */
 int rx_server_add_staff(struct rx_server *s, const char *username, const char *password,
                         const char *role, const char *district, const char *school,
-                        struct rx_err *err);
+                        const char *totp_b32, char totp_out[40], struct rx_err *err);
 
 /* Every API route the server answers (method and path pattern, "{}" for
  * the one variable segment), in the order they are matched; for `ruxue

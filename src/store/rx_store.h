@@ -55,6 +55,11 @@ struct rx_staff {
     uint8_t role;     /* enum rx_role */
     char district[64];
     char school[64]; /* school id for RX_ROLE_SCHOOL, else "" */
+    /* the TOTP secret, sealed with the personal-data key (rx_pii_seal);
+     * totp_len 0: none (an account made before schema 5) */
+    uint8_t totp_sealed[96];
+    size_t totp_len;
+    int64_t totp_step; /* the last TOTP step accepted: a code is good once */
 };
 
 /* A session: a random token given to the browser in a cookie; the store
@@ -66,7 +71,22 @@ struct rx_session {
     uint8_t kind;       /* enum rx_subject */
     int64_t subject;    /* staff id or family id */
     char csrf[65];      /* per-session CSRF token (hex) */
-    int64_t expires_at; /* unix seconds */
+    int64_t expires_at; /* unix seconds: the absolute limit */
+    int64_t created_at; /* unix seconds */
+    int64_t last_seen;  /* unix seconds, kept within a minute (session_get) */
+    int64_t idle;       /* seconds without a request that end it; 0 = none */
+};
+
+/*
+ * A limit on something counted in the store (so that it survives a
+ * restart): key is a keyed hash of what is counted (never the phone or the
+ * username itself); a window starts at its first hit and lasts window
+ * seconds; max hits are allowed in it.
+ */
+struct rx_limit {
+    uint8_t key[32];
+    int64_t window;
+    unsigned max;
 };
 
 /* An application for one child (无证明: claims, checked against records). */
@@ -135,15 +155,55 @@ struct rx_store_ops {
                                 struct rx_err *err);
 
     int (*session_put)(struct rx_store *s, const struct rx_session *ss, struct rx_err *err);
+    /* -RX_E_REF: none, past expires_at, or idle longer than its idle (the
+     * store checks both); last_seen is written when a minute (or half the
+     * idle limit, when shorter) has passed since the stored one */
     int (*session_get)(struct rx_store *s, const uint8_t token_hash[32], int64_t now,
-                       struct rx_session *out, struct rx_err *err); /* -RX_E_REF: none/expired */
+                       struct rx_session *out, struct rx_err *err);
     int (*session_delete)(struct rx_store *s, const uint8_t token_hash[32], struct rx_err *err);
+
+    /*
+     * Staff sign-in (schema 5).  staff_totp_use records step as the last
+     * TOTP step used, only when it is after the stored one: -RX_E_DUP when
+     * it is not (the code was used already; two sign-ins racing with one
+     * code: one wins).  staff_password_set replaces the password hash and
+     * ends every session of the account, in one transaction.
+     * staff_totp_set replaces the sealed TOTP secret (step back to 0) and
+     * ends every session of the account.
+     */
+    int (*staff_totp_use)(struct rx_store *s, int64_t id, int64_t step, struct rx_err *err);
+    int (*staff_password_set)(struct rx_store *s, int64_t id, const char *pwhash,
+                              struct rx_err *err);
+    int (*staff_totp_set)(struct rx_store *s, int64_t id, const uint8_t *sealed, size_t len,
+                          struct rx_err *err);
+
+    /*
+     * Limits kept in the store.  limit_take counts one hit on each of n
+     * (1..4) limits, all or none: when any is full (max hits in its window),
+     * nothing is counted and -RX_E_RANGE is returned with *retry_after the
+     * seconds until the fullest one has room.
+     *
+     * Failures and lockout: limit_fail counts one failure on l; the max-th
+     * in a window locks the key for lock seconds (*locked_until set to its
+     * end, else 0) and starts the count again.  limit_state reads the lock
+     * (*locked_until, 0 when none or past) and the failures counted so far
+     * in the current window (*count).  limit_clear forgets the key (a
+     * success; an administrator's unlock).
+     */
+    int (*limit_take)(struct rx_store *s, const struct rx_limit *l, size_t n, int64_t now,
+                      int64_t *retry_after, struct rx_err *err);
+    int (*limit_fail)(struct rx_store *s, const struct rx_limit *l, int64_t now, int64_t lock,
+                      int64_t *locked_until, struct rx_err *err);
+    int (*limit_state)(struct rx_store *s, const uint8_t key[32], int64_t now,
+                       int64_t *locked_until, unsigned *count, struct rx_err *err);
+    int (*limit_clear)(struct rx_store *s, const uint8_t key[32], struct rx_err *err);
 
     /* one-time codes: one live code per phone; attempts counted */
     int (*otp_put)(struct rx_store *s, const char *phone, const uint8_t code_hash[32],
                    int64_t expires_at, struct rx_err *err);
     /* 0 when the code matches and is consumed; -RX_E_REF no code / expired;
-     * -RX_E_INVAL wrong code (attempts += 1; after 5 the code is gone) */
+     * -RX_E_INVAL wrong code (attempts += 1; after 5 the code is gone, and
+     * the fifth wrong one says so with err->field "attempts") */
     int (*otp_check)(struct rx_store *s, const char *phone, const uint8_t code_hash[32],
                      int64_t now, struct rx_err *err);
     int (*outbox_put)(struct rx_store *s, const char *phone, const char *text, struct rx_err *err);

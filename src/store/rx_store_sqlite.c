@@ -214,9 +214,21 @@ static const char *const migrations[] = {
     "    PRIMARY KEY (kind, key)\n"
     ") WITHOUT ROWID;\n",
 
-    /* 5: reserved for the accounts work of issue #7 (another branch); a
-     * no-op here so that this branch's migration keeps its number 6 */
-    "SELECT 1;\n",
+    /* 5: staff sign-in: the sealed TOTP secret and the last step used;
+     * sessions' idle and absolute limits; limits kept across restarts
+     * (codes sent per phone, failed sign-ins and lockouts), by keyed hash */
+    "ALTER TABLE staff ADD COLUMN totp_sealed BLOB;\n"
+    "ALTER TABLE staff ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sessions ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sessions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE sessions ADD COLUMN idle INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX sessions_subject ON sessions(kind, subject);\n"
+    "CREATE TABLE limits (\n"
+    "    key          BLOB PRIMARY KEY CHECK (length(key) = 32),\n"
+    "    since        INTEGER NOT NULL,\n"
+    "    count        INTEGER NOT NULL,\n"
+    "    locked_until INTEGER NOT NULL DEFAULT 0\n"
+    ") WITHOUT ROWID;\n",
 
     /* 6: children's personal data sealed at rest (issue #7, rx_pii.h).
      * With a key installed (rx_store_sqlite_set_key) the store keeps:
@@ -257,7 +269,7 @@ int rx_store_schema_version(void)
 
 /* ================================================================ statements */
 
-#define STAFF_COLS "id, username, pwhash, role, district, school"
+#define STAFF_COLS "id, username, pwhash, role, district, school, totp_sealed, totp_step"
 #define APP_COLS                                                                                   \
     "id, receipt, family, idem_key, lookup, sealed_id, masked_id, pseudonym, status, body, "       \
     "created_at, updated_at, submitted_at"
@@ -275,8 +287,17 @@ int rx_store_schema_version(void)
     X(VERSION_GET, "SELECT value FROM meta WHERE key = 'schema_version'")                          \
     X(VERSION_SET, "INSERT INTO meta(key, value) VALUES ('schema_version', ?1) "                   \
                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                        \
-    X(STAFF_INSERT, "INSERT INTO staff(username, pwhash, role, district, school, created_at) "     \
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                             \
+    X(STAFF_INSERT, "INSERT INTO staff(username, pwhash, role, district, school, created_at, "     \
+                    "totp_sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                            \
+    X(STAFF_TOTP_USE, "UPDATE staff SET totp_step = ?2 WHERE id = ?1 AND totp_step < ?2")          \
+    X(STAFF_PWHASH, "UPDATE staff SET pwhash = ?2 WHERE id = ?1")                                  \
+    X(STAFF_TOTP_SET, "UPDATE staff SET totp_sealed = ?2, totp_step = 0 WHERE id = ?1")            \
+    X(STAFF_SESSIONS_END, "DELETE FROM sessions WHERE kind = 0 AND subject = ?1")                  \
+    X(SESSION_TOUCH, "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1 AND last_seen < ?2")\
+    X(LIMIT_GET, "SELECT since, count, locked_until FROM limits WHERE key = ?1")                   \
+    X(LIMIT_PUT, "INSERT OR REPLACE INTO limits(key, since, count, locked_until) "                 \
+                 "VALUES (?1, ?2, ?3, ?4)")                                                        \
+    X(LIMIT_DELETE, "DELETE FROM limits WHERE key = ?1")                                           \
     X(STAFF_UPDATE, "UPDATE staff SET username = ?1, pwhash = ?2, role = ?3, district = ?4, "      \
                     "school = ?5 WHERE id = ?6")                                                   \
     X(STAFF_BY_NAME, "SELECT " STAFF_COLS " FROM staff WHERE username = ?1")                       \
@@ -284,9 +305,10 @@ int rx_store_schema_version(void)
     X(FAMILY_INSERT, "INSERT INTO families(phone, created_at, phone_sealed) VALUES (?1, ?2, ?3) "  \
                      "ON CONFLICT(phone) DO NOTHING")                                              \
     X(FAMILY_BY_PHONE, "SELECT id FROM families WHERE phone = ?1")                                 \
-    X(SESSION_PUT, "INSERT OR REPLACE INTO sessions(token_hash, kind, subject, csrf, expires_at) " \
-                   "VALUES (?1, ?2, ?3, ?4, ?5)")                                                  \
-    X(SESSION_GET, "SELECT kind, subject, csrf, expires_at FROM sessions WHERE token_hash = ?1")   \
+    X(SESSION_PUT, "INSERT OR REPLACE INTO sessions(token_hash, kind, subject, csrf, expires_at, " \
+                   "created_at, last_seen, idle) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")         \
+    X(SESSION_GET, "SELECT kind, subject, csrf, expires_at, created_at, last_seen, idle "          \
+                   "FROM sessions WHERE token_hash = ?1")                                          \
     X(SESSION_DELETE, "DELETE FROM sessions WHERE token_hash = ?1")                                \
     X(OTP_PUT, "INSERT OR REPLACE INTO otp(phone, code_hash, expires_at, attempts) "               \
                "VALUES (?1, ?2, ?3, 0)")                                                           \
@@ -384,6 +406,13 @@ enum op {
     OP_META_PUT,
     OP_PURGE,
     OP_CONVERT,
+    OP_SESSION_TOUCH,
+    OP_STAFF_TOTP_USE,
+    OP_STAFF_PASSWORD,
+    OP_STAFF_TOTP_SET,
+    OP_LIMIT_TAKE,
+    OP_LIMIT_FAIL,
+    OP_LIMIT_CLEAR,
 };
 
 static const char *const op_name[] = {
@@ -396,6 +425,10 @@ static const char *const op_name[] = {
     [OP_APP_RECHECK] = "app_recheck", [OP_ROWS_PUT] = "rows_put",
     [OP_META_PUT] = "meta_put",       [OP_PURGE] = "purge",
     [OP_CONVERT] = "convert",
+    [OP_SESSION_TOUCH] = "session_touch", [OP_STAFF_TOTP_USE] = "staff_totp_use",
+    [OP_STAFF_PASSWORD] = "staff_password_set", [OP_STAFF_TOTP_SET] = "staff_totp_set",
+    [OP_LIMIT_TAKE] = "limit_take",   [OP_LIMIT_FAIL] = "limit_fail",
+    [OP_LIMIT_CLEAR] = "limit_clear",
 };
 
 /*
@@ -432,6 +465,12 @@ struct job {
     struct rx_store_purge_counts *purged;
     /* convert's opener of old sealed values */
     const struct rx_store_legacy *legacy;
+    /* staff sign-in and limits: the account (staff_*), the limits, the lock */
+    int64_t subject;
+    const struct rx_limit *limits;
+    size_t nlimits;
+    int64_t lock;
+    int64_t until; /* result: limit_take's retry_after, limit_fail's locked_until */
     /* results */
     int rc;                    /* 0 or -RX_E_*: the job's writes were undone */
     int db_rc;                 /* the SQLite code of the job's failure, if it was one */
@@ -876,6 +915,13 @@ static void row_staff(sqlite3_stmt *q, struct rx_staff *out)
     out->role = (uint8_t)sqlite3_column_int(q, 3);
     col_text(q, 4, out->district, sizeof(out->district));
     col_text(q, 5, out->school, sizeof(out->school));
+    int n = sqlite3_column_bytes(q, 6);
+    const void *b = sqlite3_column_blob(q, 6);
+    if (b && n > 0 && (size_t)n <= sizeof(out->totp_sealed)) {
+        memcpy(out->totp_sealed, b, (size_t)n);
+        out->totp_len = (size_t)n;
+    }
+    out->totp_step = sqlite3_column_int64(q, 7);
 }
 
 /*
@@ -1227,10 +1273,13 @@ static int job_staff_put(struct conn *c, struct job *j)
     b_int(q, 3, st->role, &rc);
     b_text(q, 4, st->district, &rc);
     b_text(q, 5, st->school, &rc);
-    if (st->id)
+    if (st->id) {
         b_int(q, 6, st->id, &rc);
-    else
+    } else {
         b_text(q, 6, stamp, &rc);
+        if (st->totp_len)
+            b_blob(q, 7, st->totp_sealed, st->totp_len, &rc);
+    }
     rc = finish(q, rc);
     if (is_unique(rc))
         return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "username", "%s: this username is taken",
@@ -1283,6 +1332,9 @@ static int job_session_put(struct conn *c, struct job *j)
     b_int(q, 3, ss->subject, &rc);
     b_text(q, 4, ss->csrf, &rc);
     b_int(q, 5, ss->expires_at, &rc);
+    b_int(q, 6, ss->created_at, &rc);
+    b_int(q, 7, ss->last_seen, &rc);
+    b_int(q, 8, ss->idle, &rc);
     rc = finish(q, rc);
     return rc == SQLITE_OK ? 0 : jfail(j, rc);
 }
@@ -1365,7 +1417,7 @@ static int job_otp_check(struct conn *c, struct job *j)
         j->verdict = 0;
     } else if (attempts + 1 >= OTP_TRIES) {
         then = ST_OTP_DELETE;
-        j->verdict = rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, "code",
+        j->verdict = rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, "attempts",
                                 "%s: wrong code; no attempts left, ask for a new code", op);
     } else {
         then = ST_OTP_TRIED;
@@ -1700,6 +1752,156 @@ static int job_rows_put(struct conn *c, struct chain *ch, struct job *j)
         }
     }
     return 0;
+}
+
+/* One statement of the sign-in jobs: ?1 the account or key, ?2 an integer or a blob. */
+static int run_two(struct conn *c, enum stmt_id id, int64_t subject, const void *key,
+                   const void *blob, size_t blob_len, int64_t v, bool use_blob)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, id, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (key)
+        b_blob(q, 1, key, 32, &rc);
+    else
+        b_int(q, 1, subject, &rc);
+    if (use_blob && id == ST_STAFF_PWHASH)
+        b_text(q, 2, blob, &rc);
+    else if (use_blob)
+        b_blob(q, 2, blob, blob_len, &rc);
+    else if (id != ST_STAFF_SESSIONS_END && id != ST_LIMIT_DELETE)
+        b_int(q, 2, v, &rc);
+    return finish(q, rc);
+}
+
+static int job_session_touch(struct conn *c, struct job *j)
+{
+    int rc = run_two(c, ST_SESSION_TOUCH, 0, j->hash, NULL, 0, j->time, false);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+static int job_staff_totp_use(struct conn *c, struct job *j)
+{
+    int rc = run_two(c, ST_STAFF_TOTP_USE, j->subject, NULL, NULL, 0, j->time, false);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    if (sqlite3_changes(c->db) == 0)
+        return rx_err_set(&j->err, -RX_E_DUP, NULL, 0, "code",
+                          "%s: this code (or a later one) was used already", op_name[j->op]);
+    return 0;
+}
+
+/* A new password or TOTP secret, and the account's sessions end. */
+static int job_staff_secret(struct conn *c, struct job *j)
+{
+    int rc = j->op == OP_STAFF_PASSWORD
+                 ? run_two(c, ST_STAFF_PWHASH, j->subject, NULL, j->text, strlen(j->text), 0, true)
+                 : run_two(c, ST_STAFF_TOTP_SET, j->subject, NULL, j->blob, j->blob_len, 0, true);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    if (sqlite3_changes(c->db) == 0)
+        return rx_err_set(&j->err, -RX_E_REF, NULL, 0, "id", "%s: no staff account with this id",
+                          op_name[j->op]);
+    rc = run_two(c, ST_STAFF_SESSIONS_END, j->subject, NULL, NULL, 0, 0, false);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+struct limit_row {
+    int64_t since, count, locked_until;
+};
+
+/* The stored row of a limit key (zeros when none). */
+static int limit_read(struct conn *c, const uint8_t key[32], struct limit_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_LIMIT_GET, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    b_blob(q, 1, key, 32, &rc);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        row->since = sqlite3_column_int64(q, 0);
+        row->count = sqlite3_column_int64(q, 1);
+        row->locked_until = sqlite3_column_int64(q, 2);
+    }
+    stmt_done(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int limit_write(struct conn *c, const uint8_t key[32], const struct limit_row *row)
+{
+    sqlite3_stmt *q;
+    int rc = stmt(c, ST_LIMIT_PUT, &q);
+    if (rc != SQLITE_OK)
+        return rc;
+    b_blob(q, 1, key, 32, &rc);
+    b_int(q, 2, row->since, &rc);
+    b_int(q, 3, row->count, &rc);
+    b_int(q, 4, row->locked_until, &rc);
+    return finish(q, rc);
+}
+
+static int job_limit_take(struct conn *c, struct job *j)
+{
+    struct limit_row rows[4];
+    int64_t now = j->time, wait = 0;
+    for (size_t i = 0; i < j->nlimits; i++) {
+        int rc = limit_read(c, j->limits[i].key, &rows[i]);
+        if (rc != SQLITE_OK)
+            return jfail(j, rc);
+        if (rows[i].count == 0 || now >= rows[i].since + j->limits[i].window) {
+            rows[i].since = now; /* a new window */
+            rows[i].count = 0;
+        }
+        if (rows[i].count >= (int64_t)j->limits[i].max &&
+            rows[i].since + j->limits[i].window - now > wait)
+            wait = rows[i].since + j->limits[i].window - now;
+    }
+    if (wait > 0) {
+        j->until = wait;
+        j->verdict = rx_err_set(&j->err, -RX_E_RANGE, NULL, 0, NULL,
+                                "%s: the limit is reached; room again in %lld s",
+                                op_name[j->op], (long long)wait);
+        return 0;
+    }
+    for (size_t i = 0; i < j->nlimits; i++) {
+        rows[i].count++;
+        int rc = limit_write(c, j->limits[i].key, &rows[i]);
+        if (rc != SQLITE_OK)
+            return jfail(j, rc);
+    }
+    return 0;
+}
+
+static int job_limit_fail(struct conn *c, struct job *j)
+{
+    struct limit_row row;
+    int rc = limit_read(c, j->limits->key, &row);
+    if (rc != SQLITE_OK)
+        return jfail(j, rc);
+    int64_t now = j->time;
+    if (row.count == 0 || now >= row.since + j->limits->window) {
+        row.since = now;
+        row.count = 0;
+    }
+    row.count++;
+    j->until = 0;
+    if (row.count >= (int64_t)j->limits->max) {
+        row.locked_until = now + j->lock;
+        row.count = 0;
+        j->until = row.locked_until;
+    }
+    rc = limit_write(c, j->limits->key, &row);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
+}
+
+static int job_limit_clear(struct conn *c, struct job *j)
+{
+    int rc = run_two(c, ST_LIMIT_DELETE, 0, j->hash, NULL, 0, 0, false);
+    return rc == SQLITE_OK ? 0 : jfail(j, rc);
 }
 
 static int job_pragma(struct conn *c, struct job *j)
@@ -2071,6 +2273,19 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_purge(c, ch, j);
     case OP_CONVERT:
         return job_convert(c, ch, j);
+    case OP_SESSION_TOUCH:
+        return job_session_touch(c, j);
+    case OP_STAFF_TOTP_USE:
+        return job_staff_totp_use(c, j);
+    case OP_STAFF_PASSWORD:
+    case OP_STAFF_TOTP_SET:
+        return job_staff_secret(c, j);
+    case OP_LIMIT_TAKE:
+        return job_limit_take(c, j);
+    case OP_LIMIT_FAIL:
+        return job_limit_fail(c, j);
+    case OP_LIMIT_CLEAR:
+        return job_limit_clear(c, j);
     }
     return rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, NULL, "store: unknown job %d", (int)j->op);
 }
@@ -2549,17 +2764,125 @@ static int sq_session_get(struct rx_store *base, const uint8_t token_hash[32], i
             ss.subject = sqlite3_column_int64(q, 1);
             col_text(q, 2, ss.csrf, sizeof(ss.csrf));
             ss.expires_at = sqlite3_column_int64(q, 3);
+            ss.created_at = sqlite3_column_int64(q, 4);
+            ss.last_seen = sqlite3_column_int64(q, 5);
+            ss.idle = sqlite3_column_int64(q, 6);
         }
         stmt_done(q);
     }
     reader_give(s, c);
-    if (rc == SQLITE_DONE || (rc == SQLITE_ROW && ss.expires_at <= now))
+    if (rc == SQLITE_DONE ||
+        (rc == SQLITE_ROW && (ss.expires_at <= now || (ss.idle > 0 && now - ss.last_seen > ss.idle))))
         return rx_err_set(err, -RX_E_REF, NULL, 0, "session",
                           "session_get: no such session, or it has expired");
     if (rc != SQLITE_ROW)
         return db_fail(err, "session_get", rc);
+    /* last_seen is written once a minute (or half the idle limit), not at every request */
+    int64_t every = ss.idle > 0 && ss.idle / 2 < 60 ? (ss.idle / 2 > 0 ? ss.idle / 2 : 1) : 60;
+    if (ss.idle > 0 && now - ss.last_seen >= every) {
+        struct job j = {.op = OP_SESSION_TOUCH, .hash = ss.token_hash, .time = now};
+        ret = submit(s, &j, err);
+        if (ret < 0)
+            return ret;
+        ss.last_seen = now;
+    }
     *out = ss;
     return 0;
+}
+
+static int sq_staff_totp_use(struct rx_store *base, int64_t id, int64_t step, struct rx_err *err)
+{
+    struct job j = {.op = OP_STAFF_TOTP_USE, .subject = id, .time = step};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_staff_password_set(struct rx_store *base, int64_t id, const char *pwhash,
+                                 struct rx_err *err)
+{
+    if (!pwhash || !*pwhash || strlen(pwhash) >= sizeof(((struct rx_staff *)0)->pwhash))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "pwhash",
+                          "staff_password_set: pwhash is missing or out of range");
+    struct job j = {.op = OP_STAFF_PASSWORD, .subject = id, .text = pwhash};
+    return submit(sq(base), &j, err);
+}
+
+static int sq_staff_totp_set(struct rx_store *base, int64_t id, const uint8_t *sealed, size_t len,
+                             struct rx_err *err)
+{
+    if (!sealed || len == 0 || len > sizeof(((struct rx_staff *)0)->totp_sealed))
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "totp",
+                          "staff_totp_set: the sealed secret is missing or too long");
+    struct job j = {.op = OP_STAFF_TOTP_SET, .subject = id, .blob = sealed, .blob_len = len};
+    return submit(sq(base), &j, err);
+}
+
+static int limit_args(const struct rx_limit *l, size_t n, const char *op, struct rx_err *err)
+{
+    if (!l || n < 1 || n > 4)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "limits", "%s: expected 1 to 4 limits", op);
+    for (size_t i = 0; i < n; i++)
+        if (l[i].window <= 0 || l[i].max < 1)
+            return rx_err_set(err, -RX_E_INVAL, NULL, 0, "limits",
+                              "%s: expected a window > 0 and max >= 1", op);
+    return 0;
+}
+
+static int sq_limit_take(struct rx_store *base, const struct rx_limit *l, size_t n, int64_t now,
+                         int64_t *retry_after, struct rx_err *err)
+{
+    int ret = limit_args(l, n, "limit_take", err);
+    if (ret < 0)
+        return ret;
+    struct job j = {.op = OP_LIMIT_TAKE, .limits = l, .nlimits = n, .time = now};
+    ret = submit(sq(base), &j, err);
+    if (retry_after)
+        *retry_after = ret == -RX_E_RANGE ? j.until : 0;
+    return ret;
+}
+
+static int sq_limit_fail(struct rx_store *base, const struct rx_limit *l, int64_t now,
+                         int64_t lock, int64_t *locked_until, struct rx_err *err)
+{
+    int ret = limit_args(l, 1, "limit_fail", err);
+    if (ret < 0)
+        return ret;
+    if (lock <= 0)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "lock", "limit_fail: expected lock > 0");
+    struct job j = {.op = OP_LIMIT_FAIL, .limits = l, .nlimits = 1, .time = now, .lock = lock};
+    ret = submit(sq(base), &j, err);
+    if (locked_until)
+        *locked_until = ret == 0 ? j.until : 0;
+    return ret;
+}
+
+static int sq_limit_state(struct rx_store *base, const uint8_t key[32], int64_t now,
+                          int64_t *locked_until, unsigned *count, struct rx_err *err)
+{
+    struct sq_store *s = sq(base);
+    if (!key)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "key", "limit_state: no key");
+    struct conn *c;
+    int ret = reader_take(s, &c, err);
+    if (ret < 0)
+        return ret;
+    struct limit_row row;
+    int rc = limit_read(c, key, &row);
+    reader_give(s, c);
+    if (rc != SQLITE_OK)
+        return db_fail(err, "limit_state", rc);
+    if (locked_until)
+        *locked_until = row.locked_until > now ? row.locked_until : 0;
+    if (count)
+        *count = (unsigned)row.count;
+    return 0;
+}
+
+static int sq_limit_clear(struct rx_store *base, const uint8_t key[32], struct rx_err *err)
+{
+    if (!key)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "key", "limit_clear: no key");
+    struct job j = {.op = OP_LIMIT_CLEAR, .hash = key};
+    return submit(sq(base), &j, err);
 }
 
 /* Deleting a session that is not there is not an error (sign-out twice). */
@@ -3565,6 +3888,13 @@ static const struct rx_store_ops sqlite_ops = {
     .session_put = sq_session_put,
     .session_get = sq_session_get,
     .session_delete = sq_session_delete,
+    .staff_totp_use = sq_staff_totp_use,
+    .staff_password_set = sq_staff_password_set,
+    .staff_totp_set = sq_staff_totp_set,
+    .limit_take = sq_limit_take,
+    .limit_fail = sq_limit_fail,
+    .limit_state = sq_limit_state,
+    .limit_clear = sq_limit_clear,
     .otp_put = sq_otp_put,
     .otp_check = sq_otp_check,
     .outbox_put = sq_outbox_put,

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Client, checkChar, familySignIn, idemKey, startServer, staffLogin } from '../e2e/harness.mjs';
+import { Client, checkChar, familySignIn, freshTotp, idemKey, startServer, staffLogin } from '../e2e/harness.mjs';
 import { WEB, openBrowser, shot } from './harness.mjs';
 
 const RUXUE = process.env.RUXUE;
@@ -65,6 +65,7 @@ describe('the staff console', () => {
   let srv, staff, b, district, priv, pubSchool, unitOfPub, schoolsText;
   const fams = [];
   let desk; // the bureau's desktop page {page, problems}
+  let schoolTotp; // school-priv's TOTP secret, shown once at its creation
 
   before(async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'rx-staff-'));
@@ -101,10 +102,16 @@ describe('the staff console', () => {
     assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
     await page.fill('#signin input[name=username]', 'demo');
     await page.fill('#signin input[name=password]', 'wrong-password');
+    // the second factor: a code is asked for before anything is sent
+    await page.click('#signin button[type=submit]');
+    await page.waitForSelector('#signin .error[data-field=code]:not(:empty)');
+    assert.match(await page.textContent('#signin .error[data-field=code]'), /6 位动态验证码/);
+    await page.fill('#signin input[name=code]', '000000');
     await page.click('#signin button[type=submit]');
     await page.waitForSelector('#signin .error[data-field=password]:not(:empty)');
     assert.match(await page.textContent('#signin .error[data-field=password]'), /不正确/);
     await page.fill('#signin input[name=password]', srv.password);
+    await page.fill('#signin input[name=code]', await freshTotp(srv.totp));
     await page.click('#signin button[type=submit]');
     await page.waitForSelector('#tabs a[href="#setup"]');
     for (const id of ['setup', 'review', 'intake', 'seats', 'appeals', 'audit', 'exports'])
@@ -173,14 +180,16 @@ describe('the staff console', () => {
       json: { username: 'school-priv', password: 'a-long-password-9', role: 'school', school: priv },
     });
     assert.equal(mk.status, 201, mk.text);
+    schoolTotp = mk.json.totp.secret;
     const { page, problems } = await b.phone();
     await page.goto(srv.base + '/staff/');
     await page.fill('#signin input[name=username]', 'school-priv');
     await page.fill('#signin input[name=password]', 'a-long-password-9');
+    await page.fill('#signin input[name=code]', await freshTotp(schoolTotp));
     await page.click('#signin button[type=submit]');
     await page.waitForSelector('#review-list table');
     const tabs = await page.$$eval('#tabs a', (as) => as.map((a) => a.getAttribute('href')));
-    assert.deepEqual(tabs, ['#review', '#seats', '#exports'], 'the bureau\'s sections are not offered');
+    assert.deepEqual(tabs, ['#review', '#seats', '#exports', '#password'], 'the bureau\'s sections are not offered');
     const text = await page.textContent('main');
     for (const f of fams.slice(0, 3)) assert.ok(text.includes(f.receipt), `${f.receipt} lists the school`);
     assert.ok(!text.includes(fams[3].receipt), 'another school\'s applicant is not shown');
@@ -435,6 +444,7 @@ describe('the staff console', () => {
     await page.goto(srv.base + '/staff/');
     await page.fill('#signin input[name=username]', 'school-priv');
     await page.fill('#signin input[name=password]', 'a-long-password-9');
+    await page.fill('#signin input[name=code]', await freshTotp(schoolTotp));
     await page.click('#signin button[type=submit]');
     await page.waitForSelector('#review-list');
     const hidden = fams[3].receipt; // placed elsewhere and never listed this school
@@ -455,6 +465,42 @@ describe('the staff console', () => {
     assert.equal(moves, 403);
     const audit = await page.evaluate(async () => (await fetch('/api/console/audit')).status);
     assert.equal(audit, 403);
+    assert.deepEqual(problems(), []);
+  });
+
+  it('a staff member changes the password on the page: weak ones refused, then every session of the account ends', async () => {
+    const other = new Client(srv); // the same account signed in elsewhere
+    const li = await other.request('POST', '/api/staff/login', {
+      json: { username: 'school-priv', password: 'a-long-password-9', code: await freshTotp(schoolTotp) },
+    });
+    assert.equal(li.status, 200, li.text);
+    const { page, problems } = await b.desktop();
+    await page.goto(srv.base + '/staff/');
+    await page.fill('#signin input[name=username]', 'school-priv');
+    await page.fill('#signin input[name=password]', 'a-long-password-9');
+    await page.fill('#signin input[name=code]', await freshTotp(schoolTotp));
+    await page.click('#signin button[type=submit]');
+    await page.waitForSelector('#tabs a[href="#password"]');
+    await go(page, 'password', '#password-form');
+    await page.fill('#password-form input[name=old_password]', 'a-long-password-9');
+    await page.fill('#password-form input[name=new_password]', 'qwertyuiop2027');
+    await page.fill('#password-form input[name=new_password_again]', 'qwertyuiop2027');
+    await page.fill('#password-form input[name=code]', '000000'); // the policy answers first
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector('#password-form .error[data-field=new_password]:not(:empty)');
+    assert.match(await page.textContent('#password-form .error[data-field=new_password]'), /常见密码/);
+    await page.fill('#password-form input[name=new_password]', 'orchid-ferry-lamp-61');
+    await page.fill('#password-form input[name=new_password_again]', 'orchid-ferry-lamp-61');
+    await page.fill('#password-form input[name=code]', await freshTotp(schoolTotp));
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector('#signin .note');
+    assert.match(await page.textContent('#signin .note'), /密码已修改/);
+    assert.equal((await other.request('GET', '/api/me')).status, 401, 'the other session ended too');
+    await page.fill('#signin input[name=username]', 'school-priv');
+    await page.fill('#signin input[name=password]', 'orchid-ferry-lamp-61');
+    await page.fill('#signin input[name=code]', await freshTotp(schoolTotp));
+    await page.click('#signin button[type=submit]');
+    await page.waitForSelector('#review-list');
     assert.deepEqual(problems(), []);
   });
 

@@ -5,7 +5,7 @@
 // run on Node 18 and 20 without npm.  The binary is taken from $RUXUE.
 //
 //   const srv = await startServer();          // fresh temp db and key
-//   const staff = await staffLogin(srv);      // demo / the random password
+//   const staff = await staffLogin(srv);      // demo / the random password / a TOTP code
 //   const fam = await familySignIn(srv, staff, randomPhone());
 //   const r = await fam.request('POST', '/api/applications',
 //                               { json: {...}, headers: { 'Idempotency-Key': k } });
@@ -19,7 +19,7 @@
 // RUXUE_E2E_STOP_MS the SIGTERM wait before SIGKILL (default 15000).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,8 +133,8 @@ async function waitExit(inst, timeoutMs) {
 /**
  * Start `ruxue serve` on 127.0.0.1, any free port, with a fresh temp dir
  * holding the store and the personal-data key, in demo mode with a random
- * demo password.  Returns
- *   { base, port, password, dir, db, key, stop(), kill(), restart(), exits }
+ * demo password and TOTP secret.  Returns
+ *   { base, port, password, totp, dir, db, key, stop(), kill(), restart(), exits }
  * base changes on restart (a new port); clients read it at every request.
  * stop() sends SIGTERM and waits (SIGKILL after 15 s or {timeoutMs}; the
  * result {code, signal, ms, timedOut} tells),
@@ -146,8 +146,9 @@ export async function startServer({ extraArgs = [], label = 'ruxue' } = {}) {
   const db = join(dir, 'store.db');
   const key = join(dir, 'pii.key');
   const password = randomBytes(12).toString('base64url');
+  const totp = base32(randomBytes(20)); // the demo account's TOTP secret
   const args = ['--db', db, '--pii-key', key, '--port', '0', '--bind', '127.0.0.1',
-    '--demo', '--demo-password', password, ...extraArgs];
+    '--demo', '--demo-password', password, '--demo-totp', totp, ...extraArgs];
   let inst = null;
   let starts = 0;
   const srv = {
@@ -155,6 +156,7 @@ export async function startServer({ extraArgs = [], label = 'ruxue' } = {}) {
     db,
     key,
     password,
+    totp,
     exits: [], // {how, code, signal} of every stop/kill, for diagnostics
     get base() {
       if (!inst) throw new Error('the server is not running');
@@ -249,6 +251,7 @@ export class Client {
   constructor(server, { onBody = null, name = '' } = {}) {
     this.server = server;
     this.cookie = null; // the rx_session token
+    this.cookieName = 'rx_session'; // __Host-rx_session behind TLS (--secure-cookies)
     this.csrf = null;
     this.onBody = onBody;
     this.name = name;
@@ -276,7 +279,7 @@ export class Client {
       headers['Content-Type'] = 'application/json';
     }
     const token = opts.cookie === false ? null : typeof opts.cookie === 'string' ? opts.cookie : this.cookie;
-    if (token) headers.Cookie = `rx_session=${token}`;
+    if (token) headers.Cookie = `${this.cookieName}=${token}`;
     const csrf = opts.csrf === false ? null : typeof opts.csrf === 'string' ? opts.csrf : this.csrf;
     if (csrf && method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrf;
     Object.assign(headers, opts.headers || {});
@@ -305,10 +308,11 @@ export class Client {
   #takeCookie(h) {
     const all = typeof h.getSetCookie === 'function' ? h.getSetCookie() : splitSetCookie(h.get('set-cookie'));
     for (const c of all) {
-      const m = /^\s*rx_session=([^;]*)(.*)$/i.exec(c);
+      const m = /^\s*((?:__Host-)?rx_session)=([^;]*)(.*)$/.exec(c);
       if (!m) continue;
-      const expired = /;\s*max-age=0\b/i.test(m[2]) || m[1] === '';
-      this.cookie = expired ? null : m[1];
+      const expired = /;\s*max-age=0\b/i.test(m[3]) || m[2] === '';
+      this.cookieName = m[1];
+      this.cookie = expired ? null : m[2];
       if (expired) this.csrf = null;
     }
   }
@@ -323,12 +327,90 @@ function splitSetCookie(v) {
 
 // ------------------------------------------------------------------ helpers
 
+// ------------------------------------------------------------------- TOTP
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** RFC 4648 base32 without padding. */
+export function base32(buf) {
+  let bits = 0;
+  let v = 0;
+  let out = '';
+  for (const b of buf) {
+    v = ((v << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(v >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32[(v << (5 - bits)) & 31];
+  return out;
+}
+
+function unbase32(s) {
+  const out = [];
+  let bits = 0;
+  let v = 0;
+  for (const ch of s.replace(/[=\s]/g, '').toUpperCase()) {
+    const i = B32.indexOf(ch);
+    if (i < 0) throw new Error(`not base32: ${s}`);
+    v = ((v << 5) | i) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((v >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The RFC 6238 code (SHA-1, 30 s, 6 digits) of step `step` for a base32 secret. */
+export function totpAt(secret, step) {
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const h = createHmac('sha1', unbase32(secret)).update(msg).digest();
+  const o = h[19] & 15;
+  const n = ((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1e6).padStart(6, '0');
+}
+
+// The last step used per secret: the server takes a step once, so a second
+// sign-in soon after takes the next step (one ahead is accepted), then waits.
+const lastStep = new Map();
+
+/** A code of a step the server has not taken yet for this secret (waits for one when it must). */
+export async function freshTotp(secret) {
+  for (;;) {
+    const t = Date.now() / 1000;
+    const now = Math.floor(t / 30);
+    const last = lastStep.get(secret) ?? -1;
+    // the step before is used only early in a step (not near its edge of the skew)
+    const step = Math.max(t % 30 < 20 ? now - 1 : now, last + 1);
+    if (step <= now + 1) {
+      lastStep.set(secret, step);
+      return totpAt(secret, step);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Note that a code of this step was used outside freshTotp (a test sending its own). */
+export function usedTotpStep(secret, step) {
+  lastStep.set(secret, Math.max(lastStep.get(secret) ?? -1, step));
+}
+
+/** Sign c in as a staff account (a fresh TOTP code); returns the response. */
+export async function staffSignIn(c, username, password, secret) {
+  return c.request('POST', '/api/staff/login', {
+    json: { username, password, code: await freshTotp(secret) },
+  });
+}
+
 /** Sign in as the demo city staff account; asserts nothing, throws on failure. */
 export async function staffLogin(server, opts = {}) {
   const c = new Client(server, opts);
-  const r = await c.request('POST', '/api/staff/login', {
-    json: { username: 'demo', password: server.password },
-  });
+  const r = await staffSignIn(c, 'demo', server.password, server.totp);
   if (r.status !== 200) throw new Error(`staff login: ${r.status} ${r.text}`);
   return c;
 }

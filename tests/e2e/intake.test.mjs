@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Client, checkChar, familySignIn, idemKey, startServer, staffLogin } from './harness.mjs';
+import { Client, checkChar, familySignIn, idemKey, startServer, staffLogin, staffSignIn } from './harness.mjs';
 
 const RUXUE = process.env.RUXUE;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -336,7 +336,7 @@ describe('the intake run and results day', () => {
     });
     assert.equal(mk.status, 201, mk.text);
     const school = new Client(srv);
-    const li = await school.request('POST', '/api/staff/login', { json: { username: 'school-pub', password: 'a-long-password-2' } });
+    const li = await staffSignIn(school, 'school-pub', 'a-long-password-2', mk.json.totp.secret);
     assert.equal(li.status, 200, li.text);
     const roster = await school.request('GET', '/api/intake/roster?school=' + priv);
     assert.equal(roster.status, 200, roster.text);

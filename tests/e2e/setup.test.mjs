@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Client, checkChar, familySignIn, idemKey, randomChildId, startServer, staffLogin } from './harness.mjs';
+import { Client, checkChar, familySignIn, idemKey, randomChildId, startServer, staffLogin, staffSignIn } from './harness.mjs';
 
 const RUXUE = process.env.RUXUE;
 
@@ -24,6 +24,7 @@ function csvRows(text) {
 
 describe('setup, window, editing, school rights', () => {
   let srv, staff, district, schools;
+  let schoolTotp; // school-a's TOTP secret, from its creation
   before(async () => {
     const tmp = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'rx-setup-'));
     district = join(tmp, 'city');
@@ -172,6 +173,7 @@ describe('setup, window, editing, school rights', () => {
       json: { username: 'school-a', password: 'a-long-password-1', role: 'school', school: mine },
     });
     assert.equal(mk.status, 201, mk.text);
+    schoolTotp = mk.json.totp.secret;
     const dup = await staff.request('POST', '/api/staff', {
       json: { username: 'school-a', password: 'a-long-password-1', role: 'school', school: mine },
     });
@@ -192,7 +194,7 @@ describe('setup, window, editing, school rights', () => {
     assert.equal(a.status, 201, a.text);
     assert.equal(b.status, 201, b.text);
     const school = new Client(srv);
-    const login = await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
+    const login = await staffSignIn(school, 'school-a', 'a-long-password-1', schoolTotp);
     assert.equal(login.status, 200, login.text);
     assert.equal(login.json.role, 'school');
     assert.equal((await school.request('GET', `/api/applications/${a.json.receipt}`)).status, 200);
@@ -336,7 +338,7 @@ describe('setup, window, editing, school rights', () => {
     assert.equal(noNote.status, 400);
     assert.equal(noNote.json.error.code, 'missing_note');
     const school = new Client(srv);
-    await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
+    assert.equal((await staffSignIn(school, 'school-a', 'a-long-password-1', schoolTotp)).status, 200);
     const bySchool = await school.request('POST', path, { json: { decision: 'verified', note: 'x' } });
     assert.equal(bySchool.status, 403);
     const ok = await staff.request('POST', path, {
@@ -371,7 +373,7 @@ describe('setup, window, editing, school rights', () => {
     const fam = await familySignIn(srv, staff);
     assert.equal((await fam.request('POST', '/api/intake/dry-run')).status, 403);
     const school = new Client(srv);
-    await school.request('POST', '/api/staff/login', { json: { username: 'school-a', password: 'a-long-password-1' } });
+    assert.equal((await staffSignIn(school, 'school-a', 'a-long-password-1', schoolTotp)).status, 200);
     assert.equal((await school.request('POST', '/api/intake/dry-run')).status, 403);
   });
   it('the form asks only for what the policy uses', async () => {

@@ -157,6 +157,22 @@ static void raw(const char *path, const char *sql, char *out, size_t size)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
+/* Undo migration 5 (staff sign-in) on the file, to make an older store truly older. */
+static void undo_migration_5(const char *path)
+{
+    static const char *const sql[] = {
+        "DROP TABLE limits",
+        "DROP INDEX sessions_subject",
+        "ALTER TABLE sessions DROP COLUMN idle",
+        "ALTER TABLE sessions DROP COLUMN last_seen",
+        "ALTER TABLE sessions DROP COLUMN created_at",
+        "ALTER TABLE staff DROP COLUMN totp_step",
+        "ALTER TABLE staff DROP COLUMN totp_sealed",
+    };
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+        raw(path, sql[i], NULL, 0);
+}
+
 static void hash_of(uint8_t h[32], unsigned seed)
 {
     for (int i = 0; i < 32; i++)
@@ -375,6 +391,156 @@ static void test_session_put_get_expiry_and_delete(void **state)
 
     ss.kind = 2;
     FAILS(-RX_E_INVAL, s->ops->session_put(s, &ss, &e));
+}
+
+/* Schema 5: the idle limit is the store's; last_seen is written at most once a minute. */
+static void test_session_idle_limit_and_cheap_last_seen(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    struct rx_session ss = {.kind = RX_SUBJECT_STAFF,
+                            .subject = 3,
+                            .expires_at = 100000,
+                            .created_at = 1000,
+                            .last_seen = 1000,
+                            .idle = 1800};
+    hash_of(ss.token_hash, 9);
+    snprintf(ss.csrf, sizeof(ss.csrf), "%064d", 7);
+    MUST(s->ops->session_put(s, &ss, &e));
+    struct rx_session got;
+    char v[32];
+    MUST(s->ops->session_get(s, ss.token_hash, 1030, &got, &e));
+    raw(f->path, "SELECT last_seen FROM sessions", v, sizeof(v));
+    assert_string_equal(v, "1000"); /* within a minute: no write */
+    MUST(s->ops->session_get(s, ss.token_hash, 1070, &got, &e));
+    assert_int_equal(got.last_seen, 1070);
+    raw(f->path, "SELECT last_seen FROM sessions", v, sizeof(v));
+    assert_string_equal(v, "1070");
+    MUST(s->ops->session_get(s, ss.token_hash, 1070 + 1800, &got, &e)); /* idle exactly the limit */
+    FAILS(-RX_E_REF, s->ops->session_get(s, ss.token_hash, 1070 + 1800 + 61 + 1800, &got, &e));
+    /* the absolute limit holds however busy the session is */
+    ss.last_seen = 99990;
+    MUST(s->ops->session_put(s, &ss, &e));
+    FAILS(-RX_E_REF, s->ops->session_get(s, ss.token_hash, 100000, &got, &e));
+}
+
+/* Schema 5: a TOTP step is taken once; a new password ends the account's sessions only. */
+static void test_staff_totp_step_and_password_end_sessions(void **state)
+{
+    struct rx_store *s = ((struct fx *)*state)->s;
+    struct rx_err e;
+    struct rx_staff st = {.username = "li.na", .pwhash = "$argon2id$v=19$a", .role = RX_ROLE_CITY};
+    memset(st.totp_sealed, 0xAB, 60);
+    st.totp_len = 60;
+    int64_t id, id2;
+    MUST(s->ops->staff_put(s, &st, &id, &e));
+    snprintf(st.username, sizeof(st.username), "other");
+    MUST(s->ops->staff_put(s, &st, &id2, &e));
+    struct rx_staff got;
+    MUST(s->ops->staff_get(s, "li.na", &got, &e));
+    assert_int_equal(got.totp_len, 60);
+    assert_memory_equal(got.totp_sealed, st.totp_sealed, 60);
+    assert_int_equal(got.totp_step, 0);
+    MUST(s->ops->staff_totp_use(s, id, 500, &e));
+    FAILS(-RX_E_DUP, s->ops->staff_totp_use(s, id, 500, &e)); /* the same step again */
+    FAILS(-RX_E_DUP, s->ops->staff_totp_use(s, id, 499, &e)); /* an older one */
+    MUST(s->ops->staff_totp_use(s, id, 501, &e));
+    MUST(s->ops->staff_totp_use(s, id2, 500, &e)); /* each account its own */
+
+    struct rx_session mine[2], theirs = {.kind = RX_SUBJECT_STAFF, .subject = id2,
+                                         .expires_at = 1 << 30};
+    for (int k = 0; k < 2; k++) {
+        mine[k] = (struct rx_session){.kind = RX_SUBJECT_STAFF, .subject = id, .expires_at = 1 << 30};
+        hash_of(mine[k].token_hash, 20 + (unsigned)k);
+        snprintf(mine[k].csrf, sizeof(mine[k].csrf), "%064d", k);
+        MUST(s->ops->session_put(s, &mine[k], &e));
+    }
+    hash_of(theirs.token_hash, 30);
+    snprintf(theirs.csrf, sizeof(theirs.csrf), "%064d", 3);
+    MUST(s->ops->session_put(s, &theirs, &e));
+    struct rx_session fam = theirs; /* a family with the same number as id */
+    fam.kind = RX_SUBJECT_FAMILY;
+    fam.subject = id;
+    hash_of(fam.token_hash, 31);
+    MUST(s->ops->session_put(s, &fam, &e));
+    MUST(s->ops->staff_password_set(s, id, "$argon2id$v=19$b", &e));
+    struct rx_session got_s;
+    FAILS(-RX_E_REF, s->ops->session_get(s, mine[0].token_hash, 1, &got_s, &e));
+    FAILS(-RX_E_REF, s->ops->session_get(s, mine[1].token_hash, 1, &got_s, &e));
+    MUST(s->ops->session_get(s, theirs.token_hash, 1, &got_s, &e));
+    MUST(s->ops->session_get(s, fam.token_hash, 1, &got_s, &e));
+    MUST(s->ops->staff_get(s, "li.na", &got, &e));
+    assert_string_equal(got.pwhash, "$argon2id$v=19$b");
+    FAILS(-RX_E_REF, s->ops->staff_password_set(s, id + 100, "$argon2id$v=19$c", &e));
+    FAILS(-RX_E_INVAL, s->ops->staff_password_set(s, id, "", &e));
+}
+
+/* Schema 5: limits in the store - counted all or none, a lock after max failures. */
+static void test_limits_take_all_or_none_and_lock(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    struct rx_limit l[2];
+    memset(l, 0, sizeof(l));
+    hash_of(l[0].key, 40);
+    l[0].window = 3600;
+    l[0].max = 5;
+    hash_of(l[1].key, 41);
+    l[1].window = 86400;
+    l[1].max = 10;
+    int64_t wait = -1;
+    for (int k = 0; k < 5; k++)
+        MUST(s->ops->limit_take(s, l, 2, 1000 + k, &wait, &e));
+    FAILS(-RX_E_RANGE, s->ops->limit_take(s, l, 2, 1010, &wait, &e));
+    assert_int_equal(wait, 1000 + 3600 - 1010);
+    /* the refused hit counted nowhere: 5 of 10 of the day are used */
+    for (int k = 0; k < 5; k++)
+        MUST(s->ops->limit_take(s, l, 2, 5000 + k, &wait, &e));
+    FAILS(-RX_E_RANGE, s->ops->limit_take(s, l, 2, 9000, &wait, &e));
+    assert_int_equal(wait, 1000 + 86400 - 9000);
+    /* it survives a reopen */
+    s->ops->close(s);
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    s = f->s;
+    FAILS(-RX_E_RANGE, s->ops->limit_take(s, l, 2, 9001, &wait, &e));
+    MUST(s->ops->limit_take(s, l, 2, 1000 + 86400, &wait, &e)); /* a new day */
+    char v[32];
+    raw(f->path, "SELECT count(*) FROM limits WHERE length(key) = 32", v, sizeof(v));
+    assert_string_equal(v, "2");
+
+    /* failures: the 5th within the window locks; the lock ends; a clear forgets */
+    struct rx_limit fl = {.window = 900, .max = 5};
+    hash_of(fl.key, 50);
+    int64_t until = -1;
+    unsigned count = 99;
+    for (int k = 0; k < 4; k++) {
+        MUST(s->ops->limit_fail(s, &fl, 100 + k, 900, &until, &e));
+        assert_int_equal(until, 0);
+    }
+    MUST(s->ops->limit_state(s, fl.key, 104, &until, &count, &e));
+    assert_int_equal(until, 0);
+    assert_int_equal(count, 4);
+    MUST(s->ops->limit_fail(s, &fl, 104, 900, &until, &e));
+    assert_int_equal(until, 104 + 900);
+    MUST(s->ops->limit_state(s, fl.key, 500, &until, &count, &e));
+    assert_int_equal(until, 1004);
+    MUST(s->ops->limit_state(s, fl.key, 1004, &until, &count, &e));
+    assert_int_equal(until, 0); /* over */
+    /* failures spread wider than the window do not lock */
+    struct rx_limit slow = fl;
+    hash_of(slow.key, 51);
+    for (int k = 0; k < 10; k++) {
+        MUST(s->ops->limit_fail(s, &slow, 2000 + 400 * k, 900, &until, &e));
+        assert_int_equal(until, 0);
+    }
+    MUST(s->ops->limit_fail(s, &fl, 2000, 900, &until, &e));
+    MUST(s->ops->limit_clear(s, fl.key, &e));
+    MUST(s->ops->limit_state(s, fl.key, 2000, &until, &count, &e));
+    assert_int_equal(count, 0);
+    FAILS(-RX_E_INVAL, s->ops->limit_take(s, l, 0, 1, &wait, &e));
+    FAILS(-RX_E_INVAL, s->ops->limit_fail(s, &fl, 1, 0, &until, &e));
 }
 
 static void test_otp_right_wrong_five_attempts_and_expiry(void **state)
@@ -1189,6 +1355,7 @@ static void test_audit_migration_2_upgrades_a_version_1_store(void **state)
     raw(f->path, "DROP TABLE documents", NULL, 0); /* migration 3's, to make it a true v1 */
     raw(f->path, "DROP TABLE rows", NULL, 0);      /* migration 4's */
     raw(f->path, "ALTER TABLE families DROP COLUMN phone_sealed", NULL, 0); /* migration 6's */
+    undo_migration_5(f->path);
     raw(f->path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'", NULL, 0);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     MUST(f->s->ops->health(f->s, &e));
@@ -2166,6 +2333,7 @@ static void test_rows_migration_4_upgrades_a_version_3_store(void **state)
     snprintf(sql, sizeof(sql), "UPDATE audit SET hash = x'%s' WHERE seq = 1", hx);
     raw(f->path, sql, NULL, 0);
     intact(f->path, 1);
+    undo_migration_5(f->path);
     raw(f->path, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", NULL, 0);
     MUST(rx_store_open_sqlite(f->path, &f->s, &e));
     MUST(f->s->ops->health(f->s, &e));
@@ -2200,6 +2368,9 @@ int main(void)
         T(test_newer_or_foreign_files_are_refused),
         T(test_staff_put_get_and_duplicate_username),
         T(test_session_put_get_expiry_and_delete),
+        T(test_session_idle_limit_and_cheap_last_seen),
+        T(test_staff_totp_step_and_password_end_sessions),
+        T(test_limits_take_all_or_none_and_lock),
         T(test_otp_right_wrong_five_attempts_and_expiry),
         T(test_family_get_or_create_gives_one_id_per_phone),
         T(test_outbox_lists_newest_first_as_escaped_json),

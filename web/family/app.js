@@ -80,7 +80,14 @@ const ERRORS = {
   unavailable: { zh: '系统繁忙，请稍后再提交一次（不会重复提交）', en: 'the system is busy; send it again in a moment (it will not be sent twice)' },
   rate_limited: { zh: '操作太频繁，请一分钟后再试', en: 'too many tries; try again in a minute' },
   bad_phone: { zh: '请输入 11 位中国大陆手机号（以 13-19 开头）', en: 'enter an 11-digit mainland mobile number (starting 13-19)' },
-  bad_code: { zh: '验证码不对或已过期，请重新获取', en: 'the code is wrong or has expired; ask for a new one' },
+  bad_code: { zh: '验证码不对，请再核对一下（输错 5 次后验证码作废）', en: 'the code is wrong; check it again (after 5 wrong tries it stops working)' },
+  code_format: { zh: '请输入短信中的 6 位数字', en: 'enter the 6 digits of the text message' },
+  code_expired: { zh: '验证码已过期或已使用，请重新获取', en: 'the code has expired or was used; ask for a new one' },
+  code_dead: { zh: '验证码已输错 5 次，已作废，请重新获取', en: 'the code was wrong 5 times and no longer works; ask for a new one' },
+  too_many_codes: {
+    zh: '这个号码获取验证码的次数已达上限（每小时 5 次、每天 10 次），请稍后再试',
+    en: 'this number has had as many codes as allowed (5 an hour, 10 a day); try again later',
+  },
   not_signed_in: { zh: '登录已过期，请重新登录', en: 'your session has ended; sign in again' },
   duplicate_child: { zh: '这个孩子已经有一份有效的申请', en: 'this child already has a live application' },
   window_closed: { zh: '现在不在申请时间内', en: 'the application window is closed' },
@@ -268,7 +275,7 @@ function viewSignIn() {
     <form id="f-code" novalidate hidden>
       <p class="ok" id="sent" aria-live="polite"></p>
       <label for="code">${L('验证码', 'Code')}</label>
-      <p class="hint" id="code-hint">${L('短信中的 6 位数字，5 分钟内有效。', 'the 6 digits in the text message, valid for 5 minutes.')}</p>
+      <p class="hint" id="code-hint">${L('短信中的 6 位数字，10 分钟内有效，只能用一次。', 'the 6 digits in the text message, valid for 10 minutes, once.')}</p>
       <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6"
              aria-describedby="code-hint code-err" required>
       ${errSlot('code', 'code')}
@@ -298,7 +305,7 @@ function viewSignIn() {
     ev.preventDefault();
     clearErrors(fc);
     const c = code.value.trim();
-    if (!/^\d{6}$/.test(c)) return showError(fc, { code: 'bad_code', field: 'code' });
+    if (!/^\d{6}$/.test(c)) return showError(fc, { code: 'code_format', field: 'code' });
     const btn = fc.querySelector('button[type=submit]');
     btn.disabled = true;
     const r = await api('POST', '/api/family/login', { json: { phone: number, code: c } });
