@@ -124,23 +124,33 @@ static void token_hash(const char *token, uint8_t out[32])
     crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
 }
 
-/* Who sent the request; false (and nothing replied) when no valid session. */
-static bool who_is(struct rx_req *r, struct who *w)
+/*
+ * Who sent the request; false (and nothing replied) when no valid session,
+ * or when the store could not be read (e->code set: the caller answers 503,
+ * not "signed out", so that a client keeps its session through a fault).
+ */
+static bool who_is(struct rx_req *r, struct who *w, struct rx_err *e)
 {
     memset(w, 0, sizeof(*w));
     w->s = srv(r);
+    rx_err_clear(e);
     const char *tok = rx_req_cookie(r, COOKIE);
     if (!tok || strlen(tok) != 64)
         return false;
     uint8_t th[32];
     token_hash(tok, th);
-    struct rx_err e;
-    rx_err_clear(&e);
-    if (srv(r)->store->ops->session_get(srv(r)->store, th, now_s(), &w->ss, &e) < 0)
+    int rc = srv(r)->store->ops->session_get(srv(r)->store, th, now_s(), &w->ss, e);
+    if (rc == -RX_E_REF)
+        rx_err_clear(e); /* none, or expired */
+    if (rc < 0)
         return false;
-    if (w->ss.kind == RX_SUBJECT_STAFF &&
-        srv(r)->store->ops->staff_by_id(srv(r)->store, w->ss.subject, &w->staff, &e) < 0)
-        return false;
+    if (w->ss.kind == RX_SUBJECT_STAFF) {
+        rc = srv(r)->store->ops->staff_by_id(srv(r)->store, w->ss.subject, &w->staff, e);
+        if (rc == -RX_E_REF)
+            rx_err_clear(e);
+        if (rc < 0)
+            return false;
+    }
     w->signed_in = true;
     return true;
 }
@@ -168,8 +178,12 @@ static bool origin_ok(struct rx_req *r)
  */
 bool require(struct rx_req *r, int kind, struct who *w)
 {
-    if (!who_is(r, w)) {
-        rx_reply_error(r, 401, "not_signed_in", NULL, "sign in first");
+    struct rx_err e;
+    if (!who_is(r, w, &e)) {
+        if (e.code == -RX_E_IO || e.code == -RX_E_NOMEM)
+            reply_store_error(r, &e); /* 503: the session may well be valid */
+        else
+            rx_reply_error(r, 401, "not_signed_in", NULL, "sign in first");
         return false;
     }
     if (kind >= 0 && w->ss.kind != kind) {
