@@ -132,6 +132,12 @@ void rx_reply_text(struct rx_req *r, unsigned status, const char *type, const vo
 {
     if (r->replied)
         return;
+    /* every 503 (no memory, no disk, overloaded) tells when to try again */
+    bool retry_after = false;
+    for (unsigned k = 0; k < r->nhdr; k++)
+        retry_after = retry_after || strcasecmp(r->hdr[k].name, "Retry-After") == 0;
+    if (status == 503 && !retry_after)
+        rx_reply_header(r, "Retry-After", "2");
     r->replied = true;
     r->status = status;
     r->resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
