@@ -23,15 +23,24 @@
 // every refused request sent again with its Idempotency-Key succeeds;
 // every acknowledged receipt reads back, each family holds exactly one
 // application per child, and all of that survives a SIGKILL and restart.
+//
+// And the intake's steps (a district upload, commit, freeze, draw, the
+// official run, publication, a family's acceptance): each answers 503 +
+// Retry-After on a full disk, on I/O errors and on a disk that fills or
+// fails part way through the step (at its 1st, 2nd, ... file operation,
+// until the step is done before the fault comes), and the same
+// step then succeeds in the same process once space returns; the results
+// are there after a restart and the audit chain verifies.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { familySignIn, randomChildId, randomPhone, staffLogin, startServer } from './harness.mjs';
+import { checkChar, familySignIn, idemKey, randomChildId, randomPhone, staffLogin, startServer } from './harness.mjs';
 
 const ctlDir = mkdtempSync(join(tmpdir(), 'ruxue-faultctl-'));
 const CTL = join(ctlDir, 'ctl');
@@ -45,6 +54,8 @@ function control(text) {
 }
 control('ok');
 process.env.RUXUE_FAULT_CTL = CTL; // startServer's child inherits it
+
+after(() => rmSync(ctlDir, { recursive: true, force: true }));
 
 const FAMILIES = 4;
 
@@ -96,7 +107,6 @@ describe('disk full and I/O errors: 503 with Retry-After, then recovery without 
   after(async () => {
     control('ok');
     if (srv) await srv.cleanup();
-    rmSync(ctlDir, { recursive: true, force: true });
   });
 
   it('with space: each family submits one application (201)', async () => {
@@ -225,5 +235,124 @@ describe('disk full and I/O errors: 503 with Retry-After, then recovery without 
     await srv.kill();
     await srv.start();
     await everyReceiptOnce('after the restart', false);
+  });
+});
+
+// Children born before the demo policy's cutoff (2020-08-31), each unique.
+let serial = 0;
+function eligibleChildId() {
+  serial++;
+  const d17 = `510107${2020}${String(1 + (serial % 8)).padStart(2, '0')}${String(1 + (serial % 27)).padStart(2, '0')}${String(100 + serial).slice(-3)}`;
+  return d17 + checkChar(d17);
+}
+const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe('the intake steps on a failing disk: 503 with Retry-After, then the same step succeeds', () => {
+  let srv;
+  let staff;
+  let district;
+  const fams = [];
+
+  before(async () => {
+    control('ok');
+    const tmp = mkdtempSync(join(tmpdir(), 'rx-faults-intake-'));
+    district = join(tmp, 'city');
+    const g = spawnSync(process.env.RUXUE, ['demo', '--out', district, '--students', '100', '--schools', '6', '--seed', '5']);
+    assert.equal(g.status, 0, String(g.stderr));
+    srv = await startServer({ label: 'faults-intake', extraArgs: ['--district', district] });
+    staff = await staffLogin(srv);
+    // a private school: its lottery needs no verified residence
+    const priv = readFileSync(join(district, 'schools.csv'), 'utf8').split('\r\n').map((l) => l.split(','))
+      .find((r) => r[2] === 'private')[0];
+    for (let i = 0; i < 4; i++) {
+      const client = await familySignIn(srv, staff);
+      const r = await client.request('POST', '/api/applications', {
+        json: { id_number: eligibleChildId(), submit: true, child_name: `孩子${i}`, private_choices: [priv] },
+        headers: { 'Idempotency-Key': idemKey() },
+      });
+      assert.equal(r.status, 201, r.text);
+      fams.push({ client, receipt: r.json.receipt });
+    }
+  });
+
+  after(async () => {
+    control('ok');
+    if (srv) await srv.cleanup();
+  });
+
+  // step() on a full disk, on I/O errors, on a disk that fills or fails part
+  // way (after n file operations): 503 + Retry-After each time, or (part way)
+  // done before the fault came; then with space the same step succeeds
+  async function underFaults(name, step, wantOk = 200) {
+    const pid = srv.pid;
+    let refused = 0;
+    // every point of the step in turn: the Nth file operation from its start fails (N = 1, 2, ...)
+    const faults = ['full', 'ioerr'];
+    for (let n = 0; n < 400; n++) faults.push(`full after ${n}`, `ioerr after ${n}`);
+    for (const fault of faults) {
+      control(fault);
+      const r = await step();
+      control('ok');
+      if (r.status === wantOk) { // done before the fault came (never on a disk that fails from the start)
+        assert.ok(refused >= 2, `${name}: done on a failing disk (${fault}): ${r.text}`);
+        console.log(`# ${name}: refused ${refused} times, then done before '${fault}' came`);
+        return { r, refused };
+      }
+      assertUnavailable(r, `${name} (${fault})`);
+      refused++;
+    }
+    const r = await step();
+    assert.equal(r.status, wantOk, `${name} once space returned: ${r.text}`);
+    console.log(`# ${name}: refused ${refused} times, then done`);
+    assert.equal(srv.pid, pid, 'the same process');
+    return { r, refused };
+  }
+
+  it('each step of the intake, refused while the disk fails, succeeds once it works', async () => {
+    const up = await underFaults('upload schools.csv', () =>
+      staff.request('PUT', '/api/district/schools.csv', { body: readFileSync(join(district, 'schools.csv'), 'utf8') }));
+    assert.ok(up.refused >= 2);
+    const c = await underFaults('commit', () => staff.request('POST', '/api/intake/commit'));
+    assert.match(c.r.json.commitment, /^[0-9a-f]{64}$/);
+    const now = Date.now();
+    const w = await underFaults('close the window', () =>
+      staff.request('PUT', '/api/window', { json: { opens: iso(now - 86400e3), closes: iso(Date.now() + 1500) } }));
+    assert.ok(w.refused >= 2);
+    await sleep(2000);
+    const fz = await underFaults('freeze', () => staff.request('POST', '/api/intake/freeze'));
+    assert.equal(fz.r.json.applicants, 4, fz.r.text);
+    await underFaults('draw', () => staff.request('POST', '/api/intake/draw', { json: { entropy: '2027-06-30 福彩3D 4 7 1' } }));
+    const run = await underFaults('official run', () => staff.request('POST', '/api/intake/run'));
+    assert.equal(run.r.json.checks.sound, true, run.r.text);
+    const deadline = Date.now() + 3600e3;
+    const pub = await underFaults('publish', () => staff.request('POST', '/api/intake/publish', { json: { deadline: iso(deadline) } }));
+    assert.equal(pub.r.json.checks.sound, true, pub.r.text);
+    const placed = [];
+    for (const f of fams) {
+      const r = await f.client.request('GET', `/api/applications/${f.receipt}/result`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.published, true);
+      if (r.json.offer?.status === 'offered') placed.push(f);
+    }
+    assert.ok(placed.length > 0);
+    const acc = await underFaults('accept', () => placed[0].client.request('POST', `/api/applications/${placed[0].receipt}/accept`));
+    assert.ok(acc.refused >= 2);
+    placed[0].accepted = true;
+  });
+
+  it('after a restart the results and the acceptance are there, and the audit chain verifies', async () => {
+    await srv.kill();
+    await srv.start();
+    for (const f of fams) {
+      const r = await f.client.request('GET', `/api/applications/${f.receipt}/result`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.published, true);
+      if (f.accepted) assert.equal(r.json.offer.status, 'accepted', r.text);
+    }
+    await srv.stop();
+    const v = spawnSync(process.env.RUXUE, ['audit', 'verify', '--db', srv.db], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    await srv.start();
   });
 });
