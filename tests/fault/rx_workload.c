@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,40 @@ static void row_body(int b, int r, char *out, size_t size)
 
 /* ================================================================ steps */
 
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool ready;
+};
+
+static void on_ready(void *ctx)
+{
+    struct waiter *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    w->ready = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* app_create_begin, wait for its ready call, app_create_end: the server's way. */
+static int create_async(struct rx_store *s, const struct rx_application *a, bool *existed,
+                        struct rx_application *out, struct rx_err *err)
+{
+    struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    struct rx_pending *p = NULL;
+    int rc = s->ops->app_create_begin(s, a, on_ready, &w, &p, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.ready)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = s->ops->app_create_end(s, p, existed, out, err);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
+
 int wl_step(struct wl *w, struct rx_store *s, int k, struct rx_err *err)
 {
     plan_make();
@@ -159,7 +194,10 @@ int wl_step(struct wl *w, struct rx_store *s, int k, struct rx_err *err)
         a.body = (char *)app_body(op.idx);
         memset(&out, 0, sizeof(out));
         bool existed = false;
-        rc = s->ops->app_create(s, &a, &existed, &out, err);
+        if (op.idx % 2)
+            rc = create_async(s, &a, &existed, &out, err); /* as the server does */
+        else
+            rc = s->ops->app_create(s, &a, &existed, &out, err);
         if (rc == 0) {
             if (strcmp(out.receipt, a.receipt) != 0)
                 rc = rx_err_set(err, -RX_E_STATE, NULL, 0, NULL, "app_create gave another receipt");

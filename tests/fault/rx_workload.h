@@ -1,8 +1,9 @@
 /*
  * rx_workload.h - a small, deterministic intake driven through the public
  * store API (rx_store.h), for the power-loss and fault-injection tests:
- * staff, families, sessions, one-time codes, applications created and
- * submitted (each with its receipt and Idempotency-Key), staff audit
+ * staff, families, sessions, one-time codes, applications created (half
+ * of them as the server does, app_create_begin/_end) and submitted (each
+ * with its receipt and Idempotency-Key), staff audit
  * entries, the district's documents, and batches of result rows with their
  * audit entries.  It remembers what the store acknowledged (a call that
  * returned 0) and checks, on a store opened afterwards, that all of that is
