@@ -152,23 +152,33 @@ static void token_hash(const char *token, uint8_t out[32])
     crypto_hash_sha256(out, (const unsigned char *)token, strlen(token));
 }
 
-/* Who sent the request; false (and nothing replied) when no valid session. */
-static bool who_is(struct rx_req *r, struct who *w)
+/*
+ * Who sent the request; false (and nothing replied) when no valid session,
+ * or when the store could not be read (e->code set: the caller answers 503,
+ * not "signed out", so that a client keeps its session through a fault).
+ */
+static bool who_is(struct rx_req *r, struct who *w, struct rx_err *e)
 {
     memset(w, 0, sizeof(*w));
     w->s = srv(r);
+    rx_err_clear(e);
     const char *tok = rx_req_cookie(r, cookie_name(srv(r)));
     if (!tok || strlen(tok) != 64)
         return false;
     uint8_t th[32];
     token_hash(tok, th);
-    struct rx_err e;
-    rx_err_clear(&e);
-    if (srv(r)->store->ops->session_get(srv(r)->store, th, now_s(), &w->ss, &e) < 0)
+    int rc = srv(r)->store->ops->session_get(srv(r)->store, th, now_s(), &w->ss, e);
+    if (rc == -RX_E_REF)
+        rx_err_clear(e); /* none, or expired */
+    if (rc < 0)
         return false;
-    if (w->ss.kind == RX_SUBJECT_STAFF &&
-        srv(r)->store->ops->staff_by_id(srv(r)->store, w->ss.subject, &w->staff, &e) < 0)
-        return false;
+    if (w->ss.kind == RX_SUBJECT_STAFF) {
+        rc = srv(r)->store->ops->staff_by_id(srv(r)->store, w->ss.subject, &w->staff, e);
+        if (rc == -RX_E_REF)
+            rx_err_clear(e);
+        if (rc < 0)
+            return false;
+    }
     w->signed_in = true;
     return true;
 }
@@ -196,8 +206,12 @@ bool origin_ok(struct rx_req *r)
  */
 bool require(struct rx_req *r, int kind, struct who *w)
 {
-    if (!who_is(r, w)) {
-        rx_reply_error(r, 401, "not_signed_in", NULL, "sign in first");
+    struct rx_err e;
+    if (!who_is(r, w, &e)) {
+        if (e.code == -RX_E_IO || e.code == -RX_E_NOMEM)
+            reply_store_error(r, &e); /* 503: the session may well be valid */
+        else
+            rx_reply_error(r, 401, "not_signed_in", NULL, "sign in first");
         return false;
     }
     if (kind >= 0 && w->ss.kind != kind) {
@@ -2030,14 +2044,19 @@ static int seal_people(struct rx_server *s, const char *child, json_t *guardians
                        size_t *out_len, struct rx_err *err)
 {
     json_t *g = json_array();
-    for (size_t i = 0; i < json_array_size(guardians); i++) {
+    bool lost = !g; /* a number dropped for lack of memory would be lost for good */
+    for (size_t i = 0; !lost && i < json_array_size(guardians); i++) {
         struct rx_idcard c;
         struct rx_err e;
         rx_err_clear(&e);
         if (rx_idcard_parse(json_string_value(json_array_get(guardians, i)), today_cst(), &c, &e) ==
             0)
-            json_array_append_new(g, json_string(c.text));
+            lost = json_array_append_new(g, json_string(c.text)) != 0;
         sodium_memzero(&c, sizeof(c));
+    }
+    if (lost) {
+        json_decref(g);
+        return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     }
     json_t *o = json_pack("{s:s, s:o}", "c", child, "g", g);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -2062,8 +2081,10 @@ int open_people(struct rx_server *s, const struct rx_application *a, char child[
     if (!text)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     int rc = rx_pii_open(&s->key, a->sealed_id, a->sealed_len, (uint8_t *)text, n, &got, err);
+    json_t *o = rc == 0 ? json_loadb(text, got, 0, NULL) : NULL;
+    if (rc == 0 && !o) /* never carry on with "" for the child: out of memory is an error */
+        rc = rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
     if (rc == 0) {
-        json_t *o = json_loadb(text, got, 0, NULL);
         const char *c = json_string_value(json_object_get(o, "c"));
         json_t *g = json_object_get(o, "g");
         snprintf(child, 19, "%s", c ? c : "");
@@ -2228,7 +2249,7 @@ static void h_app_create(struct rx_req *r)
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
     if (seal_people(s, idc.text, json_object_get(j, "guardians"), &sealed, &sealed_len, &e) < 0) {
-        rx_reply_error(r, 500, "internal", NULL, "%s", e.msg);
+        reply_store_error(r, &e); /* out of memory: 503, retry */
         json_decref(j);
         return;
     }
@@ -2250,7 +2271,8 @@ static void h_app_create(struct rx_req *r)
     if (a.status == RX_APP_SUBMITTED)
         memcpy(a.submitted_at, a.created_at, sizeof(a.submitted_at));
     if (!a.body) {
-        rx_reply_error(r, 500, "internal", NULL, "out of memory");
+        free(sealed);
+        rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
         return;
     }
     /* the write waits for its group commit without holding a server thread */
@@ -2420,14 +2442,14 @@ static void h_app_edit(struct rx_req *r)
                                  &e);
             }
             if (rc < 0) {
-                rx_reply_error(r, 500, "internal", NULL, "%s", e.msg);
+                reply_store_error(r, &e); /* out of memory: 503, retry */
             } else {
                 body_people(s, j, child, g1, g2);
                 char *body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
                 if (body)
                     app_change(r, &w, &a, a.status, body, sealed, sealed_len);
                 else
-                    rx_reply_error(r, 500, "internal", NULL, "out of memory");
+                    rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
                 free(body);
             }
             free(sealed);
@@ -2707,7 +2729,7 @@ static void h_review_decide(struct rx_req *r)
             snprintf(u.submitted_at, sizeof(u.submitted_at), "%s", a.submitted_at);
             rx_err_clear(&e);
             if (!text) {
-                rx_reply_error(r, 500, "internal", NULL, "out of memory");
+                rx_reply_error(r, 503, "unavailable", NULL, "out of memory");
             } else if (st->ops->app_update(st, &u, &e) < 0 ||
                        st->ops->audit_record(st, actor, "application.review", a.receipt,
                                              a.pseudonym, "ok", decision, &e) < 0) {

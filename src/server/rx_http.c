@@ -20,8 +20,11 @@ struct rx_http {
     _Atomic unsigned suspended; /* requests waiting in rx_req_suspend */
 };
 
+/* A reply header, kept without allocating: a 503 for lack of memory still
+ * carries its Retry-After. */
 struct header {
-    char *name, *value;
+    char name[32];
+    char value[256];
 };
 
 struct rx_req {
@@ -116,9 +119,10 @@ unsigned rx_http_suspended(const struct rx_http *h)
 
 void rx_reply_header(struct rx_req *r, const char *name, const char *value)
 {
-    if (r->nhdr < sizeof(r->hdr) / sizeof(r->hdr[0])) {
-        r->hdr[r->nhdr].name = strdup(name);
-        r->hdr[r->nhdr].value = strdup(value);
+    if (r->nhdr < sizeof(r->hdr) / sizeof(r->hdr[0]) && strlen(name) < sizeof(r->hdr[0].name) &&
+        strlen(value) < sizeof(r->hdr[0].value)) {
+        snprintf(r->hdr[r->nhdr].name, sizeof(r->hdr[0].name), "%s", name);
+        snprintf(r->hdr[r->nhdr].value, sizeof(r->hdr[0].value), "%s", value);
         r->nhdr++;
     }
 }
@@ -128,6 +132,12 @@ void rx_reply_text(struct rx_req *r, unsigned status, const char *type, const vo
 {
     if (r->replied)
         return;
+    /* every 503 (no memory, no disk, overloaded) tells when to try again */
+    bool retry_after = false;
+    for (unsigned k = 0; k < r->nhdr; k++)
+        retry_after = retry_after || strcasecmp(r->hdr[k].name, "Retry-After") == 0;
+    if (status == 503 && !retry_after)
+        rx_reply_header(r, "Retry-After", "2");
     r->replied = true;
     r->status = status;
     r->resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
@@ -145,10 +155,11 @@ void rx_reply_json(struct rx_req *r, unsigned status, json_t *json)
 {
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
     json_decref(json);
-    if (!text) {
-        static const char oom[] =
-            "{\"error\":{\"code\":\"internal\",\"field\":null,\"message\":\"out of memory\"}}";
-        rx_reply_text(r, 500, "application/json", oom, sizeof(oom) - 1);
+    if (!text) { /* out of memory: for now; retry */
+        static const char oom[] = "{\"error\":{\"code\":\"unavailable\",\"field\":null,"
+                                  "\"message\":\"out of memory; try again\"}}";
+        rx_reply_header(r, "Retry-After", "2");
+        rx_reply_text(r, 503, "application/json", oom, sizeof(oom) - 1);
         return;
     }
     rx_reply_text(r, status, "application/json; charset=utf-8", text, strlen(text));
@@ -249,10 +260,6 @@ static void free_req(struct rx_req *r)
 {
     if (r->resp)
         MHD_destroy_response(r->resp);
-    for (unsigned k = 0; k < r->nhdr; k++) {
-        free(r->hdr[k].name);
-        free(r->hdr[k].value);
-    }
     free(r->body);
     free(r->path);
     free(r);
@@ -276,6 +283,23 @@ static enum MHD_Result send_reply(struct rx_req *r)
     return MHD_queue_response(r->c, r->status, r->resp);
 }
 
+/* No memory for the request itself: a fixed 503 with Retry-After, if libmicrohttpd can send one. */
+static enum MHD_Result reply_no_memory(struct MHD_Connection *c)
+{
+    static const char oom[] = "{\"error\":{\"code\":\"unavailable\",\"field\":null,"
+                              "\"message\":\"out of memory; try again\"}}";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Retry-After", "2");
+    enum MHD_Result ret = MHD_queue_response(c, 503, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
@@ -286,14 +310,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     if (!r) {
         r = calloc(1, sizeof(*r));
         if (!r)
-            return MHD_NO;
+            return reply_no_memory(c);
         r->h = h;
         r->c = c;
         r->method = method;
         r->path = strdup(url);
         if (!r->path) {
             free(r);
-            return MHD_NO;
+            return reply_no_memory(c);
         }
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
