@@ -67,6 +67,7 @@ bench: all
 	./$(BUILD)/bench/bench_engine
 	tools/bench_allocate.sh ./$(BUILD)/ruxue
 	tools/bench_serve.sh ./$(BUILD)/ruxue 1000 30
+	tools/bench_overload.sh ./$(BUILD)/ruxue 20
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

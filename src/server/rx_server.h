@@ -22,6 +22,10 @@ struct rx_server_config {
                              beside the store: ruxue.db -> ruxue-data */
     bool demo;            /* demo notifier (codes to an outbox staff can read) */
     bool secure_cookies;  /* add Secure to cookies (behind HTTPS) */
+    /* overload and slow clients (rx_http.h): 0 = the default; wait_ms -1 = default */
+    unsigned max_writes, max_reads; /* requests in progress, per kind */
+    int wait_ms;                    /* the longest wait for a place before 503 */
+    unsigned max_conns, max_conns_per_ip, timeout_s;
 };
 
 struct rx_server;
