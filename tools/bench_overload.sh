@@ -13,24 +13,28 @@
 #     for 10 s (as tools/bench_serve.sh): the capacity C, in 201s a second.
 #  2. overload: an open loop offering 2C, then 4C, submissions a second
 #     (each for a new child) over OVER_CONNS connections (default 3000),
-#     SECONDS each (default 20; 4C for half of it), from 127.0.0.1-127.0.0.8
-#     (the default per-address limit is 1,024 connections).  The excess must be
-#     answered 503 with Retry-After, fast; the server's RSS is sampled every
-#     0.2 s (peak_rss_mib) and compared across the loads.
+#     SECONDS each (default 20), from 127.0.0.1-127.0.0.8 (the default
+#     per-address limit is 1,024 connections).  The excess must be answered
+#     503 with Retry-After, fast.  Each phase (1 and 2) starts the server on
+#     a fresh copy of the store with the sessions, and samples its RSS and
+#     anonymous RSS every 0.2 s (peaks), to compare across the loads.
 #  3. every 201 any client got is an application in the store, and no
-#     503 left one: stored = created (lost and extra count the difference).
+#     503 left one: per phase stored = created (lost and extra sum the
+#     differences).
 #  4. slowloris: 500 connections from 127.0.0.1 reading (GET /api/me with a
-#     family's session, closed loop) for 10 s alone (base), 10 s with 1,000
-#     slow clients (bench/slowloris.py: from 127.0.0.2-127.0.0.101, half
-#     never finishing their headers, half a body, a byte every 3 s), then
-#     10 s alone again; base_per_s is the mean of the two runs alone.
+#     family's session, closed loop) in five windows of READ_SECS (default
+#     8): alone, with 1,000 slow clients (bench/slowloris.py: from
+#     127.0.0.2-127.0.0.101, half never finishing their headers, half a
+#     body, a byte every 3 s), alone, with, alone.  base_per_s is the mean
+#     of the windows alone, with_slow_per_s of those with; windows_per_s
+#     lists each (s = with slow clients).
 #
 # Prints lines a script can read:
 #   surge conns=1000 ok_per_s=C p99_ok_ms=... shed_per_s=... peak_rss_mib=... loadgen_cpu_pct=...
 #   overload offered=2x offered_per_s=... conns=N ok_per_s=... shed_per_s=... p99_shed_ms=... p99_ok_ms=... peak_rss_mib=... errors=... late=... loadgen_cpu_pct=... server_cpu_pct=...
 #   overload offered=4x ...
-#   stored created=... stored=... lost=... extra=...
-#   slowloris slow_clients=1000 slow_open=... base_per_s=... with_slow_per_s=... ratio=... p99_base_ms=... p99_slow_ms=... slow_closed=... errors=...
+#   stored created=... lost=... extra=...
+#   slowloris slow_clients=1000 slow_open=... slow_open_end=... slow_closed=... conns=500 base_per_s=... with_slow_per_s=... ratio=... windows_per_s=... p99_base_ms=... p99_slow_ms=... errors=...
 set -eu
 RUXUE=${1:?usage: tools/bench_overload.sh RUXUE [SECONDS]}
 SECS=${2:-20}
@@ -71,19 +75,21 @@ stop() {
     wait "$PID" 2>/dev/null || true
     PID=
 }
-# the server's RSS (KiB) every 0.2 s into FILE, until stopped
+# the server's RSS and its anonymous part (KiB; the rest is the store's
+# file, mapped by the readers) every 0.2 s into FILE, until stopped
 sample_rss() {
     (while kill -0 "$PID" 2>/dev/null; do
-        awk '/^VmRSS:/ {print $2}' "/proc/$PID/status" 2>/dev/null
+        awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} END {print r, a}' "/proc/$PID/status" 2>/dev/null
         sleep 0.2
     done) >"$1" &
     SAMPLER=$!
 }
+# "RSS_MiB ANON_MiB": the peaks
 end_sample() {
     kill "$SAMPLER" 2>/dev/null || true
     wait "$SAMPLER" 2>/dev/null || true
     SAMPLER=
-    sort -n "$1" | tail -1 | awk '{printf "%.0f", $1 / 1024}'
+    awk '$1 > r {r = $1} $2 > a {a = $2} END {printf "%.0f %.0f", r / 1024, a / 1024}' "$1"
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 # field NAME LINE
@@ -112,66 +118,99 @@ with open(out, "w") as f, con:
                      int(time.time()) + 86400))
         f.write("%s %s\n" % (tok, csrf))
 PY
-start
+cp "$DIR/ruxue.db" "$DIR/template.db"
 HZ=$(getconf CLK_TCK)
+lost_all=0
+extra_all=0
 created_all=0
 
+# phase NAME: the server on a fresh copy of the store with its sessions (so
+# that no phase reads a store the one before it grew), RSS sampled, CPU read
+phase_start() {
+    rm -f "$DIR/ruxue.db" "$DIR/ruxue.db-wal" "$DIR/ruxue.db-shm"
+    cp "$DIR/template.db" "$DIR/ruxue.db"
+    start
+    sample_rss "$DIR/rss.$1"
+    T0=$(cpu_ticks)
+}
+# phase_end NAME SECS LOADGEN-LINE: RSS, CPU; then the server stopped and its
+# store counted against the 201s the client got
+phase_end() {
+    T1=$(cpu_ticks)
+    set -- "$1" "$2" "$3" $(end_sample "$DIR/rss.$1")
+    RSS="peak_rss_mib=$4 peak_anon_mib=$5"
+    SCPU=$(awk "BEGIN {printf \"%.0f\", 100 * ($T1 - $T0) / $HZ / $2}")
+    stop
+    stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from applications').fetchone()[0])" "$DIR/ruxue.db")
+    created=$(field created "$3")
+    created_all=$((created_all + created))
+    lost_all=$((lost_all + (created > stored ? created - stored : 0)))
+    extra_all=$((extra_all + (stored > created ? stored - created : 0)))
+}
+
 # 1. the surge: the capacity C
-sample_rss "$DIR/rss.surge"
-line=$(loadgen --conns 1000 --seconds 10 --submit --sessions "$DIR/sessions.txt" --id-base 0)
-rss=$(end_sample "$DIR/rss.surge")
+phase_start surge
+line=$(loadgen --conns 1000 --seconds 10 --submit --sessions "$DIR/sessions.txt")
+phase_end surge 10 "$line"
 C=$(field ok_per_s "$line")
-created_all=$((created_all + $(field created "$line")))
-echo "surge conns=1000 ok_per_s=$C p99_ok_ms=$(field p99_ok_ms "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") peak_rss_mib=$rss errors=$(field errors "$line") loadgen_cpu_pct=$(field cpu_pct "$line")"
+echo "surge conns=1000 ok_per_s=$C p99_ok_ms=$(field p99_ok_ms "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") $RSS errors=$(field errors "$line") loadgen_cpu_pct=$(field cpu_pct "$line") server_cpu_pct=$SCPU"
 
-# 2. overload: 2C and 4C offered, open loop
-base=1
+# 2. overload: 2C and 4C offered, open loop, SECS each
 for x in 2 4; do
-    secs=$SECS
-    [ "$x" = 4 ] && secs=$((SECS / 2))
     rate=$((C * x))
-    sample_rss "$DIR/rss.$x"
-    t0=$(cpu_ticks)
-    line=$(loadgen --conns "$OVER_CONNS" --src 127.0.0.1 --src-spread 8 --seconds "$secs" --rate "$rate" --submit \
-        --sessions "$DIR/sessions.txt" --id-base "$base")
-    t1=$(cpu_ticks)
-    rss=$(end_sample "$DIR/rss.$x")
-    base=$((base + 1))
-    created_all=$((created_all + $(field created "$line")))
+    phase_start "$x"
+    line=$(loadgen --conns "$OVER_CONNS" --src 127.0.0.1 --src-spread 8 --seconds "$SECS" \
+        --rate "$rate" --submit --sessions "$DIR/sessions.txt")
+    phase_end "$x" "$SECS" "$line"
     errors=$(( $(field errors "$line") + $(field other "$line") + $(field shed_no_retry_after "$line") ))
-    scpu=$(awk "BEGIN {printf \"%.0f\", 100 * ($t1 - $t0) / $HZ / $secs}")
-    echo "overload offered=${x}x offered_per_s=$rate conns=$OVER_CONNS seconds=$secs ok_per_s=$(field ok_per_s "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") p50_shed_ms=$(field p50_shed_ms "$line") p99_ok_ms=$(field p99_ok_ms "$line") peak_rss_mib=$rss errors=$errors late=$(field late "$line") unanswered=$(field unanswered "$line") loadgen_cpu_pct=$(field cpu_pct "$line") server_cpu_pct=$scpu"
+    echo "overload offered=${x}x offered_per_s=$rate conns=$OVER_CONNS seconds=$SECS ok_per_s=$(field ok_per_s "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") p50_shed_ms=$(field p50_shed_ms "$line") p99_ok_ms=$(field p99_ok_ms "$line") $RSS errors=$errors late=$(field late "$line") unanswered=$(field unanswered "$line") loadgen_cpu_pct=$(field cpu_pct "$line") server_cpu_pct=$SCPU"
 done
 
-# 3. the store against the clients' 201s (the server stopped: all of it on disk)
-stop
-stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from applications').fetchone()[0])" "$DIR/ruxue.db")
-lost=$((created_all > stored ? created_all - stored : 0))
-extra=$((stored > created_all ? stored - created_all : 0))
-echo "stored created=$created_all stored=$stored lost=$lost extra=$extra"
+# 3. every 201 in the store, nothing more
+echo "stored created=$created_all lost=$lost_all extra=$extra_all"
 
-# 4. slowloris
+# 4. slowloris: alone, with the slow clients, alone, with, alone (the machine's
+# speed drifts: the slow windows are compared with the windows around them)
+rm -f "$DIR/ruxue.db" "$DIR/ruxue.db-wal" "$DIR/ruxue.db-shm"
+cp "$DIR/template.db" "$DIR/ruxue.db"
 start
-read1=$(loadgen --conns 500 --seconds 10 --path /api/me --sessions "$DIR/sessions.txt")
-python3 "$ROOT/bench/slowloris.py" "$PORT" 1000 40 100 3 >"$DIR/slow.out" 2>&1 &
-SLOW=$!
-i=0
-until grep -q 'SLOWLORIS ready' "$DIR/slow.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ "$i" -gt 300 ] && { cat "$DIR/slow.out" >&2; exit 1; }
-    sleep 0.1
-done
-sleep 2
-slow=$(loadgen --conns 500 --seconds 10 --path /api/me --sessions "$DIR/sessions.txt")
-kill -TERM "$SLOW" 2>/dev/null || true
-wait "$SLOW" 2>/dev/null || true
-SLOW=
-read2=$(loadgen --conns 500 --seconds 10 --path /api/me --sessions "$DIR/sessions.txt")
+slow_start() {
+    python3 "$ROOT/bench/slowloris.py" "$PORT" 1000 60 100 3 >"$DIR/slow.out" 2>&1 &
+    SLOW=$!
+    i=0
+    until grep -q 'SLOWLORIS ready' "$DIR/slow.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -gt 300 ] && { cat "$DIR/slow.out" >&2; exit 1; }
+        sleep 0.1
+    done
+    sleep 2
+}
+slow_stop() {
+    kill -TERM "$SLOW" 2>/dev/null || true
+    wait "$SLOW" 2>/dev/null || true
+    SLOW=
+    cat "$DIR/slow.out" >>"$DIR/slow.all"
+}
+measure() { loadgen --conns 500 --seconds "$RSECS" --path /api/me --sessions "$DIR/sessions.txt"; }
+RSECS=${READ_SECS:-8}
+b1=$(measure)
+slow_start
+s1=$(measure)
+slow_stop
+b2=$(measure)
+slow_start
+s2=$(measure)
+slow_stop
+b3=$(measure)
 stop
-b1=$(field ok_per_s "$read1")
-b2=$(field ok_per_s "$read2")
-w=$(field ok_per_s "$slow")
-opened=$(sed -n 's/^SLOWLORIS ready open=\([0-9]*\).*/\1/p' "$DIR/slow.out")
-sl=$(grep '^SLOWLORIS clients' "$DIR/slow.out" || true)
-errs=$(( $(field errors "$read1") + $(field errors "$slow") + $(field errors "$read2") + $(field other "$slow") ))
-echo "slowloris slow_clients=1000 slow_open=$opened base_per_s=$(awk "BEGIN {printf \"%.0f\", ($b1 + $b2) / 2}") base1_per_s=$b1 base2_per_s=$b2 with_slow_per_s=$w ratio=$(awk "BEGIN {printf \"%.3f\", 2 * $w / ($b1 + $b2)}") p99_base_ms=$(field p99_ok_ms "$read1") p99_slow_ms=$(field p99_ok_ms "$slow") shed_with_slow=$(field shed "$slow") slow_open_end=$(field open "$sl") slow_closed=$(field closed_by_server "$sl") errors=$errs loadgen_cpu_pct=$(field cpu_pct "$slow")"
+r() { field ok_per_s "$1"; }
+base=$(awk "BEGIN {printf \"%.0f\", ($(r "$b1") + $(r "$b2") + $(r "$b3")) / 3}")
+with=$(awk "BEGIN {printf \"%.0f\", ($(r "$s1") + $(r "$s2")) / 2}")
+opened=$(sed -n 's/^SLOWLORIS ready open=\([0-9]*\).*/\1/p' "$DIR/slow.all" | sort -n | head -1)
+open_end=$(sed -n 's/^SLOWLORIS clients=.* open=\([0-9]*\).*/\1/p' "$DIR/slow.all" | sort -n | head -1)
+closed=$(sed -n 's/^SLOWLORIS clients=.* closed_by_server=\([0-9]*\).*/\1/p' "$DIR/slow.all" | awk '{s += $1} END {print s + 0}')
+errs=0
+for l in "$b1" "$s1" "$b2" "$s2" "$b3"; do
+    errs=$((errs + $(field errors "$l") + $(field other "$l")))
+done
+echo "slowloris slow_clients=1000 slow_open=$opened slow_open_end=$open_end slow_closed=$closed conns=500 base_per_s=$base with_slow_per_s=$with ratio=$(awk "BEGIN {printf \"%.3f\", $with / $base}") windows_per_s=$(r "$b1"),$(r "$s1")s,$(r "$b2"),$(r "$s2")s,$(r "$b3") p99_base_ms=$(field p99_ok_ms "$b2") p99_slow_ms=$(field p99_ok_ms "$s1") errors=$errs loadgen_cpu_pct=$(field cpu_pct "$s1")"

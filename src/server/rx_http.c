@@ -402,6 +402,46 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
+/* libmicrohttpd's own messages (a client gone mid-request, a timeout, the
+ * connection limit): at most 5 a second, the rest counted, so that slow or
+ * hostile clients cannot flood the log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t second;
+    static unsigned in_second;
+    static unsigned long dropped;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&mu);
+    if (now != second) {
+        second = now;
+        in_second = 0;
+    }
+    bool print = in_second < 5;
+    unsigned long was_dropped = 0;
+    if (print) {
+        in_second++;
+        was_dropped = dropped;
+        dropped = 0;
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!print)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    if (was_dropped)
+        fprintf(stderr, "ruxue serve: http: %s (and %lu more such messages before)\n", msg,
+                was_dropped);
+    else
+        fprintf(stderr, "ruxue serve: http: %s\n", msg);
+}
+
 static void reply_shed(struct rx_req *r)
 {
     rx_reply_header(r, "Retry-After", "1");
@@ -592,9 +632,14 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
         return -1;
     }
     h->timer_running = true;
+    /* Slow clients: every pool thread waits on its own epoll set, so an open connection
+     * that sends a byte now and then costs a socket and its memory pool (the connection
+     * memory limit), never a thread; the timeout closes one that falls silent, the
+     * per-address limit keeps one client from taking the connections, and the total
+     * limit is far below what the file descriptors allow. */
     h->d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb,
-        h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->threads ? cfg->threads : 8), MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(cfg->timeout_s ? cfg->timeout_s : RX_HTTP_DEF_TIMEOUT_S),
         MHD_OPTION_CONNECTION_LIMIT,
