@@ -22,7 +22,8 @@
  * them).
  *
  * Prints one line:
- *   LOADGEN sent= ok= created= shed= other= errors= unanswered= late= seconds= ok_per_s= shed_per_s=
+ *   LOADGEN sent= ok= created= shed= other= errors= unanswered= late= seconds= sent_per_s=
+ *           ok_per_s= shed_per_s=
  *           p50_ok_ms= p99_ok_ms= p50_shed_ms= p99_shed_ms= shed_no_retry_after= cpu_pct=
  * latency from the request's first byte written to the answer's last read;
  * cpu_pct is this process's own CPU over the run (it must not be the
@@ -462,7 +463,7 @@ int main(int argc, char **argv)
     }
     double secs = (double)(now - t0) / 1e6;
     getrusage(RUSAGE_SELF, &ru1);
-    unsigned long long ok_w = ok, shed_w = shed;
+    unsigned long long ok_w = ok, shed_w = shed, sent_w = sent;
     /* the answers still in flight: waited for (up to 10 s), so that created= counts every
      * 201 the server gave, but not in the rates */
     for (int64_t t_drain = now_us() + 10000000; now_us() < t_drain;) {
@@ -486,10 +487,10 @@ int main(int argc, char **argv)
     qsort(lat_ok.v, lat_ok.n, sizeof(uint32_t), cmp_u32);
     qsort(lat_shed.v, lat_shed.n, sizeof(uint32_t), cmp_u32);
     printf("LOADGEN sent=%llu ok=%llu created=%llu shed=%llu other=%llu errors=%llu "
-           "unanswered=%llu late=%llu seconds=%.1f ok_per_s=%.0f shed_per_s=%.0f p50_ok_ms=%.1f p99_ok_ms=%.1f "
+           "unanswered=%llu late=%llu seconds=%.1f sent_per_s=%.0f ok_per_s=%.0f shed_per_s=%.0f p50_ok_ms=%.1f p99_ok_ms=%.1f "
            "p50_shed_ms=%.1f p99_shed_ms=%.1f shed_no_retry_after=%llu cpu_pct=%.0f\n",
            sent, ok, created, shed, other, errors - errors0, unanswered, late, secs,
-           (double)ok_w / secs, (double)shed_w / secs, pct_ms(&lat_ok, 50), pct_ms(&lat_ok, 99), pct_ms(&lat_shed, 50),
+           (double)sent_w / secs, (double)ok_w / secs, (double)shed_w / secs, pct_ms(&lat_ok, 50), pct_ms(&lat_ok, 99), pct_ms(&lat_shed, 50),
            pct_ms(&lat_shed, 99), shed_no_ra, 100.0 * cpu / secs);
     return 0;
 }

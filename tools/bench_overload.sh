@@ -163,7 +163,7 @@ for x in 2 4; do
         --rate "$rate" --submit --sessions "$DIR/sessions.txt")
     phase_end "$x" "$SECS" "$line"
     errors=$(( $(field errors "$line") + $(field other "$line") + $(field shed_no_retry_after "$line") ))
-    echo "overload offered=${x}x offered_per_s=$rate conns=$OVER_CONNS seconds=$SECS ok_per_s=$(field ok_per_s "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") p50_shed_ms=$(field p50_shed_ms "$line") p99_ok_ms=$(field p99_ok_ms "$line") $RSS errors=$errors late=$(field late "$line") unanswered=$(field unanswered "$line") loadgen_cpu_pct=$(field cpu_pct "$line") server_cpu_pct=$SCPU"
+    echo "overload offered=${x}x offered_per_s=$rate sent_per_s=$(field sent_per_s "$line") conns=$OVER_CONNS seconds=$SECS ok_per_s=$(field ok_per_s "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") p50_shed_ms=$(field p50_shed_ms "$line") p99_ok_ms=$(field p99_ok_ms "$line") $RSS errors=$errors late=$(field late "$line") unanswered=$(field unanswered "$line") loadgen_cpu_pct=$(field cpu_pct "$line") server_cpu_pct=$SCPU"
 done
 
 # 3. every 201 in the store, nothing more
