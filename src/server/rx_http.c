@@ -26,7 +26,7 @@ struct rx_req;
 
 /* One kind's places: how many are taken, and the requests waiting (FIFO). */
 struct adm_kind {
-    unsigned limit, inprog, waiting;
+    unsigned limit, inprog, waiting, qmax;
     struct rx_req *head, *tail;
 };
 
@@ -315,7 +315,7 @@ static int admit(struct rx_http *h, struct rx_req *r)
     if (k->inprog < k->limit) {
         k->inprog++;
         r->adm = ADM_HELD;
-    } else if (h->wait_ns > 0 && k->waiting < k->limit && !h->timer_stop) {
+    } else if (h->wait_ns > 0 && k->waiting < k->qmax && !h->timer_stop) {
         r->adm = ADM_WAITING;
         r->deadline = mono_ns() + h->wait_ns;
         r->qnext = NULL;
@@ -617,6 +617,11 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
     h->kinds[K_WRITE].limit = cfg->max_writes ? cfg->max_writes : RX_HTTP_DEF_MAX_WRITES;
     h->kinds[K_READ].limit = cfg->max_reads ? cfg->max_reads : RX_HTTP_DEF_MAX_READS;
     h->wait_ns = (int64_t)(cfg->wait_ms < 0 ? (int)RX_HTTP_DEF_WAIT_MS : cfg->wait_ms) * 1000000;
+    /* a queue of a quarter of the bound: about what frees up within the wait (the
+     * 1,024 writes in progress at the surge turn over in about 100 ms); longer, and
+     * most of it would only wait to be refused */
+    for (int i = 0; i < K_COUNT; i++)
+        h->kinds[i].qmax = h->kinds[i].limit / 4 ? h->kinds[i].limit / 4 : 1;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;

@@ -82,8 +82,8 @@ struct rx_http;
  * the requests in progress: admitted, once the whole body is in, until
  * its answer is queued, a write's wait for its group commit included.  A
  * request that finds its kind at the bound waits, without holding a
- * thread, for at most wait_ms in a bounded queue (as many places as the
- * bound) for another of its kind to finish; otherwise, or when the queue
+ * thread, for at most wait_ms in a bounded queue (a quarter of the bound,
+ * oldest first) for another of its kind to finish; otherwise, or when the queue
  * is full, it is answered 503 "overloaded" with Retry-After before its
  * handler runs: nothing of it was done or stored.  GET /api/health and
  * the requests no route matches (the static pages) are never shed.
