@@ -69,6 +69,7 @@ bench: all
 	./$(BUILD)/bench/bench_engine
 	tools/bench_allocate.sh ./$(BUILD)/ruxue
 	tools/bench_serve.sh ./$(BUILD)/ruxue 1000 30
+	tools/bench_overload.sh ./$(BUILD)/ruxue 20
 
 # the kill loop at full length, niced (figures in docs/reliability.md)
 SOAK_KILLS    ?= 100

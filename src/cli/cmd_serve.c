@@ -20,6 +20,8 @@ static const char usage[] =
     "                   [--intake ID] [--web DIR] [--threads N] [--demo]\n"
     "                   [--demo-password PW] [--demo-totp BASE32] [--district DIR]\n"
     "                   [--data DIR] [--secure-cookies] [--list-routes]\n"
+    "                   [--max-writes N] [--max-reads N] [--queue-wait-ms MS]\n"
+    "                   [--max-conns N] [--max-conns-per-ip N] [--conn-timeout S]\n"
     "\n"
     "Serve the platform: the HTTP/JSON API of docs/api.md and the web pages.\n"
     "GET /api/health answers 200 once the store is open and migrated.\n"
@@ -59,9 +61,36 @@ static const char usage[] =
     "                        browsers accept without Secure)\n"
     "      --list-routes     print every API route (method and path, {} for the\n"
     "                        variable segment) and exit, starting nothing\n"
+    "\n"
+    "Overload (an API request beyond its kind's limit waits up to --queue-wait-ms\n"
+    "for a place, then gets 503 with Retry-After and nothing done or stored; the\n"
+    "static pages and GET /api/health are never refused this way):\n"
+    "      --max-writes N    changes (POST, PUT, ...) in progress at once, a\n"
+    "                        submission's wait for the disk included (default 1024,\n"
+    "                        a group commit of the store's writer)\n"
+    "      --max-reads N     reads (GET) in progress at once (default 256)\n"
+    "      --queue-wait-ms MS  the longest wait for a place (default 20; 0 = none)\n"
+    "      --max-conns N     connections open at once (default 8192)\n"
+    "      --max-conns-per-ip N  from one client address (default 1024: many\n"
+    "                        families may share one carrier address)\n"
+    "      --conn-timeout S  close a connection silent for S seconds (default 15)\n"
     "  -h, --help            show this help\n";
 
 static volatile sig_atomic_t stop;
+
+/* --NAME's value as an unsigned in lo..hi; 0 on success, else the message printed. */
+static int opt_uint(const char *name, const char *arg, unsigned long lo, unsigned long hi,
+                    unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (*arg < '0' || *arg > '9' || *end || v < lo || v > hi) {
+        fprintf(stderr, "ruxue serve: --%s: expected %lu..%lu, found '%s'\n", name, lo, hi, arg);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
 
 static void on_signal(int sig)
 {
@@ -94,6 +123,7 @@ int rx_cmd_serve(int argc, char **argv)
         O_LOCK,
         O_CODE_HOUR
     };
+    enum { O_MAX_WRITES = 400, O_MAX_READS, O_WAIT_MS, O_MAX_CONNS, O_PER_IP, O_TIMEOUT };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"port", required_argument, NULL, 'p'},
@@ -116,11 +146,18 @@ int rx_cmd_serve(int argc, char **argv)
         {"district", required_argument, NULL, O_DISTRICT},
         {"data", required_argument, NULL, O_DATA},
         {"list-routes", no_argument, NULL, O_LIST_ROUTES},
+        {"max-writes", required_argument, NULL, O_MAX_WRITES},
+        {"max-reads", required_argument, NULL, O_MAX_READS},
+        {"queue-wait-ms", required_argument, NULL, O_WAIT_MS},
+        {"max-conns", required_argument, NULL, O_MAX_CONNS},
+        {"max-conns-per-ip", required_argument, NULL, O_PER_IP},
+        {"conn-timeout", required_argument, NULL, O_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct rx_server_config cfg = {
-        .db_path = "ruxue.db", .bind = "127.0.0.1", .port = 8080, .intake = "2027-G1"};
+        .db_path = "ruxue.db", .bind = "127.0.0.1", .port = 8080, .intake = "2027-G1",
+        .wait_ms = -1};
     const char *demo_pw = NULL, *demo_totp = NULL;
     bool list_routes = false;
     char keypath[4096];
@@ -204,6 +241,33 @@ int rx_cmd_serve(int argc, char **argv)
             break;
         case O_LIST_ROUTES:
             list_routes = true;
+            break;
+        case O_MAX_WRITES:
+            if (opt_uint("max-writes", optarg, 1, 1000000, &cfg.max_writes) < 0)
+                return 2;
+            break;
+        case O_MAX_READS:
+            if (opt_uint("max-reads", optarg, 1, 1000000, &cfg.max_reads) < 0)
+                return 2;
+            break;
+        case O_WAIT_MS: {
+            unsigned v;
+            if (opt_uint("queue-wait-ms", optarg, 0, 10000, &v) < 0)
+                return 2;
+            cfg.wait_ms = (int)v;
+            break;
+        }
+        case O_MAX_CONNS:
+            if (opt_uint("max-conns", optarg, 16, 1000000, &cfg.max_conns) < 0)
+                return 2;
+            break;
+        case O_PER_IP:
+            if (opt_uint("max-conns-per-ip", optarg, 1, 1000000, &cfg.max_conns_per_ip) < 0)
+                return 2;
+            break;
+        case O_TIMEOUT:
+            if (opt_uint("conn-timeout", optarg, 1, 3600, &cfg.timeout_s) < 0)
+                return 2;
             break;
         case 'h':
             fputs(usage, stdout);

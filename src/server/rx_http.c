@@ -4,20 +4,44 @@
 #include "rx_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The two kinds of admission (rx_http.h); EXEMPT is never shed. */
+enum { K_WRITE, K_READ, K_COUNT, K_EXEMPT = K_COUNT };
+
+/* Where a request stands with admission control. */
+enum { ADM_NONE, ADM_WAITING, ADM_HELD, ADM_SHED, ADM_DONE };
+
+struct rx_req;
+
+/* One kind's places: how many are taken, and the requests waiting (FIFO). */
+struct adm_kind {
+    unsigned limit, inprog, waiting, qmax;
+    struct rx_req *head, *tail;
+};
 
 struct rx_http {
     struct MHD_Daemon *d;
     struct rx_http_config cfg;
     unsigned port;
-    _Atomic unsigned suspended; /* requests waiting in rx_req_suspend */
+    _Atomic unsigned suspended; /* requests waiting in rx_req_suspend or for a place */
+    /* admission control */
+    pthread_mutex_t adm_mu;
+    pthread_cond_t adm_cv; /* the timer: a first waiter, or stop */
+    struct adm_kind kinds[K_COUNT];
+    int64_t wait_ns;
+    bool timer_running, timer_stop;
+    pthread_t timer;
 };
 
 /* A reply header, kept without allocating: a 503 for lack of memory still
@@ -45,7 +69,21 @@ struct rx_req {
     rx_handler_cont cont; /* set while suspended: what replies on resume */
     void *cont_state;
     char ip[64];
+    int kind;                 /* K_WRITE, K_READ, K_EXEMPT */
+    int adm;                  /* ADM_* */
+    bool waited;              /* suspended for a place (counted in h->suspended) */
+    int64_t deadline;         /* while ADM_WAITING: shed after this (CLOCK_MONOTONIC ns) */
+    struct rx_req *qprev, *qnext; /* in its kind's queue while ADM_WAITING */
 };
+
+static void stop_timer(struct rx_http *h);
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* ------------------------------------------------------------ accessors */
 
@@ -256,6 +294,174 @@ static const struct rx_route *route_of(struct rx_http *h, const char *method, co
     return NULL;
 }
 
+/* ----------------------------------------------------- admission control */
+
+static int kind_of(const struct rx_req *r)
+{
+    if (!r->route || strcmp(r->route->path, "/api/health") == 0)
+        return K_EXEMPT; /* static pages, 404s and the health check are cheap: never shed */
+    return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ? K_READ : K_WRITE;
+}
+
+static void q_remove(struct adm_kind *k, struct rx_req *r)
+{
+    if (r->qprev)
+        r->qprev->qnext = r->qnext;
+    else
+        k->head = r->qnext;
+    if (r->qnext)
+        r->qnext->qprev = r->qprev;
+    else
+        k->tail = r->qprev;
+    r->qprev = r->qnext = NULL;
+    k->waiting--;
+}
+
+/* A place of r's kind, now (ADM_HELD), after a wait (ADM_WAITING: r is
+ * suspended and resumed later, held or shed) or not at all (ADM_SHED). */
+static int admit(struct rx_http *h, struct rx_req *r)
+{
+    struct adm_kind *k = &h->kinds[r->kind];
+    pthread_mutex_lock(&h->adm_mu);
+    if (k->inprog < k->limit) {
+        k->inprog++;
+        r->adm = ADM_HELD;
+    } else if (h->wait_ns > 0 && k->waiting < k->qmax && !h->timer_stop) {
+        r->adm = ADM_WAITING;
+        r->deadline = mono_ns() + h->wait_ns;
+        r->qnext = NULL;
+        r->qprev = k->tail;
+        if (k->tail)
+            k->tail->qnext = r;
+        else
+            k->head = r;
+        k->tail = r;
+        k->waiting++;
+        r->waited = true;
+        atomic_fetch_add(&h->suspended, 1);
+        /* suspended before another thread can resume it: both under adm_mu */
+        MHD_suspend_connection(r->c);
+        if (k->waiting == 1)
+            pthread_cond_signal(&h->adm_cv);
+    } else {
+        r->adm = ADM_SHED;
+    }
+    int adm = r->adm;
+    pthread_mutex_unlock(&h->adm_mu);
+    return adm;
+}
+
+/* r's place is free: to the oldest waiter of its kind, if any. */
+static void release(struct rx_http *h, struct rx_req *r)
+{
+    if (r->adm != ADM_HELD)
+        return;
+    r->adm = ADM_DONE;
+    struct adm_kind *k = &h->kinds[r->kind];
+    pthread_mutex_lock(&h->adm_mu);
+    struct rx_req *w = k->head;
+    if (w) {
+        q_remove(k, w);
+        w->adm = ADM_HELD; /* the place passes on: inprog unchanged */
+    } else {
+        k->inprog--;
+    }
+    pthread_mutex_unlock(&h->adm_mu);
+    if (w) /* out of the queue, so no one else resumes it; suspended before it was queued */
+        MHD_resume_connection(w->c);
+}
+
+/* The timer: sheds the waiters whose time is up, oldest first. */
+static void *timer_main(void *arg)
+{
+    struct rx_http *h = arg;
+    pthread_mutex_lock(&h->adm_mu);
+    for (;;) {
+        struct rx_req *first = NULL;
+        struct adm_kind *fk = NULL;
+        for (int i = 0; i < K_COUNT; i++) {
+            struct rx_req *w = h->kinds[i].head;
+            if (w && (!first || w->deadline < first->deadline)) {
+                first = w;
+                fk = &h->kinds[i];
+            }
+        }
+        if (!first) {
+            if (h->timer_stop)
+                break;
+            pthread_cond_wait(&h->adm_cv, &h->adm_mu);
+            continue;
+        }
+        int64_t now = mono_ns();
+        if (first->deadline <= now || h->timer_stop) {
+            q_remove(fk, first);
+            first->adm = ADM_SHED;
+            pthread_mutex_unlock(&h->adm_mu);
+            MHD_resume_connection(first->c);
+            pthread_mutex_lock(&h->adm_mu);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (first->deadline - now);
+        ts.tv_sec = (time_t)(at / 1000000000);
+        ts.tv_nsec = (long)(at % 1000000000);
+        int rc = pthread_cond_timedwait(&h->adm_cv, &h->adm_mu, &ts);
+        (void)rc; /* ETIMEDOUT or woken: look again */
+    }
+    pthread_mutex_unlock(&h->adm_mu);
+    return NULL;
+}
+
+/* libmicrohttpd's own messages (a client gone mid-request, a timeout, the
+ * connection limit): at most 5 a second, the rest counted, so that slow or
+ * hostile clients cannot flood the log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t second;
+    static unsigned in_second;
+    static unsigned long dropped;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&mu);
+    if (now != second) {
+        second = now;
+        in_second = 0;
+    }
+    bool print = in_second < 5;
+    unsigned long was_dropped = 0;
+    if (print) {
+        in_second++;
+        was_dropped = dropped;
+        dropped = 0;
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!print)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    if (was_dropped)
+        fprintf(stderr, "ruxue serve: http: %s (and %lu more such messages before)\n", msg,
+                was_dropped);
+    else
+        fprintf(stderr, "ruxue serve: http: %s\n", msg);
+}
+
+static void reply_shed(struct rx_req *r)
+{
+    rx_reply_header(r, "Retry-After", "1");
+    rx_reply_error(r, 503, "overloaded", NULL,
+                   "the server is busy with other %s; nothing was done or stored, try again "
+                   "in a second",
+                   r->kind == K_WRITE ? "changes" : "requests");
+}
+
 static void free_req(struct rx_req *r)
 {
     if (r->resp)
@@ -268,9 +474,21 @@ static void free_req(struct rx_req *r)
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
-    if (*con_cls)
-        free_req(*con_cls);
+    (void)c, (void)toe;
+    struct rx_http *h = cls;
+    struct rx_req *r = *con_cls;
+    if (r) {
+        if (r->adm == ADM_WAITING) { /* closed while waiting (the daemon stopping) */
+            pthread_mutex_lock(&h->adm_mu);
+            if (r->adm == ADM_WAITING) {
+                q_remove(&h->kinds[r->kind], r);
+                r->adm = ADM_NONE;
+            }
+            pthread_mutex_unlock(&h->adm_mu);
+        }
+        release(h, r);
+        free_req(r);
+    }
     *con_cls = NULL;
 }
 
@@ -278,6 +496,7 @@ static enum MHD_Result send_reply(struct rx_req *r)
 {
     if (!r->replied)
         rx_reply_error(r, 500, "internal", NULL, "the handler gave no answer");
+    release(r->h, r); /* the work is done: its place to the next */
     if (!r->resp)
         return MHD_NO;
     return MHD_queue_response(r->c, r->status, r->resp);
@@ -332,6 +551,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         }
         bool known;
         r->route = route_of(h, method, url, r->param, sizeof(r->param), &known);
+        r->kind = kind_of(r);
         r->max = r->route && r->route->max_body ? r->route->max_body : RX_HTTP_MAX_BODY;
         if (!r->route && known) {
             rx_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %.200s",
@@ -385,6 +605,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         cont(r, r->cont_state);
         return send_reply(r);
     }
+    if (r->waited) { /* back from the wait for a place: it has one (HELD) or is SHED */
+        r->waited = false;
+        atomic_fetch_sub(&h->suspended, 1);
+    }
+    if (!r->replied && r->kind != K_EXEMPT && r->adm == ADM_NONE && admit(h, r) == ADM_WAITING)
+        return MHD_YES; /* release() or the timer resumes it */
+    if (r->adm == ADM_SHED && !r->replied) {
+        reply_shed(r);
+        return send_reply(r);
+    }
     if (!r->replied) {
         if (r->route)
             r->route->handler(r);
@@ -406,6 +636,16 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
         return -1;
     }
     h->cfg = *cfg;
+    pthread_mutex_init(&h->adm_mu, NULL);
+    pthread_cond_init(&h->adm_cv, NULL);
+    h->kinds[K_WRITE].limit = cfg->max_writes ? cfg->max_writes : RX_HTTP_DEF_MAX_WRITES;
+    h->kinds[K_READ].limit = cfg->max_reads ? cfg->max_reads : RX_HTTP_DEF_MAX_READS;
+    h->wait_ns = (int64_t)(cfg->wait_ms < 0 ? (int)RX_HTTP_DEF_WAIT_MS : cfg->wait_ms) * 1000000;
+    /* a queue of a quarter of the bound: about what frees up within the wait (the
+     * 1,024 writes in progress at the surge turn over in about 100 ms); longer, and
+     * most of it would only wait to be refused */
+    for (int i = 0; i < K_COUNT; i++)
+        h->kinds[i].qmax = h->kinds[i].limit / 4 ? h->kinds[i].limit / 4 : 1;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
@@ -415,16 +655,35 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
         free(h);
         return -1;
     }
+    if (pthread_create(&h->timer, NULL, timer_main, h) != 0) {
+        snprintf(why, whylen, "cannot start the admission timer thread");
+        free(h);
+        return -1;
+    }
+    h->timer_running = true;
+    /* Slow clients: every pool thread waits on its own epoll set, so an open connection
+     * that sends a byte now and then costs a socket and its memory pool (the connection
+     * memory limit), never a thread; the timeout closes one that falls silent, the
+     * per-address limit keeps one client from taking the connections, and the total
+     * limit is far below what the file descriptors allow. */
     h->d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, access_cb,
-        h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->threads ? cfg->threads : 8), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(cfg->timeout_s ? cfg->timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(cfg->max_conns ? cfg->max_conns : 4000), MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+        (unsigned)(cfg->timeout_s ? cfg->timeout_s : RX_HTTP_DEF_TIMEOUT_S),
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_conns ? cfg->max_conns : RX_HTTP_DEF_MAX_CONNS),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_conns_per_ip ? cfg->max_conns_per_ip : RX_HTTP_DEF_MAX_CONNS_PER_IP),
+        /* a connection's own memory (headers, cookies, the reply's headers): bodies are
+         * read into the request, up to the route's limit */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)4096, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
     if (!h->d) {
         snprintf(why, whylen, "cannot listen on %s:%u (in use, or not allowed)",
                  cfg->bind ? cfg->bind : "127.0.0.1", cfg->port);
+        stop_timer(h);
         free(h);
         return -1;
     }
@@ -432,6 +691,18 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
     h->port = di ? di->port : cfg->port;
     *out = h;
     return 0;
+}
+
+static void stop_timer(struct rx_http *h)
+{
+    if (!h->timer_running)
+        return;
+    pthread_mutex_lock(&h->adm_mu);
+    h->timer_stop = true;
+    pthread_cond_signal(&h->adm_cv);
+    pthread_mutex_unlock(&h->adm_mu);
+    pthread_join(h->timer, NULL);
+    h->timer_running = false;
 }
 
 unsigned rx_http_port(const struct rx_http *h)
@@ -443,10 +714,12 @@ void rx_http_stop(struct rx_http *h)
 {
     if (!h)
         return;
-    /* no new connections; the suspended ones finish (their writes are queued) */
+    /* no new connections; the suspended ones finish (their writes are queued, the
+     * requests waiting for a place get it or are shed within the wait) */
     MHD_quiesce_daemon(h->d);
     for (int i = 0; i < 1000 && atomic_load(&h->suspended) > 0; i++)
         usleep(10000);
     MHD_stop_daemon(h->d);
+    stop_timer(h);
     free(h);
 }

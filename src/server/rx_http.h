@@ -76,12 +76,35 @@ struct rx_route {
 
 struct rx_http;
 
+/*
+ * Admission control.  Every API request is of one of two kinds: a write
+ * (any method but GET and HEAD) or a read.  Each kind has its own bound on
+ * the requests in progress: admitted, once the whole body is in, until
+ * its answer is queued, a write's wait for its group commit included.  A
+ * request that finds its kind at the bound waits, without holding a
+ * thread, for at most wait_ms in a bounded queue (a quarter of the bound,
+ * oldest first) for another of its kind to finish; otherwise, or when the queue
+ * is full, it is answered 503 "overloaded" with Retry-After before its
+ * handler runs: nothing of it was done or stored.  GET /api/health and
+ * the requests no route matches (the static pages) are never shed.
+ */
+#define RX_HTTP_DEF_MAX_WRITES 1024u
+#define RX_HTTP_DEF_MAX_READS 256u
+#define RX_HTTP_DEF_WAIT_MS 20u
+#define RX_HTTP_DEF_MAX_CONNS 8192u
+#define RX_HTTP_DEF_MAX_CONNS_PER_IP 1024u
+#define RX_HTTP_DEF_TIMEOUT_S 15u
+
 struct rx_http_config {
     const char *bind;   /* "127.0.0.1", "0.0.0.0" */
     unsigned port;      /* 0 = any free port (see rx_http_port) */
     unsigned threads;   /* pool threads */
-    unsigned timeout_s; /* idle connections are closed after this */
-    unsigned max_conns;
+    unsigned timeout_s; /* connections silent this long are closed (0 = default) */
+    unsigned max_conns; /* connections open at once (0 = default) */
+    unsigned max_conns_per_ip; /* from one client address (0 = default) */
+    unsigned max_writes; /* writes in progress (0 = default) */
+    unsigned max_reads;  /* reads in progress (0 = default) */
+    int wait_ms;         /* the longest wait for a place; -1 = default, 0 = none */
     const struct rx_route *routes;
     size_t nroutes;
     rx_handler fallback; /* no route matched (static files); NULL = 404 */
