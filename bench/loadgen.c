@@ -481,16 +481,18 @@ int main(int argc, char **argv)
                  (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
                  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                  (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
-    /* the answers still in flight at the end are not counted (neither sent) */
+    /* the answers still missing after the wait (none, normally) */
     for (unsigned i = 0; i < opt.conns; i++)
         unanswered += cs[i].state == C_BUSY;
     qsort(lat_ok.v, lat_ok.n, sizeof(uint32_t), cmp_u32);
     qsort(lat_shed.v, lat_shed.n, sizeof(uint32_t), cmp_u32);
     printf("LOADGEN sent=%llu ok=%llu created=%llu shed=%llu other=%llu errors=%llu "
-           "unanswered=%llu late=%llu seconds=%.1f sent_per_s=%.0f ok_per_s=%.0f shed_per_s=%.0f p50_ok_ms=%.1f p99_ok_ms=%.1f "
-           "p50_shed_ms=%.1f p99_shed_ms=%.1f shed_no_retry_after=%llu cpu_pct=%.0f\n",
+           "unanswered=%llu late=%llu seconds=%.1f sent_per_s=%.0f ok_per_s=%.0f "
+           "shed_per_s=%.0f p50_ok_ms=%.1f p99_ok_ms=%.1f p50_shed_ms=%.1f p99_shed_ms=%.1f "
+           "shed_no_retry_after=%llu cpu_pct=%.0f\n",
            sent, ok, created, shed, other, errors - errors0, unanswered, late, secs,
-           (double)sent_w / secs, (double)ok_w / secs, (double)shed_w / secs, pct_ms(&lat_ok, 50), pct_ms(&lat_ok, 99), pct_ms(&lat_shed, 50),
+           (double)sent_w / secs, (double)ok_w / secs, (double)shed_w / secs,
+           pct_ms(&lat_ok, 50), pct_ms(&lat_ok, 99), pct_ms(&lat_shed, 50),
            pct_ms(&lat_shed, 99), shed_no_ra, 100.0 * cpu / secs);
     return 0;
 }
