@@ -391,7 +391,7 @@ static int staff_totp_open(const struct rx_server *s, const struct rx_staff *st,
     size_t n = 0;
     struct rx_err e;
     rx_err_clear(&e);
-    if (rx_pii_open(&s->key, st->totp_sealed, st->totp_len, out, cap, &n, &e) < 0)
+    if (rx_pii_open(&s->master, st->totp_sealed, st->totp_len, out, cap, &n, &e) < 0)
         return -1;
     return (int)n;
 }
@@ -676,7 +676,7 @@ static void staff_admin(struct rx_req *r, bool reset)
             uint8_t secret[RX_TOTP_SECRET_BYTES], sealed[96];
             size_t n = 0;
             rx_totp_secret_new(secret);
-            rc = rx_pii_seal(&srv(r)->key, secret, sizeof(secret), sealed, sizeof(sealed), &n, &e);
+            rc = rx_pii_seal(&srv(r)->master, secret, sizeof(secret), sealed, sizeof(sealed), &n, &e);
             if (rc == 0)
                 rc = srv(r)->store->ops->staff_totp_set(srv(r)->store, st.id, sealed, n, &e);
             if (rc == 0)
@@ -4172,7 +4172,7 @@ static int add_staff(struct rx_server *s, const char *username, const char *pass
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory to hash the password");
     /* the TOTP secret, sealed with the personal-data key: never plain in the store */
-    int rc = rx_pii_seal(&s->key, totp, RX_TOTP_SECRET_BYTES, st.totp_sealed,
+    int rc = rx_pii_seal(&s->master, totp, RX_TOTP_SECRET_BYTES, st.totp_sealed,
                          sizeof(st.totp_sealed), &st.totp_len, err);
     if (rc < 0)
         return rc;

@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Client, checkChar, codeFromOutbox, idemKey, masked, startServer, staffLogin, wrongCheckId } from './harness.mjs';
+import { Client, checkChar, codeFromOutbox, idemKey, masked, startServer, staffLogin, staffSignIn, wrongCheckId } from './harness.mjs';
 
 const RUXUE = process.env.RUXUE;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -245,7 +245,7 @@ describe('children\'s personal data: canaries through a whole intake', () => {
     });
     assert.equal(mk.status, 201, mk.text);
     const school = client();
-    const li = await school.request('POST', '/api/staff/login', { json: { username: 'school-canary', password: 'a-long-password-canary' } });
+    const li = await staffSignIn(school, 'school-canary', 'a-long-password-canary', mk.json.totp.secret);
     assert.equal(li.status, 200, li.text);
     assert.equal((await school.request('POST', `/api/applications/${f.receipt}/reveal`)).status, 403);
     assert.equal((await staff.request('POST', `/api/applications/${f.receipt}/reveal`, { csrf: false })).status, 403);

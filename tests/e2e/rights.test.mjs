@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { checkChar, codeFromOutbox, idemKey, randomPhone, startServer } from './harness.mjs';
+import { checkChar, codeFromOutbox, freshTotp, idemKey, randomPhone, startServer, totpAt } from './harness.mjs';
 
 const RUXUE = process.env.RUXUE;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -64,17 +64,21 @@ async function createStaff(by, { username, role, school = undefined }) {
     json: { username, password: acct.password, role, ...(school ? { school } : {}) },
   });
   if (r.status !== 201) throw new Error(`POST /api/staff ${username}: ${r.status} ${r.text}`);
+  acct.totp = r.json.totp.secret; // the second factor, shown once to the account's maker
   return acct;
 }
 
-/** The body of POST /api/staff/login for an account. */
+/** The body of POST /api/staff/login for an account signed in with it once
+ * (a TOTP code is good once: the probes are an account per role and state). */
 function staffLoginBody(acct) {
-  return { username: acct.username, password: acct.password };
+  return { username: acct.username, password: acct.password, code: totpAt(acct.totp, Math.floor(Date.now() / 30000)) };
 }
 
 /** Sign an account in on a session (its cookie and CSRF token kept). */
 async function staffSignIn(session, acct) {
-  const r = await session.request('POST', '/api/staff/login', { json: staffLoginBody(acct) });
+  const r = await session.request('POST', '/api/staff/login', {
+    json: { username: acct.username, password: acct.password, code: await freshTotp(acct.totp) },
+  });
   if (r.status !== 200) throw new Error(`staff login ${acct.username}: ${r.status} ${r.text}`);
   session.acct = acct;
   session.fresh = async () => staffSignIn(new Session(session.srv, session.name, session.addr), acct);
@@ -226,7 +230,7 @@ const EXPECT = {
   'POST /api/staff/login': {
     who: ANYONE,
     signIn: true,
-    req: (role, o, c) => ({ path: '/api/staff/login', json: staffLoginBody(c.probeStaff[c.phase]), keepCookie: false }),
+    req: (role, o, c) => ({ path: '/api/staff/login', json: staffLoginBody(c.probeStaff[c.phase][role]), keepCookie: false }),
   },
   'POST /api/family/code': {
     who: ANYONE,
@@ -252,6 +256,25 @@ const EXPECT = {
     }),
   },
   'POST /api/logout': { who: SIGNED_IN, freshSession: true, req: () => ({ path: '/api/logout' }) },
+  // one's own password: every staff account.  The new password is one the
+  // policy refuses: the rights are decided before the body, and an allowed
+  // call then changes nothing (a change would end the role's own sessions;
+  // tests/e2e/accounts.test.mjs proves the change itself)
+  'POST /api/staff/password': {
+    who: STAFF,
+    req: (role, o, c) => ({ path: '/api/staff/password', json: { old_password: 'not-the-password', new_password: 'short', code: '000000' } }),
+  },
+  // another account's lockout and second factor: the bureau's (a district
+  // account manages its district's non-city accounts); the target is an
+  // account made for it in each state
+  'POST /api/staff/unlock': {
+    who: BUREAU,
+    req: (role, o, c) => ({ path: '/api/staff/unlock', json: { username: c.victimStaff[c.phase].username } }),
+  },
+  'POST /api/staff/reset': {
+    who: BUREAU,
+    req: (role, o, c) => ({ path: '/api/staff/reset', json: { username: c.victimStaff[c.phase].username } }),
+  },
   // it holds every family's sign-in code: the bureau's only (a school could sign in as any family)
   'GET /api/demo/outbox': { who: BUREAU, req: () => ({ path: '/api/demo/outbox' }) },
   'POST /api/applications': {
@@ -392,7 +415,7 @@ function expected(spec, role, o) {
 describe('rights: every route x every role x objects of someone else', () => {
   let srv, tmp, ctl;
   const roles = {};
-  const c = { rec: {}, body: {}, school: {}, appeal: {}, probeStaff: {}, probePhone: {} };
+  const c = { rec: {}, body: {}, school: {}, appeal: {}, probeStaff: {}, victimStaff: {}, probePhone: {} };
   let serverRoutes = [];
   const tally = { requests: 0, allowed: 0, refused: 0, scoped: 0, cells: 0, spared: 0, csrf: 0, unexpectedAllows: [], unexpectedRefusals: [], problems: [], csrfProblems: [] };
 
@@ -601,17 +624,21 @@ describe('rights: every route x every role x objects of someone else', () => {
 
     srv = await startServer({ label: 'rights', extraArgs: ['--district', district] });
     ctl = new Session(srv, 'ctl', ADDR.ctl);
-    await staffSignIn(ctl, { username: 'demo', password: srv.password });
+    await staffSignIn(ctl, { username: 'demo', password: srv.password, totp: srv.totp });
     roles.anon = new Session(srv, 'anon', ADDR.anon);
     roles.anon.fresh = async () => new Session(srv, 'anon', ADDR.anon);
-    roles.city = await staffSignIn(new Session(srv, 'city', ADDR.city), { username: 'demo', password: srv.password });
+    roles.city = await staffSignIn(new Session(srv, 'city', ADDR.city), { username: 'demo', password: srv.password, totp: srv.totp });
     roles.district = await staffAs(srv, roles.city, { role: 'district', username: 'rights-district', addr: ADDR.district, name: 'district' });
     roles.schoolX = await staffAs(srv, roles.city, { role: 'school', school: c.school.X, username: 'rights-school-x', addr: ADDR.schoolX, name: 'schoolX' });
     roles.schoolY = await staffAs(srv, roles.city, { role: 'school', school: c.school.Y, username: 'rights-school-y', addr: ADDR.schoolY, name: 'schoolY' });
-    // the accounts the staff sign-in is probed with (one per state: 7 sign-ins each,
-    // under the limit per username) and a phone per role for the family sign-in
-    for (const phase of ['open', 'published'])
-      c.probeStaff[phase] = await createStaff(roles.city, { username: `probe-${phase}`, role: 'school', school: c.school.X });
+    // the accounts the staff sign-in is probed with (one per state and role: a
+    // TOTP code is good once) and a phone per role for the family sign-in
+    for (const phase of ['open', 'published']) {
+      c.victimStaff[phase] = await createStaff(roles.city, { username: `victim-${phase}`, role: 'school', school: c.school.X });
+      c.probeStaff[phase] = {};
+      for (const role of ROLES)
+        c.probeStaff[phase][role] = await createStaff(roles.city, { username: `probe-${phase}-${role.toLowerCase()}`, role: 'school', school: c.school.X });
+    }
     for (const role of ROLES) c.probePhone[role] = randomPhone();
     c.phone = { A: randomPhone(), B: randomPhone() };
     roles.famA = await familySignIn(new Session(srv, 'famA', ADDR.famA), ctl, c.phone.A);
