@@ -7,7 +7,8 @@
 #                 unit and end-to-end tests again under ASan + UBSan
 #   make bench    the benchmarks (figures in docs/performance.md)
 #   make soak     the long runs: 100 SIGKILLs of the server during a
-#                 1,000-connection surge (tests/soak/kill_loop.mjs)
+#                 1,000-connection surge (tests/soak/kill_loop.mjs), and
+#                 23,280 power cuts (tests/unit/test_powerloss.c)
 #   make screenshots  the browser tests, refreshing docs/screenshots/
 #   make deps     install the Debian packages that are missing
 #   make clean    remove the build directories
@@ -71,13 +72,15 @@ bench: all
 	tools/bench_serve.sh ./$(BUILD)/ruxue 1000 30
 	tools/bench_overload.sh ./$(BUILD)/ruxue 20
 
-# the kill loop at full length, niced (figures in docs/reliability.md)
+# the long runs, niced (figures in docs/reliability.md): the kill loop at
+# full length, and the power-loss sweep with 20 random subsets per cut
 SOAK_KILLS    ?= 100
 SOAK_CONNS    ?= 1000
 SOAK_INTERVAL ?= 2
 soak: deps all
 	RUXUE=$(BUILD)/ruxue nice -n 19 node tests/soak/kill_loop.mjs \
 	  --kills $(SOAK_KILLS) --connections $(SOAK_CONNS) --interval $(SOAK_INTERVAL)
+	RUXUE_POWERLOSS_SEEDS=20 nice -n 19 ./$(BUILD)/tests/unit/test_powerloss
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
