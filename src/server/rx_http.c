@@ -3,6 +3,8 @@
  */
 #include "rx_http.h"
 
+#include "../common/rx_err.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -158,13 +160,18 @@ void rx_reply_json(struct rx_req *r, unsigned status, json_t *json)
 void rx_reply_error(struct rx_req *r, unsigned status, const char *code, const char *field,
                     const char *fmt, ...)
 {
-    char msg[512];
+    char msg[512], fld[128];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *e =
-        json_pack("{s:{s:s, s:s?, s:s}}", "error", "code", code, "field", field, "message", msg);
+    rx_utf8_clean(msg);
+    if (field) {
+        snprintf(fld, sizeof(fld), "%s", field);
+        rx_utf8_clean(fld);
+    }
+    json_t *e = json_pack("{s:{s:s, s:s?, s:s}}", "error", "code", code, "field",
+                          field ? fld : NULL, "message", msg);
     rx_reply_json(r, status, e);
 }
 
