@@ -78,7 +78,7 @@ bench: all
 # $(FUZZ_BUILD)/artifacts/NAME/ and fails the target (after the others ran).
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= $(notdir $(wildcard fuzz/corpus/*))
-FUZZ_FLAGS   ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_FLAGS   ?= -timeout=30 -rss_limit_mb=2048 -print_final_stats=1
 
 $(FUZZ_BUILD)/build.ninja:
 	@tools/deps.sh fuzz

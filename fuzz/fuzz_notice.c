@@ -2,7 +2,8 @@
  * fuzz_notice.c - admission notices (src/io/rx_notice.c): rx_notice_verify
  * and rx_notice_parse on any text, against the key of the seed corpus
  * (libsodium seed 32 x 0x07, as in tests/unit/test_notice.c).  A text that
- * parses must sign again and then verify as valid with the same fields:
+ * parses must sign again and then verify as valid with the same fields
+ * (the key line aside: the signer writes its own):
  * what the parser accepts, the signer can produce.
  */
 #include <sodium.h>
@@ -56,7 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rx_err_clear(&why);
         if (rx_notice_verify(text, len, pk, &back, &why) != RX_NOTICE_VALID)
             abort();
-        if (rx_notice_diff(&p, &back, names, 16) != 0)
+        /* the same fields; only the key may differ (signing names its own) */
+        size_t nd = rx_notice_diff(&p, &back, names, 16);
+        if (nd > 1 || (nd == 1 && strcmp(names[0], "key") != 0))
             abort();
     }
     free(buf);
