@@ -10,7 +10,10 @@
  * which is then half-closed; the harness reads the whole answer.  So that
  * inputs reach the handlers behind sign-in, these markers are replaced
  * first: @S@ the session token of a city staff member, @SC@ that
- * session's CSRF token, @F@ and @FC@ the same for a signed-in family.  A
+ * session's CSRF token, @F@ and @FC@ the same for a signed-in family.
+ * An input holding @HANGUP@ (removed) is a client that hangs up right
+ * after sending, without reading the answer; the harness then gives the
+ * server a moment to finish the request, so that what it leaks is seen.  A
  * request without a Content-Length header gets one for the bytes after
  * its blank line.  A request that would sign a session out (logout) or
  * move the intake on for good (freeze, commit, draw, run, publish, expire)
@@ -90,6 +93,10 @@ static size_t roundtrip(const char *req, size_t len, char *resp, size_t cap)
         if (w <= 0)
             break; /* the server closed early (a refused request): read its answer */
         off += (size_t)w;
+    }
+    if (!resp) { /* hang up */
+        close(fd);
+        return 0;
     }
     shutdown(fd, SHUT_WR);
     /* until the server closes, or the answer is complete: the server keeps
@@ -229,7 +236,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
     static const struct {
         const char *mark, *value;
-    } marks[] = {{"@SC@", staff_csrf}, {"@FC@", fam_csrf}, {"@S@", staff_tok}, {"@F@", fam_tok}};
+    } marks[] = {{"@SC@", staff_csrf}, {"@FC@", fam_csrf}, {"@S@", staff_tok},
+                 {"@F@", fam_tok},     {"@HANGUP@", ""}};
+    enum { NMARK = sizeof(marks) / sizeof(marks[0]) };
+    const bool hangup = memmem(in, size, "@HANGUP@", 8) != NULL;
     const size_t cap = size * 20 + 64;
     char *req = malloc(cap), *body_at = NULL;
     if (!req)
@@ -237,10 +247,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     for (size_t i = 0; i < size;) {
         size_t k = 0;
-        while (k < 4 && !(size - i >= strlen(marks[k].mark) &&
+        while (k < NMARK && !(size - i >= strlen(marks[k].mark) &&
                           memcmp(in + i, marks[k].mark, strlen(marks[k].mark)) == 0))
             k++;
-        if (k < 4) {
+        if (k < NMARK) {
             put(req, &len, cap, marks[k].value, strlen(marks[k].value));
             i += strlen(marks[k].mark);
         } else {
@@ -271,6 +281,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     static char resp[1 << 20];
+    if (hangup) {
+        roundtrip(out, out_len, NULL, 0);
+        usleep(300 * 1000);
+        free(fixed);
+        free(req);
+        return 0;
+    }
     size_t n = roundtrip(out, out_len, resp, sizeof(resp));
     unsigned status = 0;
     if (n >= 12 && strncmp(resp, "HTTP/1.", 7) == 0)

@@ -43,6 +43,7 @@ struct rx_req {
     unsigned nhdr;
     rx_handler_cont cont; /* set while suspended: what replies on resume */
     void *cont_state;
+    _Atomic bool resumed; /* rx_req_resume was called: the work cont waits for is done */
     char ip[64];
 };
 
@@ -106,6 +107,7 @@ void rx_req_suspend(struct rx_req *r, rx_handler_cont cont, void *state)
 
 void rx_req_resume(struct rx_req *r)
 {
+    atomic_store(&r->resumed, true);
     MHD_resume_connection(r->c);
 }
 
@@ -269,8 +271,18 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
-    if (*con_cls)
-        free_req(*con_cls);
+    struct rx_req *r = *con_cls;
+    if (r && r->cont && atomic_load(&r->resumed)) {
+        /* the client hung up while its request was suspended: libmicrohttpd
+         * ends it without calling back, so run the continuation here - it
+         * frees what the work kept (its answer goes nowhere) */
+        rx_handler_cont cont = r->cont;
+        r->cont = NULL;
+        atomic_fetch_sub(&r->h->suspended, 1);
+        cont(r, r->cont_state);
+    }
+    if (r)
+        free_req(r);
     *con_cls = NULL;
 }
 
