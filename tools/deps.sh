@@ -1,7 +1,7 @@
 #!/bin/sh
 # tools/deps.sh - install the Debian packages ruxue needs, only what is missing.
 #
-# Usage: tools/deps.sh [build|run|test|bench]   (default: test, which is a superset of run)
+# Usage: tools/deps.sh [build|run|test|bench|fuzz]   (default: test, which is a superset of run)
 # As root it runs apt-get; otherwise it prints the exact sudo line and fails.
 set -eu
 
@@ -15,13 +15,16 @@ RUN_PKGS="libjs-leaflet libjs-chart.js oathtool"
 # fonts-noto-cjk: Chinese glyphs in the browser tests' screenshots (docs/screenshots/)
 TEST_PKGS="$RUN_PKGS python3 nodejs npm chromium fonts-noto-cjk"
 BENCH_PKGS="time wrk"
+# make fuzz: clang and its libFuzzer + sanitizer runtimes (libclang-rt-14-dev)
+FUZZ_PKGS="clang libclang-rt-14-dev"
 
 case "${1:-test}" in
 build) want="$BUILD_PKGS" ;;
 run) want="$BUILD_PKGS $RUN_PKGS" ;;
 test) want="$BUILD_PKGS $TEST_PKGS" ;;
 bench) want="$BUILD_PKGS $BENCH_PKGS" ;;
-*) echo "usage: tools/deps.sh [build|run|test|bench]" >&2; exit 2 ;;
+fuzz) want="$BUILD_PKGS $FUZZ_PKGS" ;;
+*) echo "usage: tools/deps.sh [build|run|test|bench|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""

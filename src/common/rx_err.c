@@ -3,6 +3,7 @@
  */
 #include "rx_err.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,36 @@ int rx_err_set(struct rx_err *err, int code, const char *source, unsigned line, 
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+    /* messages echo input (a key, a value) and may cut a character in two:
+     * keep them valid UTF-8, which JSON replies and terminals need */
+    rx_utf8_clean(err->source);
+    rx_utf8_clean(err->field);
+    rx_utf8_clean(err->msg);
     return code;
+}
+
+/*
+ * Replace each byte of s that is not part of valid UTF-8 (as jansson
+ * checks it: no overlong form, no surrogate, at most U+10FFFF) by '?'.
+ */
+void rx_utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        unsigned n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+                                 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        unsigned long cp = n == 1 ? *p : n == 2 ? *p & 0x1fu : n == 3 ? *p & 0x0fu : *p & 0x07u;
+        unsigned k = 1;
+        while (k < n && (p[k] & 0xc0) == 0x80)
+            cp = cp << 6 | (p[k++] & 0x3fu);
+        bool ok = n && k == n && !(n == 2 && cp < 0x80) && !(n == 3 && cp < 0x800) &&
+                  !(n == 4 && cp < 0x10000) && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
 }
 
 const char *rx_strerror(int code)

@@ -52,6 +52,14 @@ void rx_err_clear(struct rx_err *err);
 int rx_err_set(struct rx_err *err, int code, const char *source, unsigned line, const char *field,
                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/*
+ * Replace each byte of s that is not part of valid UTF-8 by '?' (no
+ * overlong form, no surrogate, at most U+10FFFF: what JSON accepts).
+ * rx_err_set does it to what it records; error replies that echo a
+ * request (its method, its path) do it too.
+ */
+void rx_utf8_clean(char *s);
+
 /* The short text of a code ("invalid input"); never NULL. */
 const char *rx_strerror(int code);
 

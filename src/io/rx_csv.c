@@ -103,6 +103,8 @@ int rx_csv_next(struct rx_csv *c, struct rx_err *err)
                         break;
                     }
                 } else {
+                    if (ch == '\0')
+                        goto nul_byte;
                     p++;
                     if (ch == '\n')
                         line++;
@@ -114,15 +116,26 @@ int rx_csv_next(struct rx_csv *c, struct rx_err *err)
                 *out++ = ch;
             }
             /* After the closing quote: a comma, a line end or the end. */
-            if (p < end && *p != ',' && *p != '\n' && !(*p == '\r' && p + 1 < end && p[1] == '\n'))
+            if (p < end && *p != ',' && *p != '\n' && !(*p == '\r' && p + 1 < end && p[1] == '\n')) {
+                unsigned char b = (unsigned char)*p;
+                if (b >= 0x20 && b < 0x7f)
+                    return rx_err_set(err, -RX_E_INVAL, c->source, line, col_name(c, n),
+                                      "expected ',' or a line end after a closing quote, found "
+                                      "'%c'",
+                                      b);
+                /* not echoed as it is: a lone byte of UTF-8 makes the message invalid text */
                 return rx_err_set(err, -RX_E_INVAL, c->source, line, col_name(c, n),
-                                  "expected ',' or a line end after a closing quote, found '%c'",
-                                  *p);
+                                  "expected ',' or a line end after a closing quote, found byte "
+                                  "0x%02x",
+                                  b);
+            }
         } else {
             while (p < end) {
                 char ch = *p;
                 if (ch == ',' || ch == '\n' || (ch == '\r' && p + 1 < end && p[1] == '\n'))
                     break;
+                if (ch == '\0')
+                    goto nul_byte;
                 if (out >= lim)
                     goto too_long;
                 *out++ = ch;
@@ -157,6 +170,12 @@ int rx_csv_next(struct rx_csv *c, struct rx_err *err)
 too_long:
     return rx_err_set(err, -RX_E_RANGE, c->source, c->rec_line, NULL,
                       "expected at most %d bytes per line, found more", RX_CSV_MAX_LINE);
+
+nul_byte:
+    /* a field is a C string: "P1\0x" would be read as "P1" */
+    return rx_err_set(err, -RX_E_INVAL, c->source, line, col_name(c, n),
+                      "expected text, found a NUL byte (a binary file, or UTF-16: save it as "
+                      "UTF-8 CSV)");
 }
 
 int rx_csv_header(struct rx_csv *c, const struct rx_csv_col *cols, unsigned ncols, int *idx,

@@ -1177,6 +1177,7 @@ static void h_district_put(struct rx_req *r)
     }
     if (rc < 0) {
         pthread_mutex_unlock(&s->setup_mu);
+        district_release(&d); /* parsed, then refused for its intake */
         if (e.code == -RX_E_IO || e.code == -RX_E_NOMEM) {
             reply_store_error(r, &e);
             return;

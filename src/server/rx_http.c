@@ -3,6 +3,8 @@
  */
 #include "rx_http.h"
 
+#include "../common/rx_err.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -68,6 +70,7 @@ struct rx_req {
     unsigned nhdr;
     rx_handler_cont cont; /* set while suspended: what replies on resume */
     void *cont_state;
+    _Atomic bool resumed; /* rx_req_resume was called: the work cont waits for is done */
     char ip[64];
     int kind;                 /* K_WRITE, K_READ, K_EXEMPT */
     int adm;                  /* ADM_* */
@@ -145,6 +148,7 @@ void rx_req_suspend(struct rx_req *r, rx_handler_cont cont, void *state)
 
 void rx_req_resume(struct rx_req *r)
 {
+    atomic_store(&r->resumed, true);
     MHD_resume_connection(r->c);
 }
 
@@ -207,13 +211,18 @@ void rx_reply_json(struct rx_req *r, unsigned status, json_t *json)
 void rx_reply_error(struct rx_req *r, unsigned status, const char *code, const char *field,
                     const char *fmt, ...)
 {
-    char msg[512];
+    char msg[512], fld[128];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *e =
-        json_pack("{s:{s:s, s:s?, s:s}}", "error", "code", code, "field", field, "message", msg);
+    rx_utf8_clean(msg);
+    if (field) {
+        snprintf(fld, sizeof(fld), "%s", field);
+        rx_utf8_clean(fld);
+    }
+    json_t *e = json_pack("{s:{s:s, s:s?, s:s}}", "error", "code", code, "field",
+                          field ? fld : NULL, "message", msg);
     rx_reply_json(r, status, e);
 }
 
@@ -477,6 +486,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c, (void)toe;
     struct rx_http *h = cls;
     struct rx_req *r = *con_cls;
+    if (r && r->cont && atomic_load(&r->resumed)) {
+        /* the client hung up while its request was suspended: libmicrohttpd
+         * ends it without calling back, so run the continuation here - it
+         * frees what the work kept (its answer goes nowhere) */
+        rx_handler_cont cont = r->cont;
+        r->cont = NULL;
+        atomic_fetch_sub(&r->h->suspended, 1);
+        cont(r, r->cont_state);
+    }
     if (r) {
         if (r->adm == ADM_WAITING) { /* closed while waiting (the daemon stopping) */
             pthread_mutex_lock(&h->adm_mu);

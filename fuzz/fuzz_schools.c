@@ -1,0 +1,6 @@
+/*
+ * fuzz_schools.c - schools.csv of a district (src/io/rx_district.c), with the
+ * other four files of tests/data/tiny (fuzz_district.h).
+ */
+#define FUZZ_FILE RX_DF_SCHOOLS
+#include "fuzz_district.h"
