@@ -24,7 +24,13 @@
  * Prints one line:
  *   LOADGEN sent= ok= created= shed= other= errors= unanswered= late= seconds= sent_per_s=
  *           ok_per_s= shed_per_s=
- *           p50_ok_ms= p99_ok_ms= p50_shed_ms= p99_shed_ms= shed_no_retry_after= cpu_pct=
+ *           p50_ok_ms= p99_ok_ms= p50_shed_ms= p99_shed_ms= shed_no_retry_after=
+ *           err_connect= err_closed= resent= cpu_pct=
+ * (errors= counts err_connect, a connection not made, err_closed, one the
+ * server closed with a request unanswered, and any other read or write error;
+ * resent= the requests sent again, once, because the server closed the connection
+ * they went out on, after it sat idle a second or more, with no byte of an
+ * answer (its idle timeout racing the send), as a browser does: not errors)
  * latency from the request's first byte written to the answer's last read;
  * cpu_pct is this process's own CPU over the run (it must not be the
  * bottleneck).
@@ -56,6 +62,8 @@ struct conn {
     char in[16384];
     size_t ilen;
     int64_t t_send;
+    int64_t t_idle; /* since when it waited, connected, for a request to carry */
+    int resending; /* its request is being sent again on a new connection */
 };
 
 struct lat {
@@ -75,6 +83,12 @@ static char (*sess_tok)[80], (*sess_csrf)[80];
 static size_t nsess;
 static uint64_t counter;
 static unsigned long long sent, ok, created, shed, other, errors, late, shed_no_ra;
+/* the errors by kind: a connection not made, one the server closed with a request
+ * unanswered, any other (a read or write error, an answer too big) */
+static unsigned long long err_connect, err_closed;
+/* requests sent again, as a browser does, because the server closed the idle
+ * connection they were sent on before answering (its idle timeout racing the send) */
+static unsigned long long resent;
 static struct lat lat_ok, lat_shed;
 static int ep;
 static struct sockaddr_in dst, srcaddr;
@@ -172,9 +186,11 @@ static void conn_close(struct conn *c)
 
 static void conn_open(struct conn *c)
 {
+    c->resending = 0;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         errors++;
+        err_connect++;
         c->state = C_DOWN;
         return;
     }
@@ -185,6 +201,7 @@ static void conn_open(struct conn *c)
         sa.sin_addr.s_addr = htonl(ntohl(srcaddr.sin_addr.s_addr) + next_src++ % opt.src_spread);
     if (opt.src && bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         errors++;
+        err_connect++;
         conn_close(c);
         return;
     }
@@ -192,6 +209,7 @@ static void conn_open(struct conn *c)
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
     if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS) {
         errors++;
+        err_connect++;
         conn_close(c);
         return;
     }
@@ -265,11 +283,20 @@ static void on_event(struct conn *c, uint32_t evs, struct conn **idle, size_t *n
     if (c->state == C_CONNECTING) {
         if (evs & (EPOLLERR | EPOLLHUP)) {
             errors++;
+            err_connect++;
             conn_close(c);
+            return;
+        }
+        if ((evs & EPOLLOUT) && c->resending) { /* the same request, on the new connection */
+            c->state = C_BUSY;
+            c->off = 0;
+            c->ilen = 0;
+            try_write(c);
             return;
         }
         if (evs & EPOLLOUT) {
             c->state = C_IDLE;
+            c->t_idle = now_us();
             if (!c->queued) {
                 c->queued = 1;
                 idle[(*nidle)++] = c;
@@ -296,8 +323,25 @@ static void on_event(struct conn *c, uint32_t evs, struct conn **idle, size_t *n
             if (r < 0 && errno == EAGAIN)
                 break;
             /* closed by the server (or an error) */
-            if (c->state == C_BUSY)
+            if (c->state == C_BUSY && c->ilen == 0 && !c->resending &&
+                c->t_send - c->t_idle >= 1000000) {
+                /* a connection that sat idle (a second or more) closed with no byte of
+                 * the answer: the server's idle timeout closed it as the request went
+                 * out, before reading it. A browser sends a request again, once, on a
+                 * new connection when one from its pool fails so; so do we (safe: it
+                 * carries its Idempotency-Key, and the store's count is checked against
+                 * the 201s). Any other close with the request unanswered is an error. */
+                resent++;
+                conn_close(c);
+                conn_open(c);
+                if (c->state == C_CONNECTING)
+                    c->resending = 1;
+                return;
+            }
+            if (c->state == C_BUSY) {
                 errors++;
+                err_closed++;
+            }
             conn_close(c);
             return;
         }
@@ -309,6 +353,8 @@ static void on_event(struct conn *c, uint32_t evs, struct conn **idle, size_t *n
             }
             c->state = C_IDLE;
             c->ilen = 0;
+            c->t_idle = now_us();
+            c->resending = 0;
             if (!c->queued) {
                 c->queued = 1;
                 idle[(*nidle)++] = c;
@@ -422,7 +468,8 @@ int main(int argc, char **argv)
     }
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    unsigned long long errors0 = errors;
+    unsigned long long errors0 = errors, err_connect0 = err_connect, err_closed0 = err_closed,
+                       resent0 = resent;
     int64_t t0 = now_us(), t_end = t0 + (int64_t)(opt.seconds * 1e6);
     double next = (double)t0; /* open loop: the next request's time */
     const double gap = opt.rate > 0 ? 1e6 / opt.rate : 0;
@@ -469,7 +516,7 @@ int main(int argc, char **argv)
     for (int64_t t_drain = now_us() + 10000000; now_us() < t_drain;) {
         unsigned busy = 0;
         for (unsigned i = 0; i < opt.conns; i++)
-            busy += cs[i].state == C_BUSY;
+            busy += cs[i].state == C_BUSY || cs[i].resending;
         if (!busy)
             break;
         int n = epoll_wait(ep, evs, 1024, 10);
@@ -483,16 +530,17 @@ int main(int argc, char **argv)
                  (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
     /* the answers still missing after the wait (none, normally) */
     for (unsigned i = 0; i < opt.conns; i++)
-        unanswered += cs[i].state == C_BUSY;
+        unanswered += cs[i].state == C_BUSY || cs[i].resending;
     qsort(lat_ok.v, lat_ok.n, sizeof(uint32_t), cmp_u32);
     qsort(lat_shed.v, lat_shed.n, sizeof(uint32_t), cmp_u32);
     printf("LOADGEN sent=%llu ok=%llu created=%llu shed=%llu other=%llu errors=%llu "
            "unanswered=%llu late=%llu seconds=%.1f sent_per_s=%.0f ok_per_s=%.0f "
            "shed_per_s=%.0f p50_ok_ms=%.1f p99_ok_ms=%.1f p50_shed_ms=%.1f p99_shed_ms=%.1f "
-           "shed_no_retry_after=%llu cpu_pct=%.0f\n",
+           "shed_no_retry_after=%llu err_connect=%llu err_closed=%llu resent=%llu cpu_pct=%.0f\n",
            sent, ok, created, shed, other, errors - errors0, unanswered, late, secs,
            (double)sent_w / secs, (double)ok_w / secs, (double)shed_w / secs,
            pct_ms(&lat_ok, 50), pct_ms(&lat_ok, 99), pct_ms(&lat_shed, 50),
-           pct_ms(&lat_shed, 99), shed_no_ra, 100.0 * cpu / secs);
+           pct_ms(&lat_shed, 99), shed_no_ra, err_connect - err_connect0, err_closed - err_closed0,
+           resent - resent0, 100.0 * cpu / secs);
     return 0;
 }

@@ -37,6 +37,9 @@ struct rx_http {
     struct rx_http_config cfg;
     unsigned port;
     _Atomic unsigned suspended; /* requests waiting in rx_req_suspend or for a place */
+    /* requests libmicrohttpd ended without a whole answer sent, by its reason
+     * (MHD_RequestTerminationCode): told when the server stops */
+    _Atomic unsigned long ended[8];
     /* admission control */
     pthread_mutex_t adm_mu;
     pthread_cond_t adm_cv; /* the timer: a first waiter, or stop */
@@ -483,8 +486,10 @@ static void free_req(struct rx_req *r)
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)c, (void)toe;
+    (void)c;
     struct rx_http *h = cls;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && (unsigned)toe < 8)
+        atomic_fetch_add(&h->ended[toe], 1);
     struct rx_req *r = *con_cls;
     if (r && r->cont && atomic_load(&r->resumed)) {
         /* the client hung up while its request was suspended: libmicrohttpd
@@ -739,5 +744,14 @@ void rx_http_stop(struct rx_http *h)
         usleep(10000);
     MHD_stop_daemon(h->d);
     stop_timer(h);
+    unsigned long e[8];
+    for (int i = 0; i < 8; i++)
+        e[i] = atomic_load(&h->ended[i]);
+    if (e[1] + e[2] + e[4] + e[5])
+        fprintf(stderr,
+                "ruxue serve: requests ended without a whole answer: %lu on an error, %lu "
+                "timed out, %lu on a read error, %lu by the client\n",
+                e[MHD_REQUEST_TERMINATED_WITH_ERROR], e[MHD_REQUEST_TERMINATED_TIMEOUT_REACHED],
+                e[MHD_REQUEST_TERMINATED_READ_ERROR], e[MHD_REQUEST_TERMINATED_CLIENT_ABORT]);
     free(h);
 }
