@@ -121,7 +121,8 @@ int rx_cmd_serve(int argc, char **argv)
         O_FAMILY_MAX,
         O_CODE_TTL,
         O_LOCK,
-        O_CODE_HOUR
+        O_CODE_HOUR,
+        O_PRUNE
     };
     enum { O_MAX_WRITES = 400, O_MAX_READS, O_WAIT_MS, O_MAX_CONNS, O_PER_IP, O_TIMEOUT };
     static const struct option longopts[] = {
@@ -142,6 +143,7 @@ int rx_cmd_serve(int argc, char **argv)
         {"code-ttl", required_argument, NULL, O_CODE_TTL},
         {"lock-seconds", required_argument, NULL, O_LOCK},
         {"code-hour-window", required_argument, NULL, O_CODE_HOUR},
+        {"prune-every", required_argument, NULL, O_PRUNE},
         {"secure-cookies", no_argument, NULL, O_SECURE},
         {"district", required_argument, NULL, O_DISTRICT},
         {"data", required_argument, NULL, O_DATA},
@@ -218,7 +220,8 @@ int rx_cmd_serve(int argc, char **argv)
         case O_FAMILY_MAX:
         case O_CODE_TTL:
         case O_LOCK:
-        case O_CODE_HOUR: {
+        case O_CODE_HOUR:
+        case O_PRUNE: {
             long v = strtol(optarg, &end, 10);
             if (*optarg < '0' || *optarg > '9' || *end || v < 1 || v > 30L * 86400) {
                 fprintf(stderr, "ruxue serve: %s: expected 1..2592000 seconds, found '%s'\n",
@@ -226,7 +229,8 @@ int rx_cmd_serve(int argc, char **argv)
                 return 2;
             }
             long *dst[] = {&cfg.staff_idle, &cfg.staff_max,  &cfg.family_idle,
-                           &cfg.family_max, &cfg.code_ttl, &cfg.lock_s, &cfg.code_hour_s};
+                           &cfg.family_max, &cfg.code_ttl, &cfg.lock_s, &cfg.code_hour_s,
+                           &cfg.prune_s};
             *dst[ch - O_STAFF_IDLE] = v;
             break;
         }

@@ -3617,13 +3617,51 @@ static void recheck_all(struct rx_server *s)
     free(rc);
 }
 
+/*
+ * Expired sessions, one-time codes and limits are deleted at start and every
+ * prune_s (an hour): a session or code past its time can no longer be used,
+ * and is kept no longer than it is needed. Limits are kept for their longest
+ * window (a day) and while they lock an account.
+ */
+static void prune_expired(struct rx_server *s)
+{
+    int64_t keep = 86400;
+    if (s->cfg.code_hour_s > keep)
+        keep = s->cfg.code_hour_s;
+    struct rx_store_prune_counts n;
+    struct rx_err e;
+    rx_err_clear(&e);
+    if (s->store->ops->prune(s->store, now_s(), keep, &n, &e) < 0) {
+        char msg[600];
+        fprintf(stderr, "ruxue serve: deleting expired sessions and codes: %s\n",
+                rx_err_format(&e, msg, sizeof(msg)));
+    } else if (n.sessions + n.codes + n.limits > 0) {
+        fprintf(stderr,
+                "ruxue serve: deleted what had expired: %lld sessions, %lld codes, %lld limits\n",
+                (long long)n.sessions, (long long)n.codes, (long long)n.limits);
+    }
+}
+
 static void *rechecker_main(void *arg)
 {
     struct rx_server *s = arg;
+    const int64_t every = s->cfg.prune_s > 0 ? s->cfg.prune_s : 3600;
+    struct timespec next;
+    clock_gettime(CLOCK_REALTIME, &next); /* the first prune at once */
     pthread_mutex_lock(&s->recheck_mu);
     while (!s->recheck_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (ts.tv_sec > next.tv_sec || (ts.tv_sec == next.tv_sec && ts.tv_nsec >= next.tv_nsec)) {
+            pthread_mutex_unlock(&s->recheck_mu);
+            prune_expired(s);
+            pthread_mutex_lock(&s->recheck_mu);
+            next = ts;
+            next.tv_sec += every;
+            continue;
+        }
         if (!s->recheck_wanted) {
-            pthread_cond_wait(&s->recheck_cv, &s->recheck_mu);
+            pthread_cond_timedwait(&s->recheck_cv, &s->recheck_mu, &next);
             continue;
         }
         s->recheck_wanted = false;

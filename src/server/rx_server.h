@@ -28,6 +28,7 @@ struct rx_server_config {
      * 10 min.  Tests shorten them (hidden serve flags). */
     long staff_idle, staff_max, family_idle, family_max, code_ttl, lock_s;
     long code_hour_s; /* the window of the hourly code limit (default 3600) */
+    long prune_s;     /* how often expired sessions, codes and limits are deleted (3600) */
     /* overload and slow clients (rx_http.h): 0 = the default; wait_ms -1 = default */
     unsigned max_writes, max_reads; /* requests in progress, per kind */
     int wait_ms;                    /* the longest wait for a place before 503 */

@@ -140,6 +140,11 @@ struct rx_row {
     bool expect_absent;       /* refuse (-RX_E_DUP) when the row exists */
 };
 
+/* What prune removed. */
+struct rx_store_prune_counts {
+    int64_t sessions, codes, limits;
+};
+
 struct rx_store_ops {
     const char *name; /* "sqlite" */
     void (*close)(struct rx_store *s);
@@ -197,6 +202,16 @@ struct rx_store_ops {
     int (*limit_state)(struct rx_store *s, const uint8_t key[32], int64_t now,
                        int64_t *locked_until, unsigned *count, struct rx_err *err);
     int (*limit_clear)(struct rx_store *s, const uint8_t key[32], struct rx_err *err);
+
+    /*
+     * Forget what has expired by now: sessions past their absolute or idle
+     * limit, one-time codes past their time, and limits whose last window
+     * began keep seconds ago or more (keep: the longest window in use) and
+     * that lock nothing. Counts in *out (may be NULL). What it removes
+     * could no longer be used; it is kept no longer than it is needed.
+     */
+    int (*prune)(struct rx_store *s, int64_t now, int64_t keep, struct rx_store_prune_counts *out,
+                 struct rx_err *err);
 
     /* one-time codes: one live code per phone; attempts counted */
     int (*otp_put)(struct rx_store *s, const char *phone, const uint8_t code_hash[32],

@@ -413,6 +413,7 @@ enum op {
     OP_LIMIT_TAKE,
     OP_LIMIT_FAIL,
     OP_LIMIT_CLEAR,
+    OP_PRUNE,
 };
 
 static const char *const op_name[] = {
@@ -428,7 +429,7 @@ static const char *const op_name[] = {
     [OP_SESSION_TOUCH] = "session_touch", [OP_STAFF_TOTP_USE] = "staff_totp_use",
     [OP_STAFF_PASSWORD] = "staff_password_set", [OP_STAFF_TOTP_SET] = "staff_totp_set",
     [OP_LIMIT_TAKE] = "limit_take",   [OP_LIMIT_FAIL] = "limit_fail",
-    [OP_LIMIT_CLEAR] = "limit_clear",
+    [OP_LIMIT_CLEAR] = "limit_clear", [OP_PRUNE] = "prune",
 };
 
 /*
@@ -465,6 +466,8 @@ struct job {
     struct rx_store_purge_counts *purged;
     /* convert's opener of old sealed values */
     const struct rx_store_legacy *legacy;
+    /* prune's counts (its now is time, its keep subject) */
+    struct rx_store_prune_counts *pruned;
     /* staff sign-in and limits: the account (staff_*), the limits, the lock */
     int64_t subject;
     const struct rx_limit *limits;
@@ -1923,6 +1926,37 @@ static int job_meta_put(struct conn *c, struct job *j)
     return rc == SQLITE_OK ? 0 : jfail(j, rc);
 }
 
+/* Expired sessions, codes and limits (rx_store_ops.prune). */
+static int job_prune(struct conn *c, struct job *j)
+{
+    static const struct {
+        const char *sql;
+        size_t off;
+    } steps[] = {
+        {"DELETE FROM sessions WHERE expires_at <= ?1 OR (idle > 0 AND ?1 - last_seen > idle)",
+         offsetof(struct rx_store_prune_counts, sessions)},
+        {"DELETE FROM otp WHERE expires_at <= ?1", offsetof(struct rx_store_prune_counts, codes)},
+        {"DELETE FROM limits WHERE since <= ?1 - ?2 AND locked_until <= ?1",
+         offsetof(struct rx_store_prune_counts, limits)},
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        sqlite3_stmt *q;
+        int rc = sqlite3_prepare_v2(c->db, steps[i].sql, -1, &q, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, j->time);
+            if (sqlite3_bind_parameter_count(q) > 1)
+                sqlite3_bind_int64(q, 2, j->subject);
+            rc = sqlite3_step(q);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            sqlite3_finalize(q);
+        }
+        if (rc != SQLITE_OK)
+            return jfail(j, rc);
+        *(int64_t *)((char *)j->pruned + steps[i].off) = sqlite3_changes64(c->db);
+    }
+    return 0;
+}
+
 /*
  * Purge the intake's personal data (rx_store_sqlite_purge), with
  * secure_delete on so that the freed bytes are overwritten with zeros as
@@ -2286,6 +2320,8 @@ static int job_run(struct conn *c, struct chain *ch, struct job *j)
         return job_limit_fail(c, j);
     case OP_LIMIT_CLEAR:
         return job_limit_clear(c, j);
+    case OP_PRUNE:
+        return job_prune(c, j);
     }
     return rx_err_set(&j->err, -RX_E_INVAL, NULL, 0, NULL, "store: unknown job %d", (int)j->op);
 }
@@ -3872,6 +3908,20 @@ void rx_doc_free(struct rx_doc *d)
     }
 }
 
+static int sq_prune(struct rx_store *base, int64_t now, int64_t keep,
+                    struct rx_store_prune_counts *out, struct rx_err *err)
+{
+    if (keep < 0)
+        return rx_err_set(err, -RX_E_INVAL, NULL, 0, "keep", "prune: expected keep >= 0");
+    struct rx_store_prune_counts n;
+    memset(&n, 0, sizeof(n));
+    struct job j = {.op = OP_PRUNE, .time = now, .subject = keep, .pruned = &n};
+    int rc = submit(sq(base), &j, err);
+    if (out)
+        *out = n;
+    return rc;
+}
+
 static const struct rx_store_ops sqlite_ops = {
     .name = "sqlite",
     .doc_put = sq_doc_put,
@@ -3895,6 +3945,7 @@ static const struct rx_store_ops sqlite_ops = {
     .limit_fail = sq_limit_fail,
     .limit_state = sq_limit_state,
     .limit_clear = sq_limit_clear,
+    .prune = sq_prune,
     .otp_put = sq_otp_put,
     .otp_check = sq_otp_check,
     .outbox_put = sq_outbox_put,

@@ -456,3 +456,40 @@ describe('family codes: lifetime, single use, tries, limits per number and addre
     }
   });
 });
+
+describe('expired sign-in data is deleted from the store', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      label: 'accounts-prune',
+      extraArgs: ['--family-idle', '2', '--code-ttl', '2', '--prune-every', '1'],
+    });
+  });
+  after(async () => {
+    if (srv) await srv.cleanup();
+  });
+
+  it('a family session past its idle limit and a code never used are deleted within the prune interval; a live staff session stays', async () => {
+    const staff = await staffLogin(srv);
+    const f = new Client(srv);
+    const phone = randomPhone();
+    assert.equal((await f.request('POST', '/api/family/code', { json: { phone } })).status, 202);
+    const code = await codeFromOutbox(staff, phone);
+    assert.equal((await f.request('POST', '/api/family/login', { json: { phone, code } })).status, 200);
+    // a code sent and never used
+    assert.equal((await new Client(srv).request('POST', '/api/family/code', { json: { phone: randomPhone() } })).status, 202);
+    const deleted = () => [...srv.errors().matchAll(/deleted what had expired: (\d+) sessions, (\d+) codes, (\d+) limits/g)];
+    const t0 = Date.now();
+    let sessions = 0;
+    let codes = 0;
+    while (Date.now() - t0 < 10000 && (sessions < 1 || codes < 1)) {
+      await sleep(500);
+      sessions = deleted().reduce((a, m) => a + Number(m[1]), 0);
+      codes = deleted().reduce((a, m) => a + Number(m[2]), 0);
+    }
+    assert.equal(sessions, 1, `the family's session, and only it: ${srv.errors()}`);
+    assert.equal(codes, 1, 'the unused code');
+    assertError(await f.request('GET', '/api/me'), 401, 'not_signed_in');
+    assert.equal((await staff.request('GET', '/api/me')).status, 200, 'the staff session (30 min idle) is kept');
+  });
+});

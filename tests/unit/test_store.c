@@ -594,6 +594,70 @@ static void test_otp_right_wrong_five_attempts_and_expiry(void **state)
     FAILS(-RX_E_INVAL, s->ops->otp_put(s, "", right, 1000, &e));
 }
 
+/* prune forgets expired sessions (absolute and idle), codes and old unlocked limits, and
+ * nothing that could still be used. */
+static void test_prune_forgets_only_what_has_expired(void **state)
+{
+    struct fx *f = *state;
+    struct rx_store *s = f->s;
+    struct rx_err e;
+    const int64_t now = 200000;
+    struct rx_session ss[4] = {
+        {.kind = RX_SUBJECT_FAMILY, .subject = 1, .expires_at = 150000}, /* past its end */
+        {.kind = RX_SUBJECT_STAFF, .subject = 2, .expires_at = 1000000, .last_seen = 150000,
+         .idle = 1800}, /* idle too long */
+        {.kind = RX_SUBJECT_STAFF, .subject = 3, .expires_at = 1000000, .last_seen = 199000,
+         .idle = 1800}, /* alive */
+        {.kind = RX_SUBJECT_FAMILY, .subject = 4, .expires_at = 1000000}, /* alive */
+    };
+    for (int i = 0; i < 4; i++) {
+        hash_of(ss[i].token_hash, 60 + i);
+        snprintf(ss[i].csrf, sizeof(ss[i].csrf), "%064d", i);
+        MUST(s->ops->session_put(s, &ss[i], &e));
+    }
+    uint8_t code[32];
+    hash_of(code, 70);
+    MUST(s->ops->otp_put(s, "13800000001", code, 150000, &e)); /* expired */
+    MUST(s->ops->otp_put(s, "13800000002", code, 250000, &e)); /* live */
+    struct rx_limit l[3];
+    memset(l, 0, sizeof(l));
+    for (int i = 0; i < 3; i++) {
+        hash_of(l[i].key, 80 + i);
+        l[i].window = 3600;
+        l[i].max = 5;
+    }
+    int64_t wait, until;
+    MUST(s->ops->limit_take(s, &l[0], 1, 100000, &wait, &e)); /* a window of long ago */
+    MUST(s->ops->limit_take(s, &l[1], 1, 150000, &wait, &e)); /* within keep */
+    l[2].max = 1;
+    MUST(s->ops->limit_fail(s, &l[2], 100000, 1000000, &until, &e)); /* old, but locks */
+    assert_true(until > now);
+
+    FAILS(-RX_E_INVAL, s->ops->prune(s, now, -1, NULL, &e));
+    struct rx_store_prune_counts n;
+    MUST(s->ops->prune(s, now, 86400, &n, &e));
+    assert_int_equal(n.sessions, 2);
+    assert_int_equal(n.codes, 1);
+    assert_int_equal(n.limits, 1);
+    struct rx_session got;
+    FAILS(-RX_E_REF, s->ops->session_get(s, ss[0].token_hash, now - 60000, &got, &e));
+    FAILS(-RX_E_REF, s->ops->session_get(s, ss[1].token_hash, 150001, &got, &e));
+    MUST(s->ops->session_get(s, ss[2].token_hash, now, &got, &e));
+    MUST(s->ops->session_get(s, ss[3].token_hash, now, &got, &e));
+    char v[32];
+    raw(f->path, "SELECT group_concat(phone) FROM otp", v, sizeof(v));
+    assert_int_equal((int)strlen(v), 11);
+    raw(f->path, "SELECT count(*) FROM limits", v, sizeof(v));
+    assert_string_equal(v, "2");
+    int64_t lu;
+    unsigned cnt;
+    MUST(s->ops->limit_state(s, l[2].key, now, &lu, &cnt, &e));
+    assert_true(lu > now); /* the lock holds */
+    /* a second prune finds nothing more */
+    MUST(s->ops->prune(s, now, 86400, &n, &e));
+    assert_int_equal(n.sessions + n.codes + n.limits, 0);
+}
+
 static void test_family_get_or_create_gives_one_id_per_phone(void **state)
 {
     struct rx_store *s = ((struct fx *)*state)->s;
@@ -2372,6 +2436,7 @@ int main(void)
         T(test_staff_totp_step_and_password_end_sessions),
         T(test_limits_take_all_or_none_and_lock),
         T(test_otp_right_wrong_five_attempts_and_expiry),
+        T(test_prune_forgets_only_what_has_expired),
         T(test_family_get_or_create_gives_one_id_per_phone),
         T(test_outbox_lists_newest_first_as_escaped_json),
         T(test_app_create_is_idempotent),
