@@ -1693,6 +1693,15 @@ static int rows_dup(struct job *j, size_t i)
  * of it) fails the job, and the savepoint undoes all of it.  The audit
  * entries follow in call order.
  */
+/* Rows whose body a family or staff member wrote in their own words (an
+ * appeal and its answer): sealed under the intake key like application
+ * bodies, when a key is installed. Other rows hold receipts, schools and
+ * pseudonyms only. */
+static bool row_sealed_kind(const char *kind)
+{
+    return strcmp(kind, "appeal") == 0;
+}
+
 static int job_rows_put(struct conn *c, struct chain *ch, struct job *j)
 {
     char stamp[24];
@@ -1727,7 +1736,10 @@ static int job_rows_put(struct conn *c, struct chain *ch, struct job *j)
             b_text(q, 1, r->kind, &rc);
             b_text(q, 2, r->key, &rc);
             if (r->body) {
-                b_text(q, 3, r->body, &rc);
+                if (row_sealed_kind(r->kind))
+                    b_sealed(q, 3, c->pii, r->body, &rc);
+                else
+                    b_text(q, 3, r->body, &rc);
                 b_text(q, 4, stamp, &rc);
             }
             rc = finish(q, rc);
@@ -3803,6 +3815,7 @@ static int sq_rows_get(struct rx_store *base, const char *kind, const char *key,
         return ret;
     sqlite3_stmt *q;
     char *got = NULL;
+    bool sealed_fail = false;
     int rc = stmt(c, ST_ROWS_GET, &q);
     if (rc == SQLITE_OK) {
         b_text(q, 1, kind, &rc);
@@ -3810,20 +3823,20 @@ static int sq_rows_get(struct rx_store *base, const char *kind, const char *key,
         if (rc == SQLITE_OK)
             rc = sqlite3_step(q);
         if (rc == SQLITE_ROW) {
-            const unsigned char *t = sqlite3_column_text(q, 0);
-            size_t len = t ? (size_t)sqlite3_column_bytes(q, 0) : 0;
-            got = malloc(len + 1);
-            if (!got) {
+            int orc = col_open(q, 0, c->pii, &got, NULL);
+            if (orc == -RX_E_NOMEM)
                 rc = SQLITE_NOMEM;
-            } else {
-                if (len)
-                    memcpy(got, t, len);
-                got[len] = '\0';
-            }
+            else if (orc < 0)
+                sealed_fail = true;
         }
         stmt_done(q);
     }
     reader_give(s, c);
+    if (sealed_fail)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "key",
+                          "%s: the row is sealed and the intake key is not installed or does "
+                          "not open it",
+                          op);
     if (rc == SQLITE_DONE)
         return rx_err_set(err, -RX_E_REF, NULL, 0, "key", "%s: no row of kind '%s' with this key",
                           op, kind);
@@ -3870,6 +3883,7 @@ static int64_t sq_rows_each(struct rx_store *base, const char *kind, const char 
         return ret;
     sqlite3_stmt *q;
     int64_t visited = 0;
+    bool sealed_fail = false;
     int rc = stmt(c, plen ? ST_ROWS_EACH_RANGE : ST_ROWS_EACH, &q);
     if (rc == SQLITE_OK) {
         b_text(q, 1, kind, &rc);
@@ -3879,13 +3893,28 @@ static int64_t sq_rows_each(struct rx_store *base, const char *kind, const char 
         }
         while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
             const char *key = (const char *)sqlite3_column_text(q, 0);
-            const char *body = (const char *)sqlite3_column_text(q, 1);
+            char *opened = NULL;
+            const char *body;
+            if (sqlite3_column_type(q, 1) == SQLITE_BLOB) {
+                int orc = col_open(q, 1, c->pii, &opened, NULL);
+                if (orc < 0) {
+                    rc = orc == -RX_E_NOMEM ? SQLITE_NOMEM : SQLITE_AUTH;
+                    sealed_fail = orc != -RX_E_NOMEM;
+                    break;
+                }
+                body = opened;
+            } else {
+                body = (const char *)sqlite3_column_text(q, 1);
+            }
             if (!key || !body) {
                 rc = sqlite3_errcode(c->db) == SQLITE_NOMEM ? SQLITE_NOMEM : SQLITE_CORRUPT;
+                free(opened);
                 break;
             }
             visited++;
-            if (!visit(ctx, key, body)) {
+            bool more = visit(ctx, key, body);
+            free(opened);
+            if (!more) {
                 rc = SQLITE_DONE;
                 break;
             }
@@ -3894,6 +3923,11 @@ static int64_t sq_rows_each(struct rx_store *base, const char *kind, const char 
         stmt_done(q);
     }
     reader_give(s, c);
+    if (sealed_fail)
+        return rx_err_set(err, -RX_E_STATE, NULL, 0, "key",
+                          "%s: a row of kind '%s' is sealed and the intake key is not installed "
+                          "or does not open it",
+                          op, kind);
     if (rc != SQLITE_DONE)
         return db_fail(err, op, rc);
     return visited;

@@ -3,7 +3,7 @@
 // characters, names 金丝雀一号..., phone numbers) go through a whole intake
 // through the API: records files, applications with guardians, review,
 // window close, freeze, draw, run, publish, results, accept and decline, an
-// appeal, and errors provoked on purpose with the canaries in the requests.
+// appeal (its text naming the child, the number and the phone), and errors provoked on purpose with the canaries in the requests.
 // Then every place a copy could end up is scanned for every form of every
 // canary (an ID number whole, in its 17- and 15-digit pieces, with a
 // lowercase x; a phone with and without +86; a name as UTF-8 and as JSON
@@ -298,10 +298,15 @@ describe('children\'s personal data: canaries through a whole intake', () => {
     assert.equal(acc.status, 200, acc.text);
     const dec = await placed[1].client.request('POST', `/api/applications/${placed[1].receipt}/decline`);
     assert.equal(dec.status, 200, dec.text);
+    // a family writes its child's name, number and its phone into the appeal's own words
+    const appealText = `请求复核片区划分：${NAMES[2]}，身份证 ${CHILDREN[2]}，电话 ${PHONES[2]}。`;
     const ap = await fams[2].client.request('POST', `/api/applications/${fams[2].receipt}/appeal`, {
-      json: { text: '请求复核片区划分。' },
+      json: { text: appealText },
     });
     assert.equal(ap.status, 201, ap.text);
+    const queue = await staff.request('GET', '/api/appeals?status=open');
+    assert.equal(queue.status, 200, queue.text);
+    assert.ok(JSON.stringify(queue.json).includes(appealText), 'the bureau reads the appeal as written (sealed, not lost)');
     const roster = await staff.request('GET', `/api/intake/roster?school=${pubSchool}`);
     assert.equal(roster.status, 200, roster.text);
     for (const c of roster.json.children) assert.match(c.masked_id, /^\*{14}\d{3}[\dX]$/);

@@ -185,6 +185,59 @@ static void test_sealed_store_reads_back_and_holds_no_plain_value(void **state)
     rx_application_free(&got);
 }
 
+struct appeal_seen {
+    int n;
+    bool same;
+};
+
+static bool appeal_visit(void *ctx, const char *key, const char *body)
+{
+    struct appeal_seen *seen = ctx;
+    seen->n++;
+    seen->same = strcmp(key, "RX-TEST-00000001.1") == 0 && strstr(body, NAME) && strstr(body, PHONE);
+    return true;
+}
+
+/* An appeal is in a family's own words: its row is sealed like an application's body, and
+ * reads back as written through rows_get and rows_each; other rows stay plain. */
+static void test_appeal_rows_are_sealed_and_read_back(void **state)
+{
+    struct fx *f = *state;
+    struct rx_err e;
+    rx_err_clear(&e);
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    MUST(rx_store_sqlite_set_key(f->s, &f->key, "2027-G1", NULL, &e));
+    const char *body = "{\"text\":\"请复核：" NAME "，电话 " PHONE "\",\"status\":\"open\"}";
+    struct rx_row rows[2] = {
+        {.kind = "appeal", .key = "RX-TEST-00000001.1", .body = body},
+        {.kind = "offer", .key = "P0123456789abcdef", .body = "{\"school\":\"S-PLAIN-0042\"}"},
+    };
+    MUST(f->s->ops->rows_put(f->s, "family:1", rows, 2, &e));
+    char *got = NULL;
+    MUST(f->s->ops->rows_get(f->s, "appeal", "RX-TEST-00000001.1", &got, &e));
+    assert_string_equal(got, body);
+    free(got);
+    struct appeal_seen seen = {0, false};
+    assert_int_equal(f->s->ops->rows_each(f->s, "appeal", "RX-TEST-", appeal_visit, &seen, &e), 1);
+    assert_true(seen.same);
+    assert_false(store_holds(f, NAME));
+    assert_false(store_holds(f, PHONE));
+    assert_true(store_holds(f, "S-PLAIN-0042")); /* only the appeal is sealed */
+    f->s->ops->close(f->s);
+    f->s = NULL;
+    assert_false(store_holds(f, NAME));
+    /* without the key it is refused by name, never read as garbage */
+    MUST(rx_store_open_sqlite(f->path, &f->s, &e));
+    rx_err_clear(&e);
+    assert_int_equal(f->s->ops->rows_get(f->s, "appeal", "RX-TEST-00000001.1", &got, &e),
+                     -RX_E_STATE);
+    assert_non_null(strstr(e.msg, "sealed"));
+    rx_err_clear(&e);
+    assert_int_equal(f->s->ops->rows_each(f->s, "appeal", "", appeal_visit, &seen, &e),
+                     -RX_E_STATE);
+    assert_non_null(strstr(e.msg, "sealed"));
+}
+
 static void test_another_key_or_intake_is_refused(void **state)
 {
     struct fx *f = *state;
@@ -414,6 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sealed_store_reads_back_and_holds_no_plain_value,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_appeal_rows_are_sealed_and_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_another_key_or_intake_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_store_from_before_6_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_leaves_no_personal_data, setup, teardown),
