@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../server/rx_auth.h"
 #include "../server/rx_server.h"
 #include "rx_cli.h"
 
@@ -42,8 +43,9 @@ static const char usage[] =
     "      --demo            demo mode: one-time codes go to an outbox that staff\n"
     "                        can read (GET /api/demo/outbox), and a city staff\n"
     "                        account 'demo' is created\n"
-    "      --demo-password PW  the demo account's password (default: random,\n"
-    "                        printed)\n"
+    "      --demo-password PW  the demo account's password, under the staff password\n"
+    "                        policy: 12+ characters, not common, not the name\n"
+    "                        (default: random, printed)\n"
     "      --demo-totp BASE32  the demo account's TOTP secret (default: random,\n"
     "                        printed with the oathtool command that gives codes)\n"
     "      --district DIR    set the district up from a district directory\n"
@@ -312,6 +314,14 @@ int rx_cmd_serve(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &stopset, &waitset);
     sigdelset(&waitset, SIGINT);
     sigdelset(&waitset, SIGTERM);
+    if (demo_pw && cfg.demo) { /* the same policy as every staff password */
+        const char *code;
+        char why[256];
+        if (rx_password_check("demo", demo_pw, &code, why, sizeof(why)) < 0) {
+            fprintf(stderr, "ruxue serve: --demo-password: %s\n", why);
+            return 2;
+        }
+    }
     struct rx_err err;
     rx_err_clear(&err);
     struct rx_server *s;

@@ -22,7 +22,10 @@
 //   RUXUE=build/ruxue node --test tests/e2e/accounts.test.mjs
 
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
@@ -491,5 +494,30 @@ describe('expired sign-in data is deleted from the store', () => {
     assert.equal(codes, 1, 'the unused code');
     assertError(await f.request('GET', '/api/me'), 401, 'not_signed_in');
     assert.equal((await staff.request('GET', '/api/me')).status, 200, 'the staff session (30 min idle) is kept');
+  });
+});
+
+describe('the demo account follows the password policy', () => {
+  it('serve --demo refuses a short, common or name-holding --demo-password with exit 2 and writes no store', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ruxue-demo-pw-'));
+    try {
+      const db = join(dir, 'store.db');
+      for (const [pw, why] of [
+        ['short-pw1', /at least 12 characters/],
+        ['password1234', /common ones/],
+        ['demo-demo-demo1', /must not contain the username/],
+      ]) {
+        const r = spawnSync(process.env.RUXUE || 'build/ruxue',
+          ['serve', '--db', db, '--pii-key', join(dir, 'pii.key'), '--port', '0', '--demo', '--demo-password', pw],
+          { encoding: 'utf8', timeout: 10000 });
+        assert.equal(r.status, 2, `${pw}: ${r.stderr}`);
+        assert.match(r.stderr, /--demo-password: /);
+        assert.match(r.stderr, why);
+        assert.ok(!r.stderr.includes(pw), 'the password is not echoed');
+        assert.ok(!existsSync(db), 'nothing was written');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
