@@ -33,7 +33,7 @@ const LANES = Number(process.env.RUXUE_E2E_LANES || 5); // submissions a family 
 const MAX_PER_LANE = 25; // children one lane submits in a round at most
 const WORKERS = 4; // client threads (one event loop cannot keep the server busy)
 const ROUNDS = Number(process.env.RUXUE_E2E_ROUNDS || 3);
-const SIGNINS_PER_START = 20; // the per-IP code limit of one minute
+const SIGNINS_PER_START = 20; // then a clean restart (see above)
 const KILL_AT_MS = [250, 120, 500]; // SIGKILL this long into a round (different each round)
 const MIN_ACKED = 20; // ... and not before this many are acknowledged
 
