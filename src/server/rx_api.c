@@ -67,7 +67,8 @@
  * so collisions cannot be chosen from outside.
  */
 
-bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
+static bool rl_take(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute,
+                    bool *first_refusal)
 {
     char text[256];
     int n = snprintf(text, sizeof(text), "%s%c%s", kind, 0, who);
@@ -97,10 +98,36 @@ bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned 
                 s = &set[w];
     }
     bool ok = s->count < per_minute;
-    if (ok)
-        s->count++;
+    if (first_refusal)
+        *first_refusal = s->count == per_minute;
+    if (s->count <= per_minute)
+        s->count++; /* one past the allowance: the minute's first refusal was seen */
     pthread_mutex_unlock(&rl->mu);
     return ok;
+}
+
+bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute)
+{
+    return rl_take(rl, kind, who, per_minute, NULL);
+}
+
+bool rl_allow_audited(struct rx_req *r, const char *kind, unsigned per_minute, const char *action)
+{
+    struct rx_server *s = srv(r);
+    bool first = false;
+    if (rl_take(&s->rl, kind, rx_req_ip(r), per_minute, &first))
+        return true;
+    if (first) {
+        struct rx_err e;
+        rx_err_clear(&e);
+        if (s->store->ops->audit_record(s->store, "system:rate-limit", action, "(address)", "",
+                                        "refused:rate_limited", rx_req_ip(r), &e) < 0) {
+            char msg[600];
+            fprintf(stderr, "ruxue serve: auditing a rate limit: %s\n",
+                    rx_err_format(&e, msg, sizeof(msg)));
+        }
+    }
+    return false;
 }
 
 /* ------------------------------------------------------------- server */
@@ -510,7 +537,7 @@ static void h_staff_login(struct rx_req *r)
                        "expected the 6-digit code of the authenticator app");
         goto out;
     }
-    if (!rl_allow(&srv(r)->rl, "login-ip", rx_req_ip(r), STAFF_LOGINS_PER_IP)) {
+    if (!rl_allow_audited(r, "login-ip", STAFF_LOGINS_PER_IP, "staff.login")) {
         rx_reply_header(r, "Retry-After", "60");
         rx_reply_error(r, 429, "rate_limited", NULL, "too many sign-in attempts; wait a minute");
         goto out;
@@ -747,7 +774,7 @@ static void h_family_code(struct rx_req *r)
                        "expected a mobile number of 11 digits starting with 13-19");
         goto out;
     }
-    if (!rl_allow(&srv(r)->rl, "code-ip", rx_req_ip(r), CODES_PER_IP)) {
+    if (!rl_allow_audited(r, "code-ip", CODES_PER_IP, "family.code")) {
         rx_reply_header(r, "Retry-After", "60");
         rx_reply_error(r, 429, "rate_limited", NULL,
                        "too many codes asked from this address; wait a minute");
@@ -822,7 +849,7 @@ static void h_family_login(struct rx_req *r)
         rx_reply_error(r, 400, "bad_code", "code", "expected the 6-digit code");
         goto out;
     }
-    if (!rl_allow(&srv(r)->rl, "otp-ip", rx_req_ip(r), LOGINS_PER_IP)) {
+    if (!rl_allow_audited(r, "otp-ip", LOGINS_PER_IP, "family.login")) {
         rx_reply_header(r, "Retry-After", "60");
         rx_reply_error(r, 429, "rate_limited", NULL, "too many attempts; wait a minute");
         goto out;

@@ -145,6 +145,11 @@ bool own_app(struct rx_req *r, const struct who *w, struct rx_application *a);
  * allowance?  Counted in fixed minutes (rx_api.c, "rate limits"). */
 bool rl_allow(struct ratelimit *rl, const char *kind, const char *who, unsigned per_minute);
 
+/* rl_allow for a sign-in limit: a refusal is audited once per key and minute
+ * (the first), as action with outcome refused:rate_limited and the address,
+ * so that a flood leaves a bounded trace. */
+bool rl_allow_audited(struct rx_req *r, const char *kind, unsigned per_minute, const char *action);
+
 /* The review queue's rule (GET /api/review): submitted, a claim unverified,
  * no decision yet; with code, only those with that finding. */
 bool awaits_review(const struct rx_application *a, const char *code);

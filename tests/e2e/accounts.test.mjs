@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  awayFromMinuteEdge,
   Client,
   codeFromOutbox,
   freshTotp,
@@ -518,6 +519,48 @@ describe('the demo account follows the password policy', () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a flood of sign-ins from one address is refused and leaves one audit entry a minute', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ label: 'accounts-flood' });
+  });
+  after(async () => {
+    if (srv) await srv.cleanup();
+  });
+
+  it('the 61st staff sign-in and the 301st code request of a minute get 429; each limit is audited once, with the address', async () => {
+    await awayFromMinuteEdge(30); // the limits count in fixed minutes
+    const city = await staffLogin(srv); // signed in before the flood
+    const c = new Client(srv);
+    const statuses = [];
+    for (let i = 0; i < 62; i++) {
+      const r = await c.request('POST', '/api/staff/login', {
+        json: { username: `nobody-${i}`, password: 'not-the-password-1', code: '000000' },
+      });
+      statuses.push(r.status);
+    }
+    // the demo login above was the first of the minute from this address
+    assert.deepEqual(statuses.slice(0, 59), Array(59).fill(401));
+    assert.deepEqual(statuses.slice(59), [429, 429, 429]);
+    const codes = [];
+    for (let i = 0; i < 302; i++) {
+      const r = await c.request('POST', '/api/family/code', { json: { phone: randomPhone() } });
+      codes.push(r.status);
+    }
+    assert.equal(codes.filter((s) => s === 202).length, 300);
+    assert.deepEqual(codes.slice(300), [429, 429]);
+    const audit = await city.request('GET', '/api/console/audit?limit=1000');
+    assert.equal(audit.status, 200, audit.text);
+    const entries = audit.json.entries ?? audit.json;
+    const limited = entries.filter((e) => e.outcome === 'refused:rate_limited');
+    assert.deepEqual(limited.map((e) => e.action).sort(), ['family.code', 'staff.login']);
+    for (const e of limited) {
+      assert.equal(e.actor, 'system:rate-limit');
+      assert.match(JSON.stringify(e), /127\.0\.0\.1/, 'the address is kept');
     }
   });
 });
