@@ -25,9 +25,10 @@
  *   LOADGEN sent= ok= created= shed= other= errors= unanswered= late= seconds= sent_per_s=
  *           ok_per_s= shed_per_s=
  *           p50_ok_ms= p99_ok_ms= p50_shed_ms= p99_shed_ms= shed_no_retry_after=
- *           err_connect= err_closed= resent= cpu_pct=
+ *           err_connect= err_closed= err_fresh= resent= cpu_pct=
  * (errors= counts err_connect, a connection not made, err_closed, one the
- * server closed with a request unanswered, and any other read or write error;
+ * server closed with a request unanswered (err_fresh: of those, on a
+ * connection that had carried no answer yet), and any other read or write error;
  * resent= the requests sent again, once, because the server closed the connection
  * they went out on, after it sat idle a second or more, with no byte of an
  * answer (its idle timeout racing the send), as a browser does: not errors)
@@ -64,6 +65,7 @@ struct conn {
     int64_t t_send;
     int64_t t_idle; /* since when it waited, connected, for a request to carry */
     int resending; /* its request is being sent again on a new connection */
+    unsigned answers; /* answers it carried since it was opened */
 };
 
 struct lat {
@@ -85,7 +87,7 @@ static uint64_t counter;
 static unsigned long long sent, ok, created, shed, other, errors, late, shed_no_ra;
 /* the errors by kind: a connection not made, one the server closed with a request
  * unanswered, any other (a read or write error, an answer too big) */
-static unsigned long long err_connect, err_closed;
+static unsigned long long err_connect, err_closed, err_fresh, err_partial;
 /* requests sent again, as a browser does, because the server closed the idle
  * connection they were sent on before answering (its idle timeout racing the send) */
 static unsigned long long resent;
@@ -187,6 +189,7 @@ static void conn_close(struct conn *c)
 static void conn_open(struct conn *c)
 {
     c->resending = 0;
+    c->answers = 0;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         errors++;
@@ -341,6 +344,16 @@ static void on_event(struct conn *c, uint32_t evs, struct conn **idle, size_t *n
             if (c->state == C_BUSY) {
                 errors++;
                 err_closed++;
+                err_fresh += c->answers == 0; /* closed before its first answer */
+                if (c->ilen > 0 && err_partial++ < 3)
+                    fprintf(stderr, "loadgen: closed after %zu bytes of an answer: %.200s\n",
+                            c->ilen, c->in);
+                else if (c->ilen == 0 && err_closed - err_partial <= 3)
+                    fprintf(stderr,
+                            "loadgen: closed with no byte of the answer (%u answers before on "
+                            "it, idle %lld ms before the request, %lld ms after)\n",
+                            c->answers, (long long)((c->t_send - c->t_idle) / 1000),
+                            (long long)((now_us() - c->t_send) / 1000));
             }
             conn_close(c);
             return;
@@ -355,6 +368,7 @@ static void on_event(struct conn *c, uint32_t evs, struct conn **idle, size_t *n
             c->ilen = 0;
             c->t_idle = now_us();
             c->resending = 0;
+            c->answers++;
             if (!c->queued) {
                 c->queued = 1;
                 idle[(*nidle)++] = c;
@@ -469,7 +483,7 @@ int main(int argc, char **argv)
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     unsigned long long errors0 = errors, err_connect0 = err_connect, err_closed0 = err_closed,
-                       resent0 = resent;
+                       resent0 = resent, err_fresh0 = err_fresh;
     int64_t t0 = now_us(), t_end = t0 + (int64_t)(opt.seconds * 1e6);
     double next = (double)t0; /* open loop: the next request's time */
     const double gap = opt.rate > 0 ? 1e6 / opt.rate : 0;
@@ -536,11 +550,12 @@ int main(int argc, char **argv)
     printf("LOADGEN sent=%llu ok=%llu created=%llu shed=%llu other=%llu errors=%llu "
            "unanswered=%llu late=%llu seconds=%.1f sent_per_s=%.0f ok_per_s=%.0f "
            "shed_per_s=%.0f p50_ok_ms=%.1f p99_ok_ms=%.1f p50_shed_ms=%.1f p99_shed_ms=%.1f "
-           "shed_no_retry_after=%llu err_connect=%llu err_closed=%llu resent=%llu cpu_pct=%.0f\n",
+           "shed_no_retry_after=%llu err_connect=%llu err_closed=%llu err_fresh=%llu resent=%llu "
+           "cpu_pct=%.0f\n",
            sent, ok, created, shed, other, errors - errors0, unanswered, late, secs,
            (double)sent_w / secs, (double)ok_w / secs, (double)shed_w / secs,
            pct_ms(&lat_ok, 50), pct_ms(&lat_ok, 99), pct_ms(&lat_shed, 50),
            pct_ms(&lat_shed, 99), shed_no_ra, err_connect - err_connect0, err_closed - err_closed0,
-           resent - resent0, 100.0 * cpu / secs);
+           err_fresh - err_fresh0, resent - resent0, 100.0 * cpu / secs);
     return 0;
 }

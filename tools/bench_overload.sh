@@ -29,6 +29,7 @@
 #     of the windows alone, with_slow_per_s of those with; windows_per_s
 #     lists each (s = with slow clients).
 #
+# KEEP_LOGS=PREFIX keeps each phase's server log as PREFIX.PHASE.
 # SERVE_ARGS adds flags to every `ruxue serve` (e.g. "--conn-timeout 60").
 # loadgen sends a request again, once, on a new connection when the server
 # closed the one it went out on, idle a second or more before, with no byte of
@@ -149,6 +150,7 @@ phase_end() {
     SCPU=$(awk "BEGIN {printf \"%.0f\", 100 * ($T1 - $T0) / $HZ / $2}")
     stop
     cp "$DIR/serve.out" "$DIR/serve.out.$1"
+    if [ -n "${KEEP_LOGS:-}" ]; then cp "$DIR/serve.out" "$KEEP_LOGS.$1"; fi
     stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from applications').fetchone()[0])" "$DIR/ruxue.db")
     created=$(field created "$3")
     created_all=$((created_all + created))
@@ -156,11 +158,11 @@ phase_end() {
     extra_all=$((extra_all + (stored > created ? stored - created : 0)))
 }
 
-# said PHASE ERRORS LINE: with errors, their kinds and what the server said (its
+# said PHASE ERRORS LINE (PHASE as phase_end's NAME): with errors, their kinds and what the server said (its
 # count of requests ended without a whole answer, libmicrohttpd's messages)
 said() {
     [ "$2" -gt 0 ] || return 0
-    echo "bench_overload: $1: err_connect=$(field err_connect "$3") err_closed=$(field err_closed "$3") other=$(field other "$3") shed_no_retry_after=$(field shed_no_retry_after "$3"); the server said:" >&2
+    echo "bench_overload: $1: err_fresh=$(field err_fresh "$3") err_connect=$(field err_connect "$3") err_closed=$(field err_closed "$3") other=$(field other "$3") shed_no_retry_after=$(field shed_no_retry_after "$3"); the server said:" >&2
     grep -v 'listening on\|demo \|personal-data key\|stopped' "$DIR/serve.out.$1" | sort | uniq -c | sort -rn | head -5 >&2 || true
 }
 
@@ -180,7 +182,7 @@ for x in 2 4; do
         --rate "$rate" --submit --sessions "$DIR/sessions.txt")
     phase_end "$x" "$SECS" "$line"
     errors=$(( $(field errors "$line") + $(field other "$line") + $(field shed_no_retry_after "$line") ))
-    said "${x}x" "$errors" "$line"
+    said "$x" "$errors" "$line"
     echo "overload offered=${x}x offered_per_s=$rate sent_per_s=$(field sent_per_s "$line") conns=$OVER_CONNS seconds=$SECS ok_per_s=$(field ok_per_s "$line") shed_per_s=$(field shed_per_s "$line") p99_shed_ms=$(field p99_shed_ms "$line") p50_shed_ms=$(field p50_shed_ms "$line") p99_ok_ms=$(field p99_ok_ms "$line") $RSS errors=$errors resent=$(field resent "$line") late=$(field late "$line") unanswered=$(field unanswered "$line") loadgen_cpu_pct=$(field cpu_pct "$line") server_cpu_pct=$SCPU"
 done
 
