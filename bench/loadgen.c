@@ -325,7 +325,14 @@ static void on_event(struct conn *c, uint32_t evs, struct conn **idle, size_t *n
             }
             if (r < 0 && errno == EAGAIN)
                 break;
-            /* closed by the server (or an error) */
+            /* closed by the server (or an error); a whole answer read just before the
+             * close (sent with Connection: close) still counts */
+            int close_after_unused;
+            if (r == 0 && c->state == C_BUSY && c->ilen > 0 && answer(c, &close_after_unused)) {
+                c->resending = 0;
+                conn_close(c);
+                return;
+            }
             if (c->state == C_BUSY && c->ilen == 0 && !c->resending &&
                 c->t_send - c->t_idle >= 1000000) {
                 /* a connection that sat idle (a second or more) closed with no byte of
