@@ -237,9 +237,10 @@ struct run {
     struct rx_arena *tmpp; /* scratch of one phase, rewound between phases */
     struct rx_arena *dap;  /* scratch of one deferred acceptance */
     struct rx_result *res;
-    uint32_t *rank;    /* per student: canonical rank */
-    uint32_t *unit_of; /* per student: unit index */
+    const uint32_t *rank; /* per student: canonical rank */
+    uint32_t *unit_of;    /* per student: unit index */
     uint32_t nunits;
+    uint32_t nlinked;          /* students with linked siblings */
     uint32_t *lead;            /* per unit: the student whose lists and keys it uses */
     uint32_t *lot_of;          /* per student: whose pseudonym its lottery numbers use */
     uint8_t *is_lead;          /* per student: 1 when it is its unit's lead (proposes for it) */
@@ -255,22 +256,22 @@ static int nomem(struct rx_err *err)
     return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory");
 }
 
-/* Students sorted by id bytes: radix on the first 8 bytes, then strcmp
- * within runs of equal prefixes. */
-static int canonical_order(struct run *r, struct rx_err *err)
+/* Students sorted by id bytes into v (n entries), rank its inverse:
+ * radix on the first 8 bytes, then strcmp within runs of equal prefixes.
+ * Scratch comes from tmp. */
+static int sort_ids(const struct rx_intake *in, uint32_t *v, uint32_t *rank, struct rx_arena *tmp,
+                    struct rx_err *err)
 {
-    const uint32_t n = r->in->nstudents;
-    uint64_t *k = rx_arena_alloc(r->tmpp, (size_t)n * 8 + 8);
-    uint64_t *tk = rx_arena_alloc(r->tmpp, (size_t)n * 8 + 8);
-    uint32_t *v = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
-    uint32_t *tv = rx_arena_alloc(r->tmpp, (size_t)n * 4 + 4);
-    r->rank = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
-    if (!k || !tk || !v || !tv || !r->rank)
+    const uint32_t n = in->nstudents;
+    uint64_t *k = rx_arena_alloc(tmp, (size_t)n * 8 + 8);
+    uint64_t *tk = rx_arena_alloc(tmp, (size_t)n * 8 + 8);
+    uint32_t *tv = rx_arena_alloc(tmp, (size_t)n * 4 + 4);
+    if (!k || !tk || !tv)
         return nomem(err);
     unsigned bits = 0;
     uint64_t any = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const unsigned char *s = (const unsigned char *)r->in->students[i].id;
+        const unsigned char *s = (const unsigned char *)in->students[i].id;
         uint64_t p = 0;
         unsigned j = 0;
         for (; j < 8 && s[j]; j++)
@@ -292,30 +293,68 @@ static int canonical_order(struct run *r, struct rx_err *err)
         rx__radix_sort(k, v, n, bits - low, tk, tv);
     }
     /* runs of equal 8-byte prefixes: sort each run by the whole id */
-    struct idstr *tmp = NULL;
+    struct idstr *same = NULL;
     for (uint32_t i = 0; i < n;) {
         uint32_t j = i + 1;
         while (j < n && k[j] == k[i])
             j++;
         if (j - i > 1) {
-            if (!tmp && !(tmp = rx_arena_alloc(r->tmpp, (size_t)n * sizeof(struct idstr))))
+            if (!same && !(same = rx_arena_alloc(tmp, (size_t)n * sizeof(struct idstr))))
                 return nomem(err);
             for (uint32_t q = i; q < j; q++)
-                tmp[q - i] = (struct idstr){r->in->students[v[q]].id, v[q]};
-            qsort(tmp, j - i, sizeof(struct idstr), cmp_idstr);
+                same[q - i] = (struct idstr){in->students[v[q]].id, v[q]};
+            qsort(same, j - i, sizeof(struct idstr), cmp_idstr);
             for (uint32_t q = i; q < j; q++) {
-                v[q] = tmp[q - i].idx;
-                if (q > i && strcmp(tmp[q - i].id, tmp[q - i - 1].id) == 0)
-                    return rx_err_set(err, -RX_E_DUP, "students", tmp[q - i].idx + 1, "id",
-                                      "duplicate student id '%s' (also record %u)", tmp[q - i].id,
-                                      tmp[q - i - 1].idx + 1);
+                v[q] = same[q - i].idx;
+                if (q > i && strcmp(same[q - i].id, same[q - i - 1].id) == 0)
+                    return rx_err_set(err, -RX_E_DUP, "students", same[q - i].idx + 1, "id",
+                                      "duplicate student id '%s' (also record %u)", same[q - i].id,
+                                      same[q - i - 1].idx + 1);
             }
         }
         i = j;
     }
     for (uint32_t i = 0; i < n; i++)
-        r->rank[v[i]] = i;
+        rank[v[i]] = i;
+    return 0;
+}
+
+int rx_intake_order(const struct rx_intake *in, struct rx_arena *arena, uint32_t **order,
+                    uint32_t **rank, struct rx_err *err)
+{
+    uint32_t *v = rx_arena_alloc(arena, (size_t)in->nstudents * 4 + 4);
+    uint32_t *rk = rx_arena_alloc(arena, (size_t)in->nstudents * 4 + 4);
+    if (!v || !rk)
+        return nomem(err);
+    struct rx_arena tmp;
+    rx_arena_init(&tmp, 0);
+    const int rc = sort_ids(in, v, rk, &tmp, err);
+    rx_arena_release(&tmp);
+    if (rc)
+        return rc;
+    *order = v;
+    *rank = rk;
+    return 0;
+}
+
+/* The run's canonical order: the district's, when sorted once already. */
+static int canonical_order(struct run *r, struct rx_err *err)
+{
+    const struct rx_intake *in = r->in;
+    if (in->checked && in->order && in->rank) {
+        r->res->order = in->order;
+        r->rank = in->rank;
+        return 0;
+    }
+    uint32_t *v = rx_arena_alloc(r->a, (size_t)in->nstudents * 4 + 4);
+    uint32_t *rank = rx_arena_alloc(r->a, (size_t)in->nstudents * 4 + 4);
+    if (!v || !rank)
+        return nomem(err);
+    const int rc = sort_ids(in, v, rank, r->tmpp, err);
+    if (rc)
+        return rc;
     r->res->order = v;
+    r->rank = rank;
     return 0;
 }
 
@@ -356,9 +395,7 @@ static int build_units(struct run *r, const uint8_t *eligible, struct rx_err *er
     for (uint32_t i = 0; i < n; i++)
         r->lot_of[i] = i;
 
-    uint32_t nlinked = 0;
-    for (uint32_t i = 0; i < n; i++)
-        nlinked += in->students[i].linked != RX_NONE;
+    const uint32_t nlinked = r->nlinked;
     uint64_t *k = NULL;
     uint32_t *v = NULL;
     if (nlinked) {
@@ -718,8 +755,11 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
                                   : k_nosib;
         }
         /* the family's order first, then the catchment's order for the
-         * rest; stamp[s] == i + 1 marks a school already on i's list */
-        for (int pass = 0; pass < 2; pass++) {
+         * rest; stamp[s] == i + 1 marks a school already on i's list.  An
+         * order that names every school (it names only schools of the
+         * catchment) leaves no rest. */
+        const struct rx_choice *const list = row;
+        for (int pass = 0; pass < 2 && (uint32_t)(row - list) < c->count; pass++) {
             const uint32_t f = pass ? c->first : st->order_first;
             const uint32_t cnt = pass ? c->count : st->order_count;
             for (uint32_t k = 0; k < cnt; k++) {
@@ -1174,9 +1214,12 @@ static int run_all(struct run *rp, struct rx_result **out, struct rx_err *err)
         return nomem(err);
     for (uint32_t s = 0; s < ns; s++)
         res->schools[s].seats = in->schools[s].seats;
+    /* one pass over the students for what every phase needs to know */
+    rp->nlinked = 0;
     for (uint32_t i = 0; i < n; i++) {
         res->assign[i] = (struct rx_assignment){RX_NONE, RX_ROUND_NONE, RX_REASON_PLACED};
         eligible[i] = in->students[i].birth <= pol->cutoff_birth;
+        rp->nlinked += in->students[i].linked != RX_NONE;
     }
 
     if ((rc = rx__ctx_init(&rp->ctx, in, pol, arena, err)) != 0)

@@ -124,6 +124,12 @@ struct rx_intake {
                      neither changed since: rx_allocate then skips the check (a
                      district loaded once is allocated many times: dry runs, odds).
                      Clear it after any change to the intake or the policy. */
+    /* The canonical order, sorted once per district (rx_intake_order) rather
+     * than by every run: students by pseudonym bytes and its inverse.  Used
+     * only while checked is set (clear both with it); NULL = each run sorts.
+     * A result then points to this order (res->order). */
+    const uint32_t *order; /* canonical rank -> student index */
+    const uint32_t *rank;  /* student index -> canonical rank */
 };
 
 /*
@@ -255,6 +261,18 @@ struct rx_result {
  * file lines.  0 or -RX_E_*.
  */
 int rx_intake_check(const struct rx_intake *in, const struct rx_policy *pol, struct rx_err *err);
+
+/*
+ * Sort the students by pseudonym bytes once for a district that will be
+ * allocated many times (dry runs, chance of offer, the published run):
+ * *order and *rank (its inverse) get nstudents entries each, allocated in
+ * arena, to be set in in->order and in->rank beside in->checked.  The
+ * order is a function of the pseudonyms alone, so each run finds it here
+ * instead of sorting again.  0, -RX_E_DUP naming the record of a duplicate
+ * pseudonym, or -RX_E_NOMEM.
+ */
+int rx_intake_order(const struct rx_intake *in, struct rx_arena *arena, uint32_t **order,
+                    uint32_t **rank, struct rx_err *err);
 
 /*
  * Run all rounds.  On success *out points to a result allocated in arena

@@ -431,6 +431,7 @@ int rx_bundle_publish(const char *pubdir, const struct rx_publish *p, struct rx_
     struct rx_intake ain = *o->in;
     ain.students = anon;
     ain.checked = false;
+    ain.order = ain.rank = NULL;
     if ((rc = rx_district_write_students(sub, &ain, o->pol, err)) < 0)
         goto fail;
 

@@ -855,6 +855,12 @@ int rx_district_parse(const struct rx_district_text *text, struct rx_arena *aren
     if ((rc = engine_check(&L, &got)) < 0)
         goto out;
     got.checked = true; /* checked against pol just now: rx_allocate need not again */
+    /* sorted once here, not by every run (dry runs, chance of offer) */
+    uint32_t *order, *rank;
+    if ((rc = rx_intake_order(&got, arena, &order, &rank, err)) < 0)
+        goto out;
+    got.order = order;
+    got.rank = rank;
     *in = got;
     *pol = L.pol;
     rc = 0;

@@ -3303,7 +3303,8 @@ int build_intake(struct rx_server *s, struct rx_arena *arena, struct rx_intake *
         rc = g.rc; /* stopped early: by an error */
     if (rc == 0) {
         *in = d->in;
-        in->checked = false;
+        in->checked = false; /* students added: checked and sorted again */
+        in->order = in->rank = NULL;
         struct rx_student *as = rx_arena_alloc(arena, (g.n + 1) * sizeof(*as));
         uint32_t *ar = rx_arena_alloc(arena, (g.nrefs + 1) * sizeof(*ar));
         if (!as || !ar) {

@@ -656,6 +656,58 @@ static void test_allocate_with_reused_scratch_gives_the_same_bytes(void **state)
     rx_scratch_release(&scratch);
 }
 
+/* A district sorted once (rx_intake_order, as the io layer does when it
+ * loads one) gives every run the same bytes as sorting per run; the order
+ * is the pseudonyms' byte order with rank its inverse; an intake no longer
+ * marked checked is sorted again, so a stale order is never used. */
+static void test_allocate_with_the_district_order_gives_the_same_bytes(void **state)
+{
+    (void)state;
+    struct gen_rng rng = {23};
+    for (unsigned it = 0; it < 200; it++) {
+        struct gen_intake g;
+        gen_random_intake(&rng, it, &g);
+        const struct rx_draw d = gen_draw(g.seed);
+        struct rx_arena a;
+        rx_arena_init(&a, 1 << 16);
+        struct rx_result *per_run = alloc_ok(&g.in, &g.pol, &d, &a);
+        uint8_t x[32], y[32];
+        rx_result_digest(&g.in, per_run, x);
+
+        struct rx_err err;
+        rx_err_clear(&err);
+        uint32_t *order = NULL, *rank = NULL;
+        assert_int_equal(rx_intake_order(&g.in, &a, &order, &rank, &err), 0);
+        const uint32_t n = g.in.nstudents;
+        for (uint32_t q = 0; q < n; q++) {
+            assert_int_equal(order[q], per_run->order[q]);
+            assert_int_equal(rank[order[q]], q);
+        }
+        assert_int_equal(rx_intake_check(&g.in, &g.pol, &err), 0);
+        g.in.checked = true;
+        g.in.order = order;
+        g.in.rank = rank;
+        struct rx_result *sorted = alloc_ok(&g.in, &g.pol, &d, &a);
+        assert_ptr_equal(sorted->order, order);
+        rx_result_digest(&g.in, sorted, y);
+        assert_memory_equal(x, y, 32);
+        check_result(&g.in, &g.pol, g.seed, sorted);
+
+        /* a wrong order under checked = false is ignored: sorted again */
+        if (n > 1) {
+            const uint32_t t = order[0];
+            order[0] = order[n - 1];
+            order[n - 1] = t;
+            g.in.checked = false;
+            struct rx_result *again = alloc_ok(&g.in, &g.pol, &d, &a);
+            rx_result_digest(&g.in, again, y);
+            assert_memory_equal(x, y, 32);
+        }
+        rx_arena_release(&a);
+        gen_intake_free(&g);
+    }
+}
+
 static void test_allocate_digest_changes_with_the_seed(void **state)
 {
     (void)state;
@@ -1957,6 +2009,17 @@ static void test_allocate_rejects_duplicate_student_ids(void **state)
     b.students[1].id = "student-000000002";
     b.students[2].id = "student-000000001";
     expect_allocate_error(&b, -RX_E_DUP, "students", 3, "id");
+    /* and when the district is sorted once, before any run */
+    struct rx_arena a;
+    rx_arena_init(&a, 0);
+    uint32_t *order, *rank;
+    struct rx_err err;
+    rx_err_clear(&err);
+    assert_int_equal(rx_intake_order(&b.in, &a, &order, &rank, &err), -RX_E_DUP);
+    assert_string_equal(err.source, "students");
+    assert_int_equal(err.line, 3);
+    assert_string_equal(err.field, "id");
+    rx_arena_release(&a);
 }
 
 static void test_check_rejects_catchment_order_outside_the_catchment(void **state)
@@ -2047,6 +2110,7 @@ int main(void)
         cmocka_unit_test(test_private_waitlists_hold_the_turned_away_in_priority_order),
         cmocka_unit_test(test_allocate_digest_is_independent_of_row_order),
         cmocka_unit_test(test_allocate_with_reused_scratch_gives_the_same_bytes),
+        cmocka_unit_test(test_allocate_with_the_district_order_gives_the_same_bytes),
         cmocka_unit_test(test_allocate_digest_changes_with_the_seed),
         cmocka_unit_test(test_allocate_agrees_with_naive_reference),
         cmocka_unit_test(test_allocate_agrees_with_naive_reference_on_larger_districts),

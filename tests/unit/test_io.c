@@ -729,6 +729,15 @@ static void test_district_tiny_loads(void **state)
     assert_int_equal(in.ncatchments, 2);
     assert_int_equal(in.nunits, 4);
     assert_int_equal(in.nstudents, 14);
+    /* checked and sorted once on load, so no run sorts the pseudonyms again */
+    assert_true(in.checked);
+    assert_non_null(in.order);
+    assert_non_null(in.rank);
+    for (uint32_t q = 0; q < in.nstudents; q++) {
+        assert_int_equal(in.rank[in.order[q]], q);
+        if (q > 0)
+            assert_true(strcmp(in.students[in.order[q - 1]].id, in.students[in.order[q]].id) < 0);
+    }
 
     /* schools.csv has a BOM and CRLF; quotes inside names survive */
     assert_string_equal(in.schools[0].id, "P1");
