@@ -815,28 +815,17 @@ static int run_round(struct run *r, unsigned round, const uint32_t *tie, const u
     int rc = rx__da_run(&da, r->dap, err);
     if (rc)
         return rc;
+    /* the DA marked the rows it proposed (below the cutoff, or admitted);
+     * rows after the held one stay "not reached", as built */
     for (uint32_t q = 0; q < m; q++) {
-        if (q + 8 < m)
-            __builtin_prefetch(rows + first[q + 8]);
-        struct rx_choice *x = rows + first[q];
         const uint32_t held = da.held[q];
-        /* rows after the held one stay "not reached", as built; the rows
-         * up to it were all asked for a seat: the school's applicants */
-        const uint32_t upto = held == RX_NONE ? len[q] : held - first[q] + 1;
-        for (uint32_t k = 0; k < upto; k++) {
-            if (x[k].outcome == RX_OUT_NOT_ELIGIBLE)
-                continue;
-            x[k].outcome = k + 1 < upto || held == RX_NONE ? RX_OUT_BELOW_CUTOFF : RX_OUT_ADMITTED;
-            res->schools[x[k].school].applicants[round] += w ? w[q] : 1;
-        }
-        if (held != RX_NONE) {
-            const uint32_t lead = who[q];
-            res->assign[lead] =
+        if (held != RX_NONE)
+            res->assign[who[q]] =
                 (struct rx_assignment){rows[held].school, (uint8_t)round, RX_REASON_PLACED};
-        }
     }
     for (uint32_t s = 0; s < ns; s++) {
         struct rx_school_result *sr = &res->schools[s];
+        sr->applicants[round] += da.asked[s];
         used_out[s] = da.used[s];
         sr->full[round] = da.used[s] >= cap[s] && (cap[s] > 0 || sr->applicants[round] > 0);
         sr->cutoff[round] = da.count[s] ? da.worst[s] : 0;

@@ -78,6 +78,7 @@ struct school {
     int32_t cap;     /* seats in this round */
     uint32_t count;  /* units held */
     uint32_t heaped; /* 0 while the slice is an unsorted bag */
+    int32_t asked;   /* seats asked for: weights of the proposals */
 };
 
 int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
@@ -87,10 +88,12 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     da->used = rx_arena_calloc(a, ns, sizeof(int32_t));
     da->count = rx_arena_calloc(a, ns, sizeof(uint32_t));
     da->worst = rx_arena_calloc(a, ns, sizeof(uint64_t));
+    da->asked = rx_arena_alloc(a, (size_t)ns * sizeof(int32_t) + 4);
     struct school *sch = rx_arena_calloc(a, (size_t)ns + 1, sizeof(struct school));
     uint32_t *first_school = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t) + 4);
     uint32_t *stack = rx_arena_alloc(a, (size_t)nu * sizeof(uint32_t));
-    if (!da->held || !da->used || !da->count || !da->worst || !sch || !first_school || !stack)
+    if (!da->held || !da->used || !da->count || !da->worst || !da->asked || !sch || !first_school ||
+        !stack)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
 
     /* A school holds at most cap + 3 units (weights >= 1, extra <= 3),
@@ -105,7 +108,7 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     if (!slots)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
 
-    const struct rx_choice *rows = da->rows;
+    struct rx_choice *rows = da->rows;
 
     /*
      * Proposal order does not change the result of deferred acceptance, so
@@ -165,7 +168,7 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             const uint32_t end = x->len;
             const int32_t w = da->weight ? da->weight[x->orig] : 1;
             uint32_t i = x->next;
-            const struct rx_choice *r = rows + x->first;
+            struct rx_choice *r = rows + x->first;
             while (i < end && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
                 i++;
             if (i == end) {
@@ -173,7 +176,9 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
                 continue;
             }
             x->next = (uint16_t)(i + 1);
+            r[i].outcome = RX_OUT_BELOW_CUTOFF; /* ADMITTED once it is known to stay */
             struct school *sc = &sch[r[i].school];
+            sc->asked += w;
             struct slot *h = slots + sc->off;
             struct slot in = {r[i].key, x->tie, u};
             if (sc->used + w <= sc->cap && !sc->heaped) {
@@ -209,11 +214,16 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             }
         }
     }
-    for (uint32_t q = 0; q < nu; q++)
-        da->held[us[q].orig] = us[q].held ? us[q].first + us[q].next - 1u : RX_NONE;
+    for (uint32_t q = 0; q < nu; q++) {
+        const uint32_t h = us[q].held ? us[q].first + us[q].next - 1u : RX_NONE;
+        da->held[us[q].orig] = h;
+        if (h != RX_NONE)
+            rows[h].outcome = RX_OUT_ADMITTED;
+    }
     for (uint32_t s = 0; s < ns; s++) {
         da->used[s] = sch[s].used;
         da->count[s] = sch[s].count;
+        da->asked[s] = sch[s].asked;
     }
 
     /* the worst held per school, for the cutoffs */

@@ -10,6 +10,11 @@
  *   - stability: every row before the held one (or every row, when none is
  *     held) was rejected by a school that is full with units of better
  *     (key, unit) than this unit's.
+ *   - outcomes: a unit proposes exactly the eligible rows up to the one it
+ *     holds (all of them when it holds none); each of those is marked
+ *     RX_OUT_BELOW_CUTOFF, the held one RX_OUT_ADMITTED, the rest are left
+ *     as they were.  Marking a row while it is in cache for the proposal
+ *     spares the caller a pass over every row after the round.
  */
 #ifndef RX_DA_H
 #define RX_DA_H
@@ -25,8 +30,9 @@ struct rx__da {
                               wins): the canonical order */
     const uint32_t *first; /* per unit: its rows rows[first..first+len) in preference order */
     const uint16_t *len;
-    const struct rx_choice *rows; /* rows with outcome RX_OUT_NOT_ELIGIBLE are skipped */
-    const uint8_t *weight;        /* per unit seats taken (linked siblings), NULL = all 1 */
+    struct rx_choice *rows; /* rows with outcome RX_OUT_NOT_ELIGIBLE are skipped; the
+                               others get their outcome (see below) */
+    const uint8_t *weight;  /* per unit seats taken (linked siblings), NULL = all 1 */
     uint32_t nschools;
     const int32_t *cap; /* per school seats available in this round */
 
@@ -35,6 +41,7 @@ struct rx__da {
     int32_t *used;   /* per school: seats taken */
     uint32_t *count; /* per school: units held */
     uint64_t *worst; /* per school: key of the worst unit held (valid when count > 0) */
+    int32_t *asked;  /* per school: seats asked for (the weights of the units that proposed) */
 };
 
 /* Run DA; 0 or -RX_E_NOMEM (err set). */

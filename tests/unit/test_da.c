@@ -22,8 +22,9 @@
 /* ties between equal keys: the lower unit index wins (the canonical order) */
 static const uint32_t identity[GEN_DA_MAX_UNITS] = {0, 1, 2, 3, 4, 5, 6, 7};
 
-/* Run DA on a generated instance; the result lives in arena a. */
-static struct rx__da run_da(const struct gen_da *d, bool weighted, struct rx_arena *a)
+/* Run DA on a generated instance (it marks the outcomes of d's rows); the
+ * result lives in arena a. */
+static struct rx__da run_da(struct gen_da *d, bool weighted, struct rx_arena *a)
 {
     struct rx__da da = {
         .nunits = d->nunits,
@@ -57,7 +58,8 @@ static bool better(uint64_t ku, uint32_t u, uint64_t kv, uint32_t v)
  * the unit's own list and eligible; used/count/worst agree with what is
  * held; capacity (with linked units: at most w - 1 over, w the weight of
  * the straddling unit); every row before the held one (all rows when none
- * is held) names a school that is full with units of better priority.
+ * is held) names a school that is full with units of better priority;
+ * the outcomes marked and the seats asked for are those of the proposals.
  */
 static void check_da_invariants(const struct gen_da *d, const struct rx__da *da, bool weighted)
 {
@@ -94,6 +96,26 @@ static void check_da_invariants(const struct gen_da *d, const struct rx__da *da,
             assert_true(used[s] - d->cap[s] <= (int32_t)w - 1);
         }
     }
+    /* outcomes: the eligible rows up to the held one were proposed (below
+     * the cutoff, the held one admitted), the others untouched; asked
+     * counts the proposals */
+    int32_t asked[GEN_DA_MAX_SCHOOLS] = {0};
+    for (uint32_t u = 0; u < d->nunits; u++) {
+        const uint32_t h = da->held[u], last = h == RX_NONE ? d->first[u] + d->len[u] : h + 1;
+        for (uint32_t r = d->first[u]; r < d->first[u] + d->len[u]; r++) {
+            const uint8_t out = d->rows[r].outcome;
+            if (out == RX_OUT_NOT_ELIGIBLE)
+                continue;
+            if (r >= last) {
+                assert_int_equal(out, RX_OUT_NOT_REACHED);
+                continue;
+            }
+            assert_int_equal(out, r == h ? RX_OUT_ADMITTED : RX_OUT_BELOW_CUTOFF);
+            asked[d->rows[r].school] += weighted ? d->weight[u] : 1;
+        }
+    }
+    for (uint32_t s = 0; s < d->nschools; s++)
+        assert_int_equal(da->asked[s], asked[s]);
     for (uint32_t u = 0; u < d->nunits; u++) {
         const uint32_t end = da->held[u] == RX_NONE ? d->first[u] + d->len[u] : da->held[u];
         for (uint32_t r = d->first[u]; r < end; r++) {
