@@ -708,6 +708,9 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
     struct near best[64];
     struct rx_choice *row = rows0;
     for (uint32_t i = 0; i < n; i++) {
+        /* a student's unit is a random read: fetch it a few students ahead */
+        if (i + 16 < n && in->students[i + 16].residence != RX_NONE)
+            __builtin_prefetch(&in->units[in->students[i + 16].residence]);
         const struct rx_student *st = &in->students[i];
         r->mstatic[i] = rx__static_mask(&r->ctx, st, &r->pstatic[i]);
         r->priv_n[i] = 0;
