@@ -169,6 +169,10 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             const int32_t w = da->weight ? da->weight[x->orig] : 1;
             uint32_t i = x->next;
             struct rx_choice *r = rows + x->first;
+            /* proposing again: the school of its last proposal turned it
+             * away (the row sits in the cache line read next) */
+            if (i > 0)
+                r[i - 1].outcome = RX_OUT_BELOW_CUTOFF;
             while (i < end && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
                 i++;
             if (i == end) {
@@ -176,7 +180,7 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
                 continue;
             }
             x->next = (uint16_t)(i + 1);
-            r[i].outcome = RX_OUT_BELOW_CUTOFF; /* ADMITTED once it is known to stay */
+            r[i].outcome = RX_OUT_ADMITTED; /* until turned away */
             struct school *sc = &sch[r[i].school];
             sc->asked += w;
             struct slot *h = slots + sc->off;
@@ -214,12 +218,8 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             }
         }
     }
-    for (uint32_t q = 0; q < nu; q++) {
-        const uint32_t h = us[q].held ? us[q].first + us[q].next - 1u : RX_NONE;
-        da->held[us[q].orig] = h;
-        if (h != RX_NONE)
-            rows[h].outcome = RX_OUT_ADMITTED;
-    }
+    for (uint32_t q = 0; q < nu; q++)
+        da->held[us[q].orig] = us[q].held ? us[q].first + us[q].next - 1u : RX_NONE;
     for (uint32_t s = 0; s < ns; s++) {
         da->used[s] = sch[s].used;
         da->count[s] = sch[s].count;
