@@ -4,7 +4,9 @@
  * The run, top-down:
  *   canonical order  students and schools sorted by id bytes: the rank that
  *                    breaks ties between equal keys, linked-sibling leads,
- *                    the order of the output and of the digest
+ *                    the order of the output and of the digest; the
+ *                    students' order comes sorted with the district
+ *                    (rx_intake_order) when the caller loaded it once
  *   lottery          one number per student (single tie-breaking), shared
  *                    by linked siblings; per (student, school) for multiple
  *   units            proposers: students, or linked-sibling groups when the
@@ -12,7 +14,8 @@
  *                    placed in ties by their lead's canonical rank
  *   round 0          eligibility (age cutoff)
  *   rounds 1, 2      rows (school, key) of every list, keys packed once;
- *                    deferred acceptance per round (rx_da.c)
+ *                    deferred acceptance per round (rx_da.c), which marks
+ *                    each row's outcome as it proposes it
  *   round 3          K nearest public schools with free seats (grid search),
  *                    district-level keys, deferred acceptance on the rest
  *   report           reasons, cutoffs, waitlists, counts
@@ -24,7 +27,7 @@
  * Speed (docs/performance.md): at 10^6 students the run is bound by memory
  * traffic, not by comparisons.  Loops walk students in input order, so the
  * per-student arrays and the rows are read in memory order; what must be
- * random (a unit's rows in the DA, rows in the post-passes) is prefetched;
+ * random (a unit's rows in the DA, a student's address unit) is prefetched;
  * arrays one phase needs live in scratch arenas rewound between phases
  * (rx_scratch), so a caller running many allocations reuses mapped memory.
  */
