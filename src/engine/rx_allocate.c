@@ -252,6 +252,8 @@ struct run {
     uint32_t *mstatic;         /* per student: rx__static_mask */
     int32_t *pstatic;          /* per student: static points */
     uint16_t *priv_n;          /* per student: rows of round 1 (rest of choice_count is round 2) */
+    uint32_t *first_catch;     /* per student: school of the first eligible row of round 2, or
+                                  nschools (none) */
 };
 
 static int nomem(struct rx_err *err)
@@ -668,9 +670,11 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
     res->choice_first = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
     res->choice_count = rx_arena_alloc(r->a, (size_t)n * 2 + 2);
     r->priv_n = rx_arena_alloc(r->a, (size_t)n * 2 + 2);
+    r->first_catch = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
     r->mstatic = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
     r->pstatic = rx_arena_alloc(r->a, (size_t)n * 4 + 4);
-    if (!res->choice_first || !res->choice_count || !r->priv_n || !r->mstatic || !r->pstatic)
+    if (!res->choice_first || !res->choice_count || !r->priv_n || !r->first_catch || !r->mstatic ||
+        !r->pstatic)
         return nomem(err);
 
     rx_arena_rewind(r->tmpp);
@@ -717,6 +721,7 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
         const struct rx_student *st = &in->students[i];
         r->mstatic[i] = rx__static_mask(&r->ctx, st, &r->pstatic[i]);
         r->priv_n[i] = 0;
+        r->first_catch[i] = in->nschools;
         res->choice_first[i] = (uint32_t)(row - rows0);
         res->choice_count[i] = 0;
         if (!eligible[i])
@@ -740,6 +745,8 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
             for (unsigned k = 0; k < m; k++, row++)
                 *row = (struct rx_choice){best[k].school, RX_ROUND_CATCHMENT, RX_OUT_NOT_REACHED,
                                           key_special(r, i, best[k].school)};
+            if (m)
+                r->first_catch[i] = best[0].school;
             res->choice_count[i] = (uint16_t)(st->priv_count + m);
             continue;
         }
@@ -782,6 +789,8 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
                 }
                 const uint8_t out = (key >> 57 & 15) == RX_KEY_CAT_INELIGIBLE ? RX_OUT_NOT_ELIGIBLE
                                                                               : RX_OUT_NOT_REACHED;
+                if (out != RX_OUT_NOT_ELIGIBLE && r->first_catch[i] == in->nschools)
+                    r->first_catch[i] = s;
                 *row++ = (struct rx_choice){s, RX_ROUND_CATCHMENT, out, key};
             }
         }
@@ -796,8 +805,9 @@ static int build_rows(struct run *r, const uint8_t *eligible, struct rx_err *err
  * outcomes, the placements and the cutoffs of the round.
  */
 static int run_round(struct run *r, unsigned round, const uint32_t *tie, const uint32_t *who,
-                     uint32_t m, const uint32_t *first, const uint16_t *len, struct rx_choice *rows,
-                     const int32_t *cap, int32_t *used_out, struct rx_err *err)
+                     uint32_t m, const uint32_t *first, const uint16_t *len,
+                     const uint32_t *first_school, struct rx_choice *rows, const int32_t *cap,
+                     int32_t *used_out, struct rx_err *err)
 {
     struct rx_result *res = r->res;
     const uint32_t ns = r->in->nschools;
@@ -815,6 +825,7 @@ static int run_round(struct run *r, unsigned round, const uint32_t *tie, const u
                         .len = len,
                         .rows = rows,
                         .weight = w,
+                        .first_school = first_school,
                         .nschools = ns,
                         .cap = cap};
     rx_arena_rewind(r->dap);
@@ -880,9 +891,10 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint32_t *first = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     uint16_t *len = rx_arena_alloc(r->tmpp, (size_t)nu * 2 + 2);
+    uint32_t *fs = rx_arena_alloc(r->tmpp, (size_t)nu * 4 + 4);
     int32_t *cap = rx_arena_alloc(r->tmpp, (size_t)ns * 4 + 4);
     int32_t *used = rx_arena_alloc(r->tmpp, (size_t)ns * 4 + 4);
-    if (!tie || !who || !first || !len || !cap || !used)
+    if (!tie || !who || !first || !len || !fs || !cap || !used)
         return nomem(err);
 
     /* round 1: private schools.  Units are listed in input order so that
@@ -898,7 +910,8 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
     }
     for (uint32_t s = 0; s < ns; s++)
         cap[s] = in->schools[s].sector == RX_SECTOR_PRIVATE ? in->schools[s].seats : 0;
-    int rc = run_round(r, RX_ROUND_PRIVATE, tie, who, m, first, len, res->choices, cap, used, err);
+    int rc =
+        run_round(r, RX_ROUND_PRIVATE, tie, who, m, first, len, NULL, res->choices, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
@@ -916,13 +929,15 @@ static int round_private_and_catchment(struct run *r, const uint8_t *eligible, s
             continue;
         tie[m] = r->rank[i];
         who[m] = i;
+        fs[m] = r->first_catch[i];
         first[m] = res->choice_first[i] + r->priv_n[i];
         len[m++] = (uint16_t)rest;
     }
     /* rows of students placed privately are "not reached" in round 2 */
     for (uint32_t s = 0; s < ns; s++)
         cap[s] = in->schools[s].sector == RX_SECTOR_PRIVATE ? 0 : in->schools[s].seats;
-    rc = run_round(r, RX_ROUND_CATCHMENT, tie, who, m, first, len, res->choices, cap, used, err);
+    rc =
+        run_round(r, RX_ROUND_CATCHMENT, tie, who, m, first, len, fs, res->choices, cap, used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)
@@ -1020,8 +1035,8 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         }
         q++;
     }
-    int rc =
-        run_round(r, RX_ROUND_OVERFLOW, tie, who, m, first, len, res->over_rows, cap, used, err);
+    int rc = run_round(r, RX_ROUND_OVERFLOW, tie, who, m, first, len, NULL, res->over_rows, cap,
+                       used, err);
     if (rc)
         return rc;
     for (uint32_t s = 0; s < ns; s++)

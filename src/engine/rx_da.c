@@ -68,8 +68,11 @@ static void pop_top(struct slot *h, uint32_t *n)
 }
 
 /* Slices of all schools up to this size (a core's L2 cache on current
- * x86 servers) are proposed to in input order: see rx__da_run. */
-#define DA_IN_ORDER_BYTES ((uint64_t)2 << 20)
+ * x86 servers) are proposed to in input order: see rx__da_run.  The
+ * sanitizer build sets it to 0, so its tests take the grouped path. */
+#ifndef RX_DA_IN_ORDER_BYTES
+#define RX_DA_IN_ORDER_BYTES (2u << 20)
+#endif
 
 /* One school's state in one cache line: a proposal reads all of it. */
 struct school {
@@ -131,7 +134,10 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
     struct unit *us = rx_arena_alloc(a, ((size_t)nu + 1) * sizeof(struct unit));
     if (!start || !us)
         return rx_err_set(err, -RX_E_NOMEM, NULL, 0, NULL, "out of memory in deferred acceptance");
-    if (total * sizeof(struct slot) <= DA_IN_ORDER_BYTES) {
+    const bool in_order = da->order == RX_DA_IN_ORDER ||
+                          (da->order == RX_DA_BY_SIZE &&
+                           total * sizeof(struct slot) <= (uint64_t)RX_DA_IN_ORDER_BYTES);
+    if (in_order) {
         /* The slices fit in cache (a private round: about 1 MiB at 10^6
          * students), so grouping buys nothing: units propose in input
          * order and read their rows in memory order. */
@@ -139,16 +145,23 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err)
             us[u] = (struct unit){da->first[u], da->len[u], 0, da->tie[u], u, 0};
     } else {
         /* each unit's first eligible school (ns: none), then a counting sort */
-        for (uint32_t u = 0; u < nu; u++) {
-            if (u + 8 < nu)
-                __builtin_prefetch(&rows[da->first[u + 8]]);
-            const struct rx_choice *r = rows + da->first[u];
-            uint32_t i = 0;
-            while (i < da->len[u] && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
-                i++;
-            const uint32_t s = i < da->len[u] ? r[i].school : ns;
-            first_school[u] = s;
-            start[s + 1]++;
+        if (da->first_school) {
+            for (uint32_t u = 0; u < nu; u++) {
+                first_school[u] = da->first_school[u];
+                start[first_school[u] + 1]++;
+            }
+        } else {
+            for (uint32_t u = 0; u < nu; u++) {
+                if (u + 8 < nu)
+                    __builtin_prefetch(&rows[da->first[u + 8]]);
+                const struct rx_choice *r = rows + da->first[u];
+                uint32_t i = 0;
+                while (i < da->len[u] && r[i].outcome == RX_OUT_NOT_ELIGIBLE)
+                    i++;
+                const uint32_t s = i < da->len[u] ? r[i].school : ns;
+                first_school[u] = s;
+                start[s + 1]++;
+            }
         }
         for (uint32_t s = 0; s <= ns; s++)
             start[s + 1] += start[s];

@@ -23,6 +23,12 @@
 
 #include "rx_engine.h"
 
+enum rx_da_order {
+    RX_DA_BY_SIZE = 0,  /* in input order when every school's slice fits in L2, else grouped */
+    RX_DA_IN_ORDER = 1, /* in input order (tests) */
+    RX_DA_GROUPED = 2,  /* grouped by first school (tests) */
+};
+
 struct rx__da {
     /* input */
     uint32_t nunits;       /* proposers */
@@ -33,6 +39,10 @@ struct rx__da {
     struct rx_choice *rows; /* rows with outcome RX_OUT_NOT_ELIGIBLE are skipped; the
                                others get their outcome (see below) */
     const uint8_t *weight;  /* per unit seats taken (linked siblings), NULL = all 1 */
+    uint8_t order; /* enum rx_da_order: the order units propose in (the result is the same) */
+    const uint32_t *first_school; /* optional, per unit: the school of its first row not
+                                     RX_OUT_NOT_ELIGIBLE (nschools: none), known to the
+                                     caller that built the rows; NULL = read here */
     uint32_t nschools;
     const int32_t *cap; /* per school seats available in this round */
 

@@ -281,6 +281,64 @@ static void test_da_linked_units_exceed_seats_by_at_most_size_minus_one(void **s
     assert_true(over > 50); /* the extra seat was exercised */
 }
 
+/* Units propose in input order or grouped by their first school (rx__da_run
+ * picks by size; the grouped path can be given each unit's first school):
+ * every way gives the same seats, the same counts and cutoffs and the same
+ * outcomes on the rows. */
+static void test_da_proposal_order_changes_nothing(void **state)
+{
+    (void)state;
+    struct gen_rng rng = {5};
+    for (int it = 0; it < 3000; it++) {
+        struct gen_da d;
+        gen_da_instance(&rng, &d, GEN_DA_MAX_UNITS, GEN_DA_MAX_SCHOOLS, 3, it % 2 ? 3 : 0, 15);
+        const bool weighted = it % 3 == 0;
+        for (uint32_t u = 0; u < d.nunits && weighted; u++)
+            d.weight[u] = gen_pct(&rng, 40) ? (uint8_t)(2 + gen_below(&rng, 3)) : 1;
+        uint32_t fs[GEN_DA_MAX_UNITS];
+        for (uint32_t u = 0; u < d.nunits; u++) {
+            uint32_t k = 0;
+            while (k < d.len[u] && d.rows[d.first[u] + k].outcome == RX_OUT_NOT_ELIGIBLE)
+                k++;
+            fs[u] = k < d.len[u] ? d.rows[d.first[u] + k].school : d.nschools;
+        }
+        struct gen_da runs[3] = {d, d, d};
+        struct rx__da da[3];
+        struct rx_arena a;
+        rx_arena_init(&a, 1 << 16);
+        for (unsigned m = 0; m < 3; m++) {
+            da[m] = (struct rx__da){
+                .nunits = d.nunits,
+                .tie = identity,
+                .first = d.first,
+                .len = d.len,
+                .rows = runs[m].rows,
+                .weight = weighted ? d.weight : NULL,
+                .order = m == 0 ? RX_DA_IN_ORDER : RX_DA_GROUPED,
+                .first_school = m == 2 ? fs : NULL,
+                .nschools = d.nschools,
+                .cap = d.cap,
+            };
+            struct rx_err err;
+            rx_err_clear(&err);
+            assert_int_equal(rx__da_run(&da[m], &a, &err), 0);
+            check_da_invariants(&runs[m], &da[m], weighted);
+        }
+        for (unsigned m = 1; m < 3; m++) {
+            assert_memory_equal(da[m].held, da[0].held, d.nunits * sizeof(uint32_t));
+            assert_memory_equal(da[m].used, da[0].used, d.nschools * sizeof(int32_t));
+            assert_memory_equal(da[m].count, da[0].count, d.nschools * sizeof(uint32_t));
+            assert_memory_equal(da[m].asked, da[0].asked, d.nschools * sizeof(int32_t));
+            for (uint32_t s = 0; s < d.nschools; s++)
+                if (da[0].count[s])
+                    assert_true(da[m].worst[s] == da[0].worst[s]);
+            for (uint32_t k = 0; k < GEN_DA_MAX_UNITS * GEN_DA_MAX_SCHOOLS; k++)
+                assert_int_equal(runs[m].rows[k].outcome, runs[0].rows[k].outcome);
+        }
+        rx_arena_release(&a);
+    }
+}
+
 static void test_da_zero_seat_school_admits_nobody(void **state)
 {
     (void)state;
@@ -350,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_da_equals_bruteforce_student_optimal_stable_matching),
         cmocka_unit_test(test_da_no_student_gains_by_reordering_or_truncating),
         cmocka_unit_test(test_da_linked_units_exceed_seats_by_at_most_size_minus_one),
+        cmocka_unit_test(test_da_proposal_order_changes_nothing),
         cmocka_unit_test(test_da_zero_seat_school_admits_nobody),
         cmocka_unit_test(test_radix_sort_is_a_stable_sort),
     };
