@@ -1096,9 +1096,9 @@ static void report(struct run *r, const uint8_t *eligible)
 
 /* Private waitlists: everyone a private school turned away, in priority
  * order (group, sibling, lottery).  Rows are bucketed by school with a
- * counting sort, then each bucket is radix-sorted on its 44 key bits while
- * it sits in cache; equal keys (a 40-bit lottery collision) go in
- * canonical order. */
+ * counting sort, then each bucket is sorted while it sits in cache
+ * (rx__sort_ranked: radix on the top bits, the rest by insertion); equal
+ * keys (a 40-bit lottery collision) go in canonical order. */
 static int waitlists(struct run *r, struct rx_err *err)
 {
     const struct rx_intake *in = r->in;
@@ -1150,14 +1150,7 @@ static int waitlists(struct run *r, struct rx_err *err)
         const uint32_t f = res->wait_first[s], c = res->wait_count[s];
         if (c < 2)
             continue;
-        rx__radix_sort(key + f, val + f, c, 44, tk, tv);
-        for (uint32_t q = f + 1; q < f + c; q++)
-            for (uint32_t j = q;
-                 j > f && key[j] == key[j - 1] && r->rank[val[j]] < r->rank[val[j - 1]]; j--) {
-                const uint32_t t = val[j];
-                val[j] = val[j - 1];
-                val[j - 1] = t;
-            }
+        rx__sort_ranked(key + f, val + f, c, r->rank, tk, tv);
     }
     res->wait = val;
     return 0;

@@ -317,3 +317,81 @@ void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uin
             lsd(key + f, val + f, c, shift, tmp_k, tmp_v);
     }
 }
+
+/* One LSD pass per 11 bits of [lo, hi), stable; the result ends in key/val. */
+static void lsd_bits(uint64_t *key, uint32_t *val, uint32_t n, unsigned lo, unsigned hi,
+                     uint64_t *tmp_k, uint32_t *tmp_v)
+{
+    enum { DIGIT = 11, BUCKETS = 1 << DIGIT };
+    uint32_t cnt[BUCKETS];
+    for (unsigned shift = lo; shift < hi; shift += DIGIT) {
+        const uint64_t mask = hi - shift >= DIGIT ? BUCKETS - 1 : ((uint64_t)1 << (hi - shift)) - 1;
+        memset(cnt, 0, sizeof(cnt));
+        for (uint32_t i = 0; i < n; i++)
+            cnt[(key[i] >> shift) & mask]++;
+        uint32_t sum = 0;
+        for (uint32_t b = 0; b <= mask; b++) {
+            const uint32_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const uint32_t p = cnt[(key[i] >> shift) & mask]++;
+            tmp_k[p] = key[i];
+            tmp_v[p] = val[i];
+        }
+        memcpy(key, tmp_k, (size_t)n * sizeof(uint64_t));
+        memcpy(val, tmp_v, (size_t)n * sizeof(uint32_t));
+    }
+}
+
+/* before: (key, rank) of pair a orders before pair b */
+static inline bool before(uint64_t ka, uint32_t ra, uint64_t kb, uint32_t rb)
+{
+    return ka < kb || (ka == kb && ra < rb);
+}
+
+void rx__sort_ranked(uint64_t *key, uint32_t *val, uint32_t n, const uint32_t *rank,
+                     uint64_t *tmp_k, uint32_t *tmp_v)
+{
+    enum { TOP = 22, SHORT = 16 };
+    if (n < 2)
+        return;
+    uint64_t diff = 0;
+    for (uint32_t i = 1; i < n; i++)
+        diff |= key[i] ^ key[0];
+    const unsigned hi = diff ? 64u - (unsigned)__builtin_clzll(diff) : 0;
+    const unsigned lo = hi > TOP ? hi - TOP : 0;
+    lsd_bits(key, val, n, lo, hi, tmp_k, tmp_v);
+    for (uint32_t a = 0; a < n;) {
+        uint32_t b = a + 1;
+        while (b < n && key[b] >> lo == key[a] >> lo)
+            b++;
+        if (b - a > SHORT && lo > 0)
+            lsd_bits(key + a, val + a, b - a, 0, lo, tmp_k, tmp_v);
+        if (b - a > SHORT) {
+            /* sorted on the whole key: equal keys (a lottery collision) by rank */
+            for (uint32_t q = a + 1; q < b; q++)
+                for (uint32_t j = q;
+                     j > a && key[j] == key[j - 1] && rank[val[j]] < rank[val[j - 1]]; j--) {
+                    const uint32_t t = val[j];
+                    val[j] = val[j - 1];
+                    val[j - 1] = t;
+                }
+        } else {
+            for (uint32_t q = a + 1; q < b; q++) {
+                const uint64_t k = key[q];
+                const uint32_t v = val[q];
+                uint32_t j = q;
+                while (j > a && before(k, rank[v], key[j - 1], rank[val[j - 1]])) {
+                    key[j] = key[j - 1];
+                    val[j] = val[j - 1];
+                    j--;
+                }
+                key[j] = k;
+                val[j] = v;
+            }
+        }
+        a = b;
+    }
+}

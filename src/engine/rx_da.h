@@ -64,4 +64,15 @@ int rx__da_run(struct rx__da *da, struct rx_arena *a, struct rx_err *err);
 void rx__radix_sort(uint64_t *key, uint32_t *val, uint32_t n, unsigned bits, uint64_t *tmp_k,
                     uint32_t *tmp_v);
 
+/*
+ * Sort n (key, val) pairs by (key, rank[val]) ascending: a list of a few
+ * thousand spread keys (a waitlist, whose keys end in a lottery number).
+ * LSD radix on the 22 highest bits that differ, then each run of pairs
+ * that share them (for random keys, almost every run is one pair) is
+ * finished on the whole key and the rank: by insertion when short, by
+ * radix on the rest when long (clustered keys).  tmp_k/tmp_v hold n each.
+ */
+void rx__sort_ranked(uint64_t *key, uint32_t *val, uint32_t n, const uint32_t *rank,
+                     uint64_t *tmp_k, uint32_t *tmp_v);
+
 #endif

@@ -373,6 +373,61 @@ static int cmp_pair(const void *x, const void *y)
     return a[1] < b[1] ? -1 : a[1] > b[1];
 }
 
+/* rank_of[v] for the sort by (key, rank): a shuffled permutation */
+static const uint32_t *cmp_rank;
+
+static int cmp_key_rank(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    const uint32_t rx = cmp_rank[x[1]], ry = cmp_rank[y[1]];
+    return rx < ry ? -1 : rx > ry;
+}
+
+/* The waitlists' sort orders by key, then by rank, whatever the keys look
+ * like: spread lottery numbers, a few distinct values (ties decided by
+ * rank), keys that share their top 22 bits (long runs finished by radix),
+ * priority bits that differ above the lottery. */
+static void test_sort_ranked_orders_by_key_then_rank(void **state)
+{
+    (void)state;
+    struct gen_rng rng = {6};
+    enum { N = 5000 };
+    static uint64_t key[N], tk[N], pairs[N][2];
+    static uint32_t val[N], tv[N], rank[N];
+    for (unsigned it = 0; it < 60; it++) {
+        const unsigned kind = it % 5;
+        const uint32_t n = it < 5 ? 1 + it : 1 + gen_below(&rng, N);
+        for (uint32_t i = 0; i < n; i++)
+            rank[i] = i;
+        gen_shuffle(&rng, rank, n);
+        for (uint32_t i = 0; i < n; i++) {
+            const uint64_t lot = gen_next(&rng) >> 24; /* 40 bits */
+            uint64_t k = lot;
+            if (kind == 1)
+                k = gen_below(&rng, 7); /* ties */
+            else if (kind == 2)
+                k = (uint64_t)0x2a5 << 30 | (lot & 0x3fffffff); /* same top bits */
+            else if (kind == 3)
+                k = (uint64_t)gen_below(&rng, 16) << 40 | lot; /* group, sibling bits */
+            else if (kind == 4)
+                k = lot & ~(uint64_t)0xfffff; /* low bits all equal */
+            key[i] = k;
+            val[i] = i;
+            pairs[i][0] = k;
+            pairs[i][1] = i;
+        }
+        rx__sort_ranked(key, val, n, rank, tk, tv);
+        cmp_rank = rank;
+        qsort(pairs, n, sizeof(pairs[0]), cmp_key_rank);
+        for (uint32_t i = 0; i < n; i++) {
+            assert_true(key[i] == pairs[i][0]);
+            assert_int_equal(val[i], pairs[i][1]);
+        }
+    }
+}
+
 static void test_radix_sort_is_a_stable_sort(void **state)
 {
     (void)state;
@@ -411,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_da_proposal_order_changes_nothing),
         cmocka_unit_test(test_da_zero_seat_school_admits_nobody),
         cmocka_unit_test(test_radix_sort_is_a_stable_sort),
+        cmocka_unit_test(test_sort_ranked_orders_by_key_then_rank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
