@@ -954,6 +954,7 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     struct rx_result *res = r->res;
     const uint32_t ns = in->nschools, n = in->nstudents;
     const unsigned K = pol->overflow_radius ? pol->overflow_radius : 1;
+    const bool single = pol->tiebreak == RX_TIEBREAK_SINGLE || r->draw->numbers;
 
     res->over_first = rx_arena_calloc(r->a, (size_t)n + 1, 4);
     res->over_count = rx_arena_calloc(r->a, (size_t)n + 1, 1);
@@ -973,18 +974,21 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         }
     }
 
-    /* who takes part: eligible, unplaced, not for a special school, with a home */
+    /* who takes part: eligible, unplaced, not for a special school, with a
+     * home (who[] is sized for everyone; only the m taking part are written) */
+    uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)n * 4 + 4);
+    if (!who)
+        return nomem(err);
     uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
         const struct rx_student *st = &in->students[i];
         if (r->is_lead[i] && eligible[i] && res->assign[i].school == RX_NONE &&
             st->special != RX_SN_SPECIAL_SCHOOL && st->residence != RX_NONE)
-            m++;
+            who[m++] = i;
     }
     const unsigned kk = K < nfree ? K : nfree;
     res->over_rows = rx_arena_alloc(r->a, (size_t)m * kk * sizeof(struct rx_choice) + 16);
     uint32_t *tie = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
-    uint32_t *who = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint32_t *first = rx_arena_alloc(r->tmpp, (size_t)m * 4 + 4);
     uint16_t *len = rx_arena_alloc(r->tmpp, (size_t)m * 2 + 2);
     if (!res->over_rows || !tie || !who || !first || !len)
@@ -1002,11 +1006,9 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
     uint32_t npool = 0;
     struct near best[64];
     uint32_t q = 0, nrows = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (; q < m; q++) {
+        const uint32_t i = who[q];
         const struct rx_student *st = &in->students[i];
-        if (!(r->is_lead[i] && eligible[i] && res->assign[i].school == RX_NONE &&
-              st->special != RX_SN_SPECIAL_SCHOOL && st->residence != RX_NONE))
-            continue;
         if (near_first[st->residence] == RX_NONE) {
             const struct rx_unit *unit = &in->units[st->residence];
             const unsigned got =
@@ -1020,20 +1022,33 @@ static int round_overflow(struct run *r, const uint8_t *eligible, struct rx_err 
         while (got < kk && nearest[got] != RX_NONE)
             got++;
         tie[q] = r->rank[i];
-        who[q] = i;
         first[q] = nrows;
         len[q] = (uint16_t)got;
         res->over_first[i] = nrows;
         res->over_count[i] = (uint8_t)got;
+        /* District-level facts are the same at every school but for
+         * siblings: with one number per student, two keys serve them all. */
+        uint64_t k_nosib = 0, k_sib = 0;
+        if (single) {
+            const unsigned rel = rx__rel_bits(&r->ctx, st, RX_NONE, true) & ~REL_SIBLING;
+            k_nosib = key_from_rel(r, i, rel, res->lottery[i]);
+            k_sib =
+                st->sib_count ? key_from_rel(r, i, rel | REL_SIBLING, res->lottery[i]) : k_nosib;
+        }
         for (unsigned k = 0; k < got; k++) {
             struct rx_choice *x = &res->over_rows[nrows++];
             x->school = nearest[k];
             x->round = RX_ROUND_OVERFLOW;
-            x->key = key_public(r, i, x->school, true);
+            if (!single) {
+                x->key = key_public(r, i, x->school, true);
+            } else {
+                x->key = k_nosib;
+                for (uint32_t q2 = 0; q2 < st->sib_count; q2++)
+                    x->key = in->refs[st->sib_first + q2] == x->school ? k_sib : x->key;
+            }
             x->outcome = (x->key >> 57 & 15) == RX_KEY_CAT_INELIGIBLE ? RX_OUT_NOT_ELIGIBLE
                                                                       : RX_OUT_NOT_REACHED;
         }
-        q++;
     }
     int rc = run_round(r, RX_ROUND_OVERFLOW, tie, who, m, first, len, NULL, res->over_rows, cap,
                        used, err);
