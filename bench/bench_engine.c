@@ -208,7 +208,7 @@ static void build(struct inst *t, uint32_t n, uint32_t ns)
             refs[nrefs++] = perm[0];
         }
     }
-    t->in = (struct rx_intake){sc, ns, un, nu, ca, npub, st, n, refs, nrefs, false, NULL, NULL};
+    t->in = (struct rx_intake){sc, ns, un, nu, ca, npub, st, n, refs, nrefs, false, NULL, NULL, 0};
 }
 
 /* One pass over every preference entry, with the school's seats. */
@@ -288,6 +288,7 @@ int main(int argc, char **argv)
         const double order_s = now() - t0;
         t.in.order = order;
         t.in.rank = rank;
+        t.in.norder = n;
 
         /* The first run maps fresh memory (cold: the kernel faults in and
          * zeroes every page); the next ones reuse it, as a server running

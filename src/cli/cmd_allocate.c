@@ -229,8 +229,18 @@ int rx_cmd_allocate(int argc, char **argv)
     /* with late arrivals, the run sees the district's own children only */
     const struct rx_student *late = late_path ? in.students + n_main : NULL;
     const uint32_t nlate = late_path ? in.nstudents - n_main : 0;
-    if (late_path)
+    if (late_path) {
         in.nstudents = n_main;
+        /* the order was sorted with the late children in it: the district's own */
+        uint32_t *order, *rank;
+        if ((rc = rx_intake_order(&in, &arena, &order, &rank, &err)) < 0) {
+            status = print_err(&err, rc == -RX_E_NOMEM ? 1 : 2);
+            goto done;
+        }
+        in.order = order;
+        in.rank = rank;
+        in.norder = in.nstudents;
+    }
     struct rx_draw draw = {.numbers = NULL};
     char note[256] = "";
     uint8_t numbers_digest[32] = {0};

@@ -346,7 +346,7 @@ int rx_intake_order(const struct rx_intake *in, struct rx_arena *arena, uint32_t
 static int canonical_order(struct run *r, struct rx_err *err)
 {
     const struct rx_intake *in = r->in;
-    if (in->checked && in->order && in->rank) {
+    if (in->checked && in->order && in->rank && in->norder == in->nstudents) {
         r->res->order = in->order;
         r->rank = in->rank;
         return 0;

@@ -126,10 +126,12 @@ struct rx_intake {
                      Clear it after any change to the intake or the policy. */
     /* The canonical order, sorted once per district (rx_intake_order) rather
      * than by every run: students by pseudonym bytes and its inverse.  Used
-     * only while checked is set (clear both with it); NULL = each run sorts.
-     * A result then points to this order (res->order). */
+     * only while checked is set and norder equals nstudents (clear them
+     * with checked; sort again after adding or dropping students); NULL =
+     * each run sorts.  A result then points to this order (res->order). */
     const uint32_t *order; /* canonical rank -> student index */
     const uint32_t *rank;  /* student index -> canonical rank */
+    uint32_t norder;       /* nstudents when order was sorted */
 };
 
 /*
@@ -266,7 +268,8 @@ int rx_intake_check(const struct rx_intake *in, const struct rx_policy *pol, str
  * Sort the students by pseudonym bytes once for a district that will be
  * allocated many times (dry runs, chance of offer, the published run):
  * *order and *rank (its inverse) get nstudents entries each, allocated in
- * arena, to be set in in->order and in->rank beside in->checked.  The
+ * arena, to be set in in->order and in->rank (and in->norder = nstudents)
+ * beside in->checked.  The
  * order is a function of the pseudonyms alone, so each run finds it here
  * instead of sorting again.  0, -RX_E_DUP naming the record of a duplicate
  * pseudonym, or -RX_E_NOMEM.

@@ -861,6 +861,7 @@ int rx_district_parse(const struct rx_district_text *text, struct rx_arena *aren
         goto out;
     got.order = order;
     got.rank = rank;
+    got.norder = got.nstudents;
     *in = got;
     *pol = L.pol;
     rc = 0;

@@ -372,8 +372,8 @@ void gen_intake(struct gen_rng *r, const struct gen_params *p, struct gen_intake
 
     g->refs = refs.v ? refs.v : xcalloc(1, sizeof(uint32_t));
     g->in =
-        (struct rx_intake){g->schools, ns,      g->units, nu,    g->catchments, nc,  g->students,
-                           n,          g->refs, refs.n,   false, NULL,          NULL};
+        (struct rx_intake){g->schools, ns,      g->units, nu,    g->catchments, nc,   g->students,
+                           n,          g->refs, refs.n,   false, NULL,          NULL, 0};
 }
 
 void gen_intake_free(struct gen_intake *g)
@@ -458,7 +458,7 @@ void gen_intake_shuffled(struct gen_rng *r, const struct gen_intake *src, struct
     dst->in = (struct rx_intake){
         dst->schools,    in->nschools,  dst->units,    in->nunits, dst->catchments,
         in->ncatchments, dst->students, in->nstudents, dst->refs,  in->nrefs,
-        false,           NULL,          NULL};
+        false,           NULL,          NULL,          0};
     if (perm_student)
         memcpy(perm_student, pst, in->nstudents * sizeof(uint32_t));
     free(ps);

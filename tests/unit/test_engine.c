@@ -659,7 +659,8 @@ static void test_allocate_with_reused_scratch_gives_the_same_bytes(void **state)
 /* A district sorted once (rx_intake_order, as the io layer does when it
  * loads one) gives every run the same bytes as sorting per run; the order
  * is the pseudonyms' byte order with rank its inverse; an intake no longer
- * marked checked is sorted again, so a stale order is never used. */
+ * marked checked, or whose number of students changed since the order was
+ * sorted, is sorted again, so a stale order is never used. */
 static void test_allocate_with_the_district_order_gives_the_same_bytes(void **state)
 {
     (void)state;
@@ -687,11 +688,20 @@ static void test_allocate_with_the_district_order_gives_the_same_bytes(void **st
         g.in.checked = true;
         g.in.order = order;
         g.in.rank = rank;
+        g.in.norder = n;
         struct rx_result *sorted = alloc_ok(&g.in, &g.pol, &d, &a);
         assert_ptr_equal(sorted->order, order);
         rx_result_digest(&g.in, sorted, y);
         assert_memory_equal(x, y, 32);
         check_result(&g.in, &g.pol, g.seed, sorted);
+
+        /* an order sorted for another number of students is ignored */
+        g.in.norder = n + 1;
+        struct rx_result *other = alloc_ok(&g.in, &g.pol, &d, &a);
+        assert_ptr_not_equal(other->order, order);
+        rx_result_digest(&g.in, other, y);
+        assert_memory_equal(x, y, 32);
+        g.in.norder = n;
 
         /* a wrong order under checked = false is ignored: sorted again */
         if (n > 1) {
