@@ -380,7 +380,7 @@ export function totpAt(secret, step) {
 const lastStep = new Map();
 
 /** A code of a step the server has not taken yet for this secret (waits for one when it must). */
-export async function freshTotp(secret) {
+export async function freshTotp(secret, take = true) {
   for (;;) {
     const t = Date.now() / 1000;
     const now = Math.floor(t / 30);
@@ -388,11 +388,20 @@ export async function freshTotp(secret) {
     // the step before is used only early in a step (not near its edge of the skew)
     const step = Math.max(t % 30 < 20 ? now - 1 : now, last + 1);
     if (step <= now + 1) {
-      lastStep.set(secret, step);
+      if (take) lastStep.set(secret, step);
       return totpAt(secret, step);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * The code freshTotp would give now, without taking its step: for a request
+ * the server refuses before it looks at the code (a wrong password), which
+ * must not make the next sign-in wait for a new step.
+ */
+export function peekTotp(secret) {
+  return freshTotp(secret, false);
 }
 
 /** Note that a code of this step was used outside freshTotp (a test sending its own). */
