@@ -20,18 +20,21 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  assertError,
   Client,
   freshTotp,
+  makeStaff,
   peekTotp,
   staffLogin,
   staffSignIn,
   startServer,
+  storeBytes,
   totpAt,
   usedTotpStep,
 } from './harness.mjs';
@@ -43,26 +46,6 @@ const step = () => Math.floor(Date.now() / 1000 / 30);
 async function earlyInStep() {
   const into = (Date.now() / 1000) % 30;
   if (into > 5) await sleep((30 - into + 0.2) * 1000);
-}
-
-function assertError(r, status, code, field = undefined) {
-  assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status}: ${r.text}`);
-  assert.equal(r.json?.error?.code, code, r.text);
-  if (field !== undefined) assert.equal(r.json.error.field, field, r.text);
-}
-
-// The raw bytes of the store: the database file and its WAL.
-function storeBytes(srv) {
-  const parts = [readFileSync(srv.db)];
-  if (existsSync(`${srv.db}-wal`)) parts.push(readFileSync(`${srv.db}-wal`));
-  return Buffer.concat(parts);
-}
-
-// A new staff account made by the city account: returns its TOTP secret.
-async function makeStaff(staff, username, password, role = 'district') {
-  const r = await staff.request('POST', '/api/staff', { json: { username, password, role } });
-  assert.equal(r.status, 201, r.text);
-  return r.json.totp.secret;
 }
 
 describe('staff accounts: passwords, second factor, lockout', () => {

@@ -18,9 +18,10 @@
 // shows the server's threads when a SIGTERM stop takes over a second;
 // RUXUE_E2E_STOP_MS the SIGTERM wait before SIGKILL (default 15000).
 
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -407,6 +408,27 @@ export function peekTotp(secret) {
 /** Note that a code of this step was used outside freshTotp (a test sending its own). */
 export function usedTotpStep(secret, step) {
   lastStep.set(secret, Math.max(lastStep.get(secret) ?? -1, step));
+}
+
+/** Assert an error answer: status and error code (and the field, when given). */
+export function assertError(r, status, code, field = undefined) {
+  assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status}: ${r.text}`);
+  assert.equal(r.json?.error?.code, code, r.text);
+  if (field !== undefined) assert.equal(r.json.error.field, field, r.text);
+}
+
+/** The raw bytes of a server's store: the database file and its WAL. */
+export function storeBytes(srv) {
+  const parts = [readFileSync(srv.db)];
+  if (existsSync(`${srv.db}-wal`)) parts.push(readFileSync(`${srv.db}-wal`));
+  return Buffer.concat(parts);
+}
+
+/** A new staff account made by a signed-in staff client: returns its TOTP secret. */
+export async function makeStaff(staff, username, password, role = 'district') {
+  const r = await staff.request('POST', '/api/staff', { json: { username, password, role } });
+  assert.equal(r.status, 201, r.text);
+  return r.json.totp.secret;
 }
 
 /** Sign c in as a staff account (a fresh TOTP code); returns the response. */

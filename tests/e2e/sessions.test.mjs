@@ -20,40 +20,22 @@
 //   RUXUE=build/ruxue node --test tests/e2e/sessions.test.mjs
 
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  assertError,
   awayFromMinuteEdge,
   Client,
   codeFromOutbox,
+  makeStaff,
   randomPhone,
   staffLogin,
   staffSignIn,
   startServer,
+  storeBytes,
 } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function assertError(r, status, code, field = undefined) {
-  assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status}: ${r.text}`);
-  assert.equal(r.json?.error?.code, code, r.text);
-  if (field !== undefined) assert.equal(r.json.error.field, field, r.text);
-}
-
-// The raw bytes of the store: the database file and its WAL.
-function storeBytes(srv) {
-  const parts = [readFileSync(srv.db)];
-  if (existsSync(`${srv.db}-wal`)) parts.push(readFileSync(`${srv.db}-wal`));
-  return Buffer.concat(parts);
-}
-
-// A new staff account made by the city account: returns its TOTP secret.
-async function makeStaff(staff, username, password, role = 'district') {
-  const r = await staff.request('POST', '/api/staff', { json: { username, password, role } });
-  assert.equal(r.status, 201, r.text);
-  return r.json.totp.secret;
-}
 
 describe('sessions: idle and absolute limits, tokens, cookies', () => {
   let srv;
