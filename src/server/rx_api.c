@@ -4177,6 +4177,11 @@ unsigned rx_server_port(const struct rx_server *s)
     return rx_http_port(s->http);
 }
 
+unsigned long rx_server_connections_closed(const struct rx_server *s)
+{
+    return rx_http_closed(s->http);
+}
+
 void rx_server_stop(struct rx_server *s)
 {
     if (!s)

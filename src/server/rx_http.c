@@ -40,6 +40,7 @@ struct rx_http {
     /* requests libmicrohttpd ended without a whole answer sent, by its reason
      * (MHD_RequestTerminationCode): told when the server stops */
     _Atomic unsigned long ended[8];
+    _Atomic unsigned long closed; /* connections closed since the start */
     /* admission control */
     pthread_mutex_t adm_mu;
     pthread_cond_t adm_cv; /* the timer: a first waiter, or stop */
@@ -158,6 +159,11 @@ void rx_req_resume(struct rx_req *r)
 unsigned rx_http_suspended(const struct rx_http *h)
 {
     return atomic_load(&((struct rx_http *)h)->suspended);
+}
+
+unsigned long rx_http_closed(const struct rx_http *h)
+{
+    return atomic_load(&((struct rx_http *)h)->closed);
 }
 
 /* -------------------------------------------------------------- replies */
@@ -515,6 +521,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+static void connection_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c, (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_add(&((struct rx_http *)cls)->closed, 1);
+}
+
 static enum MHD_Result send_reply(struct rx_req *r)
 {
     if (!r->replied)
@@ -709,7 +723,8 @@ int rx_http_start(const struct rx_http_config *cfg, struct rx_http **out, char *
          * read into the request, up to the route's limit */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)4096, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h,
+        MHD_OPTION_END);
     if (!h->d) {
         snprintf(why, whylen, "cannot listen on %s:%u (in use, or not allowed)",
                  cfg->bind ? cfg->bind : "127.0.0.1", cfg->port);

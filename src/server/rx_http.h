@@ -66,6 +66,9 @@ void rx_req_suspend(struct rx_req *r, rx_handler_cont cont, void *state);
 void rx_req_resume(struct rx_req *r);
 /* Requests suspended now (a stopping server waits for them). */
 unsigned rx_http_suspended(const struct rx_http *h);
+/* Connections closed since the start, their requests' work done (a test
+ * that hangs up waits for this to count its connection). */
+unsigned long rx_http_closed(const struct rx_http *h);
 
 struct rx_route {
     const char *method; /* "GET", "POST", ... */

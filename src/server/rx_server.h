@@ -39,6 +39,9 @@ struct rx_server;
 
 int rx_server_start(const struct rx_server_config *cfg, struct rx_server **out, struct rx_err *err);
 unsigned rx_server_port(const struct rx_server *s);
+/* Connections the server has closed since it started, each one's request
+ * finished (the fuzz harness waits on it after hanging up). */
+unsigned long rx_server_connections_closed(const struct rx_server *s);
 void rx_server_stop(struct rx_server *s);
 
 /* Create a staff account (argon2id password, a new TOTP secret: totp_b32
