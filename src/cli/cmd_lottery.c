@@ -6,6 +6,7 @@
  *   ruxue lottery freeze DIR
  *   ruxue lottery draw DIR --secret FILE --entropy TEXT
  *   ruxue lottery number --seed HEX --intake ID --student PSEUDONYM [--school ID]
+ *   ruxue lottery verify PUBDIR ...   (the same as `ruxue verify`)
  *
  * Exit status: 0 done, 1 refused or failed (a wrong secret, a list that
  * changed since the freeze, a step out of order, a disk error), 2 bad
@@ -24,6 +25,7 @@ static const char usage[] =
     "       ruxue lottery freeze DIR\n"
     "       ruxue lottery draw DIR --secret FILE --entropy TEXT\n"
     "       ruxue lottery number --seed HEX --intake ID --student PSEUDONYM [--school ID]\n"
+    "       ruxue lottery verify PUBDIR [--pubkey HEX|FILE] [--quiet]\n"
     "\n"
     "The public lottery of the district in DIR, step by step (docs/lottery.md).\n"
     "The public records go to DIR/lottery/; publish each when it is written.\n"
@@ -42,6 +44,9 @@ static const char usage[] =
     "           Then 'ruxue allocate DIR' uses the drawn seed.\n"
     "  number   one child's lottery number from the published seed, for a\n"
     "           family to check (--school for multiple tie-breaking)\n"
+    "  verify   after publication, anyone: the same as 'ruxue verify' (the\n"
+    "           signature, every file's hash, the lottery's records, the seed,\n"
+    "           a re-run compared with the published result; see its --help)\n"
     "\n"
     "Exit status: 0 done, 1 refused or failed, 2 bad usage or bad input.\n";
 
@@ -206,6 +211,9 @@ int rx_cmd_lottery(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* the contract's name for it (allocation.md, "Lottery") */
+    if (strcmp(argv[1], "verify") == 0)
+        return rx_cmd_verify(argc - 1, argv + 1);
     static const struct {
         const char *name;
         int (*run)(const struct args *a);

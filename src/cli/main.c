@@ -27,7 +27,7 @@ struct command {
 static const struct command commands[] = {
     {"demo", rx_cmd_demo, "write a realistic synthetic district directory"},
     {"allocate", rx_cmd_allocate, "allocate seats for a district directory"},
-    {"lottery", rx_cmd_lottery, "the public lottery: commit, freeze, draw, number"},
+    {"lottery", rx_cmd_lottery, "the public lottery: commit, freeze, draw, number, verify"},
     {"keys", rx_cmd_keys, "make the bureau's signing key pair"},
     {"verify", rx_cmd_verify, "check a publication bundle and re-run its allocation"},
     {"serve", rx_cmd_serve, "serve the platform: HTTP/JSON API and web pages"},

@@ -136,6 +136,7 @@ check "the summary says the lottery was drawn in public" grep -q "drawn in publi
 check "a run without --seed uses the drawn seed: same digest" sh -c "'$ruxue' allocate '$d' --out result2 --quiet && cmp result/digest.txt result2/digest.txt"
 check "verify with the public key file" sh -c "'$ruxue' verify pub --pubkey bureau.pub | grep -q '^verified: identical result (digest $(cat result/digest.txt))'"
 check "verify with the public key as hex" "$ruxue" verify pub --pubkey "$pubkey"
+check "'ruxue lottery verify', the contract's name, is the same check" sh -c "'$ruxue' lottery verify pub --pubkey bureau.pub | grep -q '^verified: identical result (digest $(cat result/digest.txt))'"
 check "sha256sum -c SHA256SUMS" sh -c "cd pub && sha256sum -c --quiet SHA256SUMS"
 check "the bundle's result is the run's" sh -c "cmp result/assignment.csv pub/result/assignment.csv && cmp result/digest.txt pub/result/digest.txt"
 for f in README.txt bundle.txt bureau.pub district/policy.ini district/students.csv \
@@ -173,6 +174,7 @@ other=$(tail -n +2 pub/district/schools.csv | cut -d, -f1 | grep -v -x "$school"
 tamper row
 sed -i "${line}s/^$victim,$school,/$victim,$other,/" t-row/result/assignment.csv
 refuses "a changed result row: the hash fails" 1 "result/assignment.csv: changed since it was signed" "$ruxue" verify t-row --pubkey bureau.pub
+refuses "'ruxue lottery verify' refuses it the same" 1 "result/assignment.csv: changed since it was signed" "$ruxue" lottery verify t-row --pubkey bureau.pub
 refuses "a changed result row: the student and both schools are named" 1 \
     "student $victim: school: published '$other', re-run '$school'" "$ruxue" verify t-row --pubkey bureau.pub
 
