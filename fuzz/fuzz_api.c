@@ -98,10 +98,16 @@ static size_t roundtrip(const char *req, size_t len, char *resp, size_t cap)
      * ephemeral ports for a moment (EADDRNOTAVAIL; a connect failed once in
      * 1.4 million inputs, while the input itself replays cleanly): wait for
      * a port rather than fail the input.  Any other failure (the server no
-     * longer listening) is a fault, named. */
+     * longer listening) is a fault, named.  The same for a connect cut by a
+     * signal (EINTR, seen once). */
     int tries = 0;
     while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if ((errno != EADDRNOTAVAIL && errno != EAGAIN) || ++tries > 2000) {
+        /* interrupted (libFuzzer's timer signal): the connection goes on;
+         * asking again answers EALREADY until it is made, then EISCONN */
+        if (errno == EISCONN)
+            break;
+        if ((errno != EADDRNOTAVAIL && errno != EAGAIN && errno != EINTR && errno != EALREADY) ||
+            ++tries > 2000) {
             fprintf(stderr, "fuzz_api: cannot connect to the server: %s\n", strerror(errno));
             abort();
         }
